@@ -1,0 +1,415 @@
+// The Engine owns one GPUDevice and everything attached to it: the buffer pool, the pipeline
+// cache, the command batch, the autograd tape and the error routing. Ops reach it through their
+// input tensors (`x.engine`), so there is no global state and several engines can coexist.
+//
+// Dispatch model: ops call `run()`, which records a compute pass into the current command
+// encoder; the batch is submitted when someone reads a tensor, writes one, or calls flush().
+// Binding order in every shader (webgpu-torch's convention): read-only inputs, then outputs,
+// then one `Params` uniform struct, numbered from 0.
+//
+// Error routing: pipeline and bind-group creation run inside error scopes tagged with the op's
+// label; device.lost and uncaptured errors are kept and rethrown, as typed EngineErrors naming
+// the op, from the next engine call.
+
+import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterDescription } from './device.ts';
+import { DeviceLostError, EngineError, GpuError, ShapeError, fmtShape } from './errors.ts';
+import { BufferPool } from './pool.ts';
+import { Tape, backward, type BackwardOptions } from './tape.ts';
+import { Tensor, numel, storageBytes, type DType, type HostArray } from './tensor.ts';
+import { shaderSource, type ShaderName } from '../gpu/shaders/index.ts';
+
+/** A float uniform value; plain numbers in `params` are u32, negative ones i32. */
+export class F32 {
+  constructor(readonly value: number) {}
+}
+export const f32 = (v: number): F32 => new F32(v);
+export class I32 {
+  constructor(readonly value: number) {}
+}
+export const i32 = (v: number): I32 => new I32(v);
+export type ParamValue = number | F32 | I32;
+
+export interface Dispatch {
+  /** Label of this dispatch for errors and debugging, e.g. "rmsnorm.forward". */
+  op: string;
+  shader: ShaderName;
+  entry: string;
+  inputs: Tensor[];
+  outputs: Tensor[];
+  /** Fields of the shader's `Params` struct, in declaration order (each 4 bytes). */
+  params?: ParamValue[];
+  workgroups: readonly [number, number?, number?];
+  /** WGSL `override` constants (workgroup sizes, tile sizes, flags). */
+  overrides?: Record<string, number>;
+}
+
+export interface EngineOptions extends AcquireOptions {
+  /** 0: quiet; 1: log every dispatch with shapes; 2: also dump WGSL of each new pipeline. */
+  debug?: number;
+  /** Dispatches per submitted batch before an automatic flush. */
+  maxBatch?: number;
+}
+
+const MAP_READ = 0x01;
+const COPY_DST = 0x08;
+const UNIFORM = 0x40;
+
+export class Engine {
+  readonly device: GPUDevice;
+  readonly info: AdapterDescription;
+  readonly features: Set<string>;
+  readonly limits: AcquiredDevice['limits'];
+  readonly tape = new Tape();
+  readonly pool: BufferPool;
+  debug: number;
+  /** Cache for per-adapter choices (e.g. the matmul variant per shape class). */
+  readonly tuning = new Map<string, unknown>();
+
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private batchOps: string[] = [];
+  private uniformFree: GPUBuffer[] = [];
+  private uniformUsed: GPUBuffer[] = [];
+  private readonly maxBatch: number;
+  private pendingError: EngineError | null = null;
+  private lostError: DeviceLostError | null = null;
+
+  static async create(gpu: GPU | undefined, opts: EngineOptions = {}): Promise<Engine> {
+    return new Engine(await acquireDevice(gpu, opts), opts);
+  }
+
+  constructor(acq: AcquiredDevice, opts: EngineOptions = {}) {
+    this.device = acq.device;
+    this.info = acq.info;
+    this.features = acq.features;
+    this.limits = acq.limits;
+    this.debug = opts.debug ?? 0;
+    this.maxBatch = opts.maxBatch ?? 256;
+    this.pool = new BufferPool(this.limits.maxBufferSize, (desc) => this.createBuffer(desc));
+    this.device.lost.then((info) => {
+      this.lostError = new DeviceLostError(
+        'device',
+        `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`,
+        'the GPU ran out of memory or was reset; reload the page (or restart the process) and try a smaller batch or sequence length',
+      );
+    });
+    this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      this.setPending(new GpuError(`batch [${this.batchOps.slice(-8).join(', ')}]`, errorKind(ev.error), ev.error.message));
+    };
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
+  empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    this.throwIfBroken(label);
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new ShapeError(label, `invalid shape ${fmtShape(shape)}`);
+    }
+    const bytes = storageBytes(dtype, numel(shape));
+    if (bytes > this.limits.maxBufferSize) {
+      throw new ShapeError(label, `${dtype}${fmtShape(shape)} needs ${bytes} bytes, over this device's maxBufferSize ${this.limits.maxBufferSize}`, 'split the tensor into chunks (e.g. by rows)');
+    }
+    return new Tensor(this, shape, dtype, this.pool.acquire(bytes, label), label);
+  }
+
+  /** A tensor holding `data` (f32 unless `dtype` says otherwise; bf16/f16 take raw 16-bit words). */
+  tensor(data: ArrayLike<number> | HostArray, shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; label?: string } = {}): Tensor {
+    const dtype = opts.dtype ?? 'f32';
+    const t = this.empty(shape, dtype, opts.label ?? 'tensor');
+    if (data.length !== t.size) {
+      t.dispose();
+      throw new ShapeError(opts.label ?? 'tensor', `${data.length} values given for shape ${fmtShape(shape)} (${t.size} elements)`);
+    }
+    this.write(t, toHost(data, dtype));
+    t.requiresGrad = opts.requiresGrad ?? false;
+    return t;
+  }
+
+  zeros(shape: readonly number[], label = 'zeros'): Tensor {
+    return this.full(shape, 0, label);
+  }
+
+  full(shape: readonly number[], value: number, label = 'full'): Tensor {
+    const t = this.empty(shape, 'f32', label);
+    this.fill(t, value);
+    return t;
+  }
+
+  /** Sets every element of an f32 tensor to `value` (on the GPU). */
+  fill(t: Tensor, value: number): void {
+    if (t.size === 0) return;
+    this.run({ op: 'fill', shader: 'util', entry: 'fill', inputs: [], outputs: [t], params: [t.size, f32(value)], workgroups: this.grid(t.size, 256) });
+  }
+
+  /** A new tensor with the same contents (same dtype, shape; requiresGrad false). */
+  copy(src: Tensor, label = `${src.label}.copy`): Tensor {
+    const t = this.empty(src.shape, src.dtype, label);
+    if (src.byteLength) {
+      this.getEncoder().copyBufferToBuffer(src.buffer, 0, t.buffer, 0, src.byteLength);
+      this.batchOps.push('copy');
+    }
+    return t;
+  }
+
+  /** dst += src, elementwise, f32 (used by autograd and gradient accumulation). */
+  accumulate(dst: Tensor, src: Tensor): void {
+    if (dst.size !== src.size) throw new ShapeError('accumulate', `${fmtShape(dst.shape)} += ${fmtShape(src.shape)}`);
+    if (dst.size === 0) return;
+    this.run({ op: 'accumulate', shader: 'util', entry: 'accumulate', inputs: [src], outputs: [dst], params: [dst.size], workgroups: this.grid(dst.size, 256) });
+  }
+
+  write(t: Tensor, data: HostArray): void {
+    this.throwIfBroken(t.label);
+    if (data.byteLength !== t.byteLength && !(t.byteLength - data.byteLength === 2 && (t.dtype === 'bf16' || t.dtype === 'f16'))) {
+      throw new ShapeError(t.label, `write of ${data.byteLength} bytes into ${t.describe()} (${t.byteLength} bytes)`);
+    }
+    // Commands already encoded may read this buffer; they must run before the write lands.
+    this.flush();
+    if (data.byteLength % 4 === 0) {
+      this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      const padded = new Uint8Array(data.byteLength + 2);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.device.queue.writeBuffer(t.buffer, 0, padded);
+    }
+  }
+
+  /** Copies a tensor to the host. */
+  async read(t: Tensor): Promise<HostArray> {
+    this.throwIfBroken(t.label);
+    const bytes = Math.max(4, t.byteLength);
+    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST, label: `${t.label}.readback` });
+    this.getEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, t.byteLength);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.throwIfBroken(t.label);
+      throw new GpuError(t.label, 'readback', String(e));
+    }
+    const raw = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    this.throwIfBroken(t.label);
+    return fromRaw(raw, t.dtype, t.size);
+  }
+
+  releaseBuffer(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  // ---------------------------------------------------------------- autograd
+
+  noGrad<T>(fn: () => T): T {
+    return this.tape.noGrad(fn);
+  }
+
+  backward(roots: Tensor | Tensor[], opts?: BackwardOptions): void {
+    backward(this, roots, opts);
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** A 1-D grid for `n` invocations in workgroups of `wg`, folded into y above 65535 groups. */
+  grid(n: number, wg: number): [number, number] {
+    const groups = Math.max(1, Math.ceil(n / wg));
+    const maxX = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= maxX) return [groups, 1];
+    const y = Math.ceil(groups / maxX);
+    return [Math.ceil(groups / y), y];
+  }
+
+  pipeline(shader: ShaderName, entry: string, overrides: Record<string, number> = {}): GPUComputePipeline {
+    const key = `${shader}:${entry}:${JSON.stringify(overrides)}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    let module = this.modules.get(shader);
+    if (!module) {
+      const code = shaderSource(shader);
+      if (this.debug >= 2) console.log(`[engine] WGSL ${shader}\n${code}`);
+      module = this.device.createShaderModule({ code, label: `${shader}.module` });
+      this.modules.set(shader, module);
+      const m = module;
+      void m.getCompilationInfo().then((info) => {
+        const errs = info.messages.filter((x) => x.type === 'error');
+        if (errs.length) {
+          this.setPending(new GpuError(`${shader}.wgsl`, 'compilation', errs.map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`).join('; ')));
+        }
+      });
+    }
+    this.device.pushErrorScope('validation');
+    p = this.device.createComputePipeline({
+      label: `${shader}.${entry}.pipeline`,
+      layout: 'auto',
+      compute: { module, entryPoint: entry, constants: overrides },
+    });
+    this.watchScope(`${shader}.${entry} pipeline ${JSON.stringify(overrides)}`);
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Records one compute dispatch into the current batch. */
+  run(d: Dispatch): void {
+    this.throwIfBroken(d.op);
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new ShapeError(d.op, `dispatch [${x}, ${y}, ${z}] exceeds ${maxWg} workgroups per dimension`);
+    }
+    if (this.debug >= 1) {
+      console.log(`[engine] ${d.op} ${d.entry} in=${d.inputs.map((t) => t.describe()).join(',')} out=${d.outputs.map((t) => t.describe()).join(',')} wg=[${x},${y},${z}]`);
+    }
+    const pipeline = this.pipeline(d.shader, d.entry, d.overrides);
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    for (const t of [...d.inputs, ...d.outputs]) {
+      // Bind at least 16 bytes rounded to 16, so shaders may declare vec4 arrays; the pool's
+      // size classes (multiples of 256 B) guarantee the room.
+      const size = Math.min(t.buffer.size, Math.max(16, Math.ceil(t.byteLength / 16) * 16));
+      entries.push({ binding: binding++, resource: { buffer: t.buffer, offset: 0, size } });
+    }
+    if (d.params && d.params.length) {
+      entries.push({ binding: binding++, resource: { buffer: this.uniform(d.params, d.op) } });
+    }
+    this.device.pushErrorScope('validation');
+    const bindGroup = this.device.createBindGroup({ label: `${d.op}.bindgroup`, layout: pipeline.getBindGroupLayout(0), entries });
+    this.watchScope(d.op);
+    const pass = this.getEncoder().beginComputePass({ label: `${d.op}.pass` });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.batchOps.push(d.op);
+    if (this.batchOps.length >= this.maxBatch) this.flush();
+  }
+
+  /** Submits the current batch. */
+  flush(): void {
+    if (!this.encoder) return;
+    const ops = this.batchOps;
+    this.device.pushErrorScope('validation');
+    const cmd = this.encoder.finish({ label: 'engine.batch' });
+    this.device.queue.submit([cmd]);
+    this.watchScope(`batch [${summarise(ops)}]`);
+    this.encoder = null;
+    this.batchOps = [];
+    this.pool.afterSubmit();
+    this.uniformFree.push(...this.uniformUsed);
+    this.uniformUsed = [];
+  }
+
+  /** Flushes and waits until the GPU has finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfBroken('sync');
+  }
+
+  /** Throws the first error the device reported, if any (named after the op that caused it). */
+  throwIfBroken(where: string): void {
+    if (this.lostError) throw new DeviceLostError(where, this.lostError.message);
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      throw e;
+    }
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.trim();
+    for (const b of [...this.uniformFree, ...this.uniformUsed]) b.destroy();
+    this.device.destroy();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private getEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'engine.encoder' });
+    return this.encoder;
+  }
+
+  private uniform(params: ParamValue[], op: string): GPUBuffer {
+    // Every uniform buffer is 256 B (64 fields), recycled after its batch is submitted.
+    if (params.length > 64) throw new EngineError(op, `too many uniform params (${params.length} > 64)`);
+    const buf = this.uniformFree.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST, label: 'engine.params' });
+    this.uniformUsed.push(buf);
+    const data = new ArrayBuffer(Math.max(16, Math.ceil(params.length / 4) * 16));
+    const u = new Uint32Array(data);
+    const f = new Float32Array(data);
+    const s = new Int32Array(data);
+    params.forEach((p, i) => {
+      if (p instanceof F32) f[i] = p.value;
+      else if (p instanceof I32) s[i] = p.value;
+      else if (p < 0) s[i] = p;
+      else u[i] = p;
+    });
+    this.device.queue.writeBuffer(buf, 0, data);
+    return buf;
+  }
+
+  private createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+    this.device.pushErrorScope('out-of-memory');
+    const b = this.device.createBuffer(desc);
+    this.watchScope(`allocation of ${desc.size} bytes for ${desc.label}`);
+    return b;
+  }
+
+  private watchScope(where: string): void {
+    void this.device.popErrorScope().then((err) => {
+      if (err) this.setPending(new GpuError(where, errorKind(err), err.message, errorHint(err)));
+    });
+  }
+
+  private setPending(e: EngineError): void {
+    if (!this.pendingError) this.pendingError = e;
+  }
+}
+
+function errorKind(err: GPUError): string {
+  const n = err.constructor?.name ?? '';
+  if (n.includes('OutOfMemory')) return 'out-of-memory';
+  if (n.includes('Internal')) return 'internal';
+  return 'validation';
+}
+
+function errorHint(err: GPUError): string | undefined {
+  return errorKind(err) === 'out-of-memory' ? 'the GPU is out of memory: use a shorter sequence, a smaller batch, or LoRA on a frozen 16-bit base' : undefined;
+}
+
+function summarise(ops: string[]): string {
+  const counts = new Map<string, number>();
+  for (const o of ops) counts.set(o, (counts.get(o) ?? 0) + 1);
+  return [...counts].map(([o, n]) => (n > 1 ? `${o}×${n}` : o)).join(', ');
+}
+
+function toHost(data: ArrayLike<number> | HostArray, dtype: DType): HostArray {
+  switch (dtype) {
+    case 'f32':
+      return data instanceof Float32Array ? data : Float32Array.from(data);
+    case 'i32':
+      return data instanceof Int32Array ? data : Int32Array.from(data);
+    case 'u32':
+      return data instanceof Uint32Array ? data : Uint32Array.from(data);
+    case 'bf16':
+    case 'f16':
+      return data instanceof Uint16Array ? data : Uint16Array.from(data);
+  }
+}
+
+function fromRaw(raw: ArrayBuffer, dtype: DType, size: number): HostArray {
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(raw, 0, size);
+    case 'i32':
+      return new Int32Array(raw, 0, size);
+    case 'u32':
+      return new Uint32Array(raw, 0, size);
+    case 'bf16':
+    case 'f16':
+      return new Uint16Array(raw, 0, size);
+  }
+}

@@ -1,0 +1,194 @@
+// Reverse-mode autograd: a tape of (op, inputs, outputs, saved tensors, backward closure) and a
+// reverse walk, in micrograd's and candle's manner.
+//
+// Rules:
+// - An op records itself only when grad mode is on and some input requires a gradient; otherwise
+//   it frees the tensors it kept for backward at once (burn's Tracked/UnTracked branch), so a
+//   reference-model pass under noGrad() holds no tape memory.
+// - backward() accumulates into leaf tensors' existing `.grad` (gradient accumulation).
+// - An op without a backward throws NoBackwardError when a gradient reaches it — never a silent 0.
+// - Gradients are checked against their input's shape; a mismatch names the op and both shapes.
+
+import { EngineError, NoBackwardError, ShapeError, fmtShape } from './errors.ts';
+import type { Engine } from './engine.ts';
+import type { Tensor } from './tensor.ts';
+
+/** Given the gradients of an op's outputs (null where none arrived), returns its inputs' gradients. */
+export type BackwardFn = (dOutputs: (Tensor | null)[]) => (Tensor | null)[];
+
+export interface TapeNode {
+  op: string;
+  inputs: Tensor[];
+  outputs: Tensor[];
+  /** Temporaries created by the forward only for the backward (e.g. rmsnorm's rstd); freed after it. */
+  owned: Tensor[];
+  backward: BackwardFn | null;
+}
+
+export interface RecordArgs {
+  op: string;
+  inputs: Tensor[];
+  outputs: Tensor[];
+  owned?: Tensor[];
+  /** Indices of outputs that are detached (carry no gradient), e.g. logprobs' log Σp². */
+  detached?: number[];
+  /** Omit for an op that has no backward: a gradient reaching it throws NoBackwardError. */
+  backward?: BackwardFn;
+}
+
+/** Per-engine grad mode. */
+export class Tape {
+  private noGradDepth = 0;
+
+  get enabled(): boolean {
+    return this.noGradDepth === 0;
+  }
+
+  /** Runs `fn` with recording off (reference-model passes, optimizer updates). */
+  noGrad<T>(fn: () => T): T {
+    this.noGradDepth++;
+    try {
+      const r = fn();
+      if (r instanceof Promise) {
+        return r.finally(() => this.noGradDepth--) as T;
+      }
+      this.noGradDepth--;
+      return r;
+    } catch (e) {
+      this.noGradDepth--;
+      throw e;
+    }
+  }
+
+  /**
+   * Records an op if grad mode is on and an input requires a gradient. Returns whether it did.
+   * When it does not, `owned` temporaries are disposed immediately.
+   */
+  record(args: RecordArgs): boolean {
+    const needed = this.enabled && args.inputs.some((t) => t.requiresGrad);
+    if (!needed) {
+      for (const t of args.owned ?? []) t.dispose();
+      return false;
+    }
+    const detached = new Set(args.detached ?? []);
+    const node: TapeNode = {
+      op: args.op,
+      inputs: args.inputs,
+      outputs: args.outputs,
+      owned: args.owned ?? [],
+      backward: args.backward ?? null,
+    };
+    args.outputs.forEach((o, i) => {
+      if (detached.has(i)) return;
+      o.requiresGrad = true;
+      o.node = node;
+    });
+    return true;
+  }
+}
+
+/** Nodes reachable from `roots`, in topological order (producers before consumers). */
+function topoOrder(roots: Tensor[]): TapeNode[] {
+  const order: TapeNode[] = [];
+  const seen = new Set<TapeNode>();
+  // Iterative DFS: models have thousands of nodes, recursion depth would be a risk.
+  const stack: [TapeNode, number][] = [];
+  for (const r of roots) if (r.node) stack.push([r.node, 0]);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i === 0 && seen.has(node)) {
+      stack.pop();
+      continue;
+    }
+    seen.add(node);
+    if (i < node.inputs.length) {
+      top[1]++;
+      const child = node.inputs[i].node;
+      if (child && !seen.has(child)) stack.push([child, 0]);
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  return order;
+}
+
+export interface BackwardOptions {
+  /** Gradients of the roots, one per root (default: 1 for a one-element root). Not consumed. */
+  seeds?: Tensor[];
+  /** Keep the graph (saved tensors) for another backward. */
+  retainGraph?: boolean;
+}
+
+/**
+ * Backpropagates from `roots` (usually one scalar loss), accumulating into `.grad` of every leaf
+ * that requires a gradient. Runs with grad mode off, so backward ops are not themselves recorded.
+ */
+export function backward(engine: Engine, roots: Tensor | Tensor[], opts: BackwardOptions = {}): void {
+  const rootList = Array.isArray(roots) ? roots : [roots];
+  const grads = new Map<Tensor, Tensor>();
+  rootList.forEach((root, i) => {
+    if (!root.node) {
+      throw new EngineError('backward', `the root tensor ${root.describe()} was not produced by a recorded op`, 'make sure some input has requiresGrad: true and that the forward did not run under noGrad()');
+    }
+    const seed = opts.seeds?.[i];
+    if (!seed) {
+      if (root.size !== 1) {
+        throw new ShapeError('backward', `root ${root.describe()} is not a scalar; pass a seed gradient of the same shape`);
+      }
+      grads.set(root, engine.full(root.shape, 1));
+    } else {
+      if (seed.size !== root.size) throw new ShapeError('backward', `seed ${fmtShape(seed.shape)} does not match root ${fmtShape(root.shape)}`);
+      grads.set(root, engine.copy(seed));
+    }
+  });
+  const order = topoOrder(rootList);
+
+  engine.tape.noGrad(() => {
+    for (let n = order.length - 1; n >= 0; n--) {
+      const node = order[n];
+      const dOut = node.outputs.map((o) => grads.get(o) ?? null);
+      if (dOut.every((g) => g === null)) continue;
+      if (!node.backward) throw new NoBackwardError(node.op);
+      const dIn = node.backward(dOut);
+      const handedOut = new Set<Tensor>();
+      node.inputs.forEach((input, i) => {
+        let g = dIn[i] ?? null;
+        if (!g || !input.requiresGrad) {
+          if (g && !dOut.includes(g) && !handedOut.has(g)) g.dispose();
+          return;
+        }
+        if (g.size !== input.size) {
+          throw new ShapeError(`${node.op}.backward`, `gradient ${fmtShape(g.shape)} for input ${i} does not match its shape ${fmtShape(input.shape)}`);
+        }
+        // A backward may pass a gradient straight through (add: dx = dy), or hand the same tensor
+        // to two inputs; copy it then, so every stored gradient has exactly one owner.
+        if (dOut.includes(g) || handedOut.has(g)) g = engine.copy(g);
+        handedOut.add(g);
+        if (input.node) {
+          const prev = grads.get(input);
+          if (prev) {
+            engine.accumulate(prev, g);
+            g.dispose();
+          } else grads.set(input, g);
+        } else if (input.grad) {
+          engine.accumulate(input.grad, g);
+          g.dispose();
+        } else {
+          input.grad = g;
+        }
+      });
+      // This node's output gradients are consumed.
+      for (const o of node.outputs) {
+        grads.get(o)?.dispose();
+        grads.delete(o);
+      }
+      if (!opts.retainGraph) {
+        for (const t of node.owned) t.dispose();
+        for (const o of node.outputs) o.node = null;
+      }
+    }
+  });
+  for (const g of grads.values()) g.dispose();
+}

@@ -1,0 +1,1 @@
+// attention.wgsl — placeholder, not yet written.

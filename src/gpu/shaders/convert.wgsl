@@ -1,0 +1,1 @@
+// convert.wgsl — placeholder, not yet written.

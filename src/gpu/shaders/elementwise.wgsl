@@ -1,0 +1,1 @@
+// elementwise.wgsl — placeholder, not yet written.

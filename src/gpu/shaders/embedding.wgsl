@@ -1,0 +1,1 @@
+// embedding.wgsl — placeholder, not yet written.

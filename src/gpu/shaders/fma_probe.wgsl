@@ -1,0 +1,1 @@
+// fma_probe.wgsl — placeholder, not yet written.

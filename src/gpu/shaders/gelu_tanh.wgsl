@@ -1,0 +1,1 @@
+// gelu_tanh.wgsl — placeholder, not yet written.

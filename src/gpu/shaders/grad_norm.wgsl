@@ -1,0 +1,1 @@
+// grad_norm.wgsl — placeholder, not yet written.

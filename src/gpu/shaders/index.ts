@@ -1,0 +1,52 @@
+// The single place that imports every WGSL file (as text, Vite's `?raw`; in Node the loader in
+// scripts/wgsl-loader.mjs does the same) and hands it out by name. common.wgsl is prepended to
+// every module explicitly, as webgpu-samples' cornell does.
+//
+// One file per concept, named for what it computes; each holds both directions of its op
+// (e.g. rmsnorm.wgsl: rmsnorm_forward, rmsnorm_backward). tests check every file here has an op.
+
+import common from './common.wgsl?raw';
+import attention from './attention.wgsl?raw';
+import convert from './convert.wgsl?raw';
+import elementwise from './elementwise.wgsl?raw';
+import embedding from './embedding.wgsl?raw';
+import fma_probe from './fma_probe.wgsl?raw';
+import gelu_tanh from './gelu_tanh.wgsl?raw';
+import grad_norm from './grad_norm.wgsl?raw';
+import logprobs from './logprobs.wgsl?raw';
+import matmul_naive from './matmul_naive.wgsl?raw';
+import matmul_reg from './matmul_reg.wgsl?raw';
+import matmul_tiled from './matmul_tiled.wgsl?raw';
+import optim from './optim.wgsl?raw';
+import reduce from './reduce.wgsl?raw';
+import rmsnorm from './rmsnorm.wgsl?raw';
+import rope from './rope.wgsl?raw';
+import softcap from './softcap.wgsl?raw';
+import util from './util.wgsl?raw';
+
+export const shaders = {
+  attention,
+  convert,
+  elementwise,
+  embedding,
+  fma_probe,
+  gelu_tanh,
+  grad_norm,
+  logprobs,
+  matmul_naive,
+  matmul_reg,
+  matmul_tiled,
+  optim,
+  reduce,
+  rmsnorm,
+  rope,
+  softcap,
+  util,
+} as const;
+
+export type ShaderName = keyof typeof shaders;
+
+/** Full module source: common.wgsl followed by the named file. */
+export function shaderSource(name: ShaderName): string {
+  return `${common}\n// ---- ${name}.wgsl ----\n${shaders[name]}`;
+}

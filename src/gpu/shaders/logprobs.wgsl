@@ -1,0 +1,1 @@
+// logprobs.wgsl — placeholder, not yet written.

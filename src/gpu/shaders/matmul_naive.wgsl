@@ -1,0 +1,1 @@
+// matmul_naive.wgsl — placeholder, not yet written.

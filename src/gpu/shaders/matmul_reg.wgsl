@@ -1,0 +1,1 @@
+// matmul_reg.wgsl — placeholder, not yet written.

@@ -1,0 +1,1 @@
+// matmul_tiled.wgsl — placeholder, not yet written.

@@ -1,0 +1,1 @@
+// optim.wgsl — placeholder, not yet written.

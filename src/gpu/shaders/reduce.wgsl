@@ -1,0 +1,1 @@
+// reduce.wgsl — placeholder, not yet written.

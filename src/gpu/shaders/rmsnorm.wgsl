@@ -1,0 +1,1 @@
+// rmsnorm.wgsl — placeholder, not yet written.

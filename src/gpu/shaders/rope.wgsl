@@ -1,0 +1,1 @@
+// rope.wgsl — placeholder, not yet written.
