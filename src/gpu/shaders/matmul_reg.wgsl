@@ -1,1 +1,139 @@
-// matmul_reg.wgsl — placeholder, not yet written.
+// matmul_reg.wgsl — register-tiled GEMM without workgroup memory (kernels.md §11 "gemm_reg").
+// Each invocation computes a 4×4 block of out from 4×4 blocks of op(A) and op(B) per K-step of 4,
+// loaded as vec4 along each operand's contiguous dimension (VEC_* overrides, chosen by the host when
+// that dimension, the offset and the batch stride are multiples of 4) and transposed in registers
+// when the layout needs it. 8×8 invocations → a 32×32 tile per workgroup.
+// Arithmetic per load is the lever on SIMD CPU adapters (lavapipe, SwiftShader) and on GPUs with
+// weak shared memory; matmul_tiled.wgsl is the shared-memory kernel for discrete GPUs.
+// Same Params / bindings / layouts as matmul_naive.wgsl.
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  offA: u32, offB: u32, offOut: u32,
+  strideA: u32, strideB: u32, strideOut: u32,
+  alpha: f32,
+  accumulate: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
+override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
+override VEC_OUT: bool = false; // N, offOut, strideOut % 4 == 0
+
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+// op(A)[row, k] with bounds (0 outside).
+fn elem_a(base: u32, row: u32, k: u32) -> f32 {
+  if (row >= params.M || k >= params.K) { return 0.0; }
+  var i: u32;
+  if (TRANS_A) { i = base + k * params.M + row; } else { i = base + row * params.K + k; }
+  return a[i >> 2u][i & 3u];
+}
+
+// op(B)[k, col] with bounds.
+fn elem_b(base: u32, k: u32, col: u32) -> f32 {
+  if (k >= params.K || col >= params.N) { return 0.0; }
+  var i: u32;
+  if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
+  return b[i >> 2u][i & 3u];
+}
+
+// Four consecutive elements along A's contiguous dimension starting at (outer, inner).
+fn vec_a(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec4<f32> {
+  if (outer >= outerDim || inner >= innerDim) { return vec4<f32>(0.0); }
+  return a[(base + outer * innerDim + inner) >> 2u];
+}
+
+fn vec_b(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec4<f32> {
+  if (outer >= outerDim || inner >= innerDim) { return vec4<f32>(0.0); }
+  return b[(base + outer * innerDim + inner) >> 2u];
+}
+
+// Rows r0..r0+3 of op(A), columns k..k+3: result[i] = op(A)[r0 + i, k..k+3].
+fn block_a(base: u32, r0: u32, k: u32) -> mat4x4<f32> {
+  if (VEC_A) {
+    if (TRANS_A) {  // stored [K, M]: one vec4 per k holds 4 rows → transpose
+      return transpose(mat4x4<f32>(
+        vec_a(base, k, r0, params.K, params.M), vec_a(base, k + 1u, r0, params.K, params.M),
+        vec_a(base, k + 2u, r0, params.K, params.M), vec_a(base, k + 3u, r0, params.K, params.M)));
+    }
+    return mat4x4<f32>(
+      vec_a(base, r0, k, params.M, params.K), vec_a(base, r0 + 1u, k, params.M, params.K),
+      vec_a(base, r0 + 2u, k, params.M, params.K), vec_a(base, r0 + 3u, k, params.M, params.K));
+  }
+  var m: mat4x4<f32>;
+  for (var i = 0u; i < 4u; i++) {
+    m[i] = vec4<f32>(elem_a(base, r0 + i, k), elem_a(base, r0 + i, k + 1u), elem_a(base, r0 + i, k + 2u), elem_a(base, r0 + i, k + 3u));
+  }
+  return m;
+}
+
+// Rows k..k+3 of op(B), columns c0..c0+3: result[kk] = op(B)[k + kk, c0..c0+3].
+fn block_b(base: u32, k: u32, c0: u32) -> mat4x4<f32> {
+  if (VEC_B) {
+    if (TRANS_B) {  // stored [N, K]: one vec4 per column holds 4 k → transpose
+      return transpose(mat4x4<f32>(
+        vec_b(base, c0, k, params.N, params.K), vec_b(base, c0 + 1u, k, params.N, params.K),
+        vec_b(base, c0 + 2u, k, params.N, params.K), vec_b(base, c0 + 3u, k, params.N, params.K)));
+    }
+    return mat4x4<f32>(
+      vec_b(base, k, c0, params.K, params.N), vec_b(base, k + 1u, c0, params.K, params.N),
+      vec_b(base, k + 2u, c0, params.K, params.N), vec_b(base, k + 3u, c0, params.K, params.N));
+  }
+  var m: mat4x4<f32>;
+  for (var kk = 0u; kk < 4u; kk++) {
+    m[kk] = vec4<f32>(elem_b(base, k + kk, c0), elem_b(base, k + kk, c0 + 1u), elem_b(base, k + kk, c0 + 2u), elem_b(base, k + kk, c0 + 3u));
+  }
+  return m;
+}
+
+// Writes alpha·acc (+ old) to out[row, c0..c0+3] within bounds.
+fn store_row(base: u32, row: u32, c0: u32, acc: vec4<f32>) {
+  if (row >= params.M || c0 >= params.N) { return; }
+  let o = base + row * params.N + c0;
+  if (VEC_OUT) {
+    var v = params.alpha * acc;
+    if (params.accumulate == 1u) { v += out[o >> 2u]; }
+    out[o >> 2u] = v;
+    return;
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (c0 + j < params.N) {
+      let i = o + j;
+      var v = params.alpha * acc[j];
+      if (params.accumulate == 1u) { v += out[i >> 2u][i & 3u]; }
+      out[i >> 2u][i & 3u] = v;
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn matmul_reg(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c0 = gid.x * 4u;
+  let r0 = gid.y * 4u;
+  let z = gid.z;
+  if (r0 >= params.M || c0 >= params.N) { return; }
+  let baseA = params.offA + z * params.strideA;
+  let baseB = params.offB + z * params.strideB;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var k = 0u; k < params.K; k += 4u) {
+    let ab = block_a(baseA, r0, k);  // ab[i][kk] = op(A)[r0+i, k+kk]
+    let bb = block_b(baseB, k, c0);  // bb[kk][j] = op(B)[k+kk, c0+j]
+    acc0 = fma(vec4<f32>(ab[0].x), bb[0], fma(vec4<f32>(ab[0].y), bb[1], fma(vec4<f32>(ab[0].z), bb[2], fma(vec4<f32>(ab[0].w), bb[3], acc0))));
+    acc1 = fma(vec4<f32>(ab[1].x), bb[0], fma(vec4<f32>(ab[1].y), bb[1], fma(vec4<f32>(ab[1].z), bb[2], fma(vec4<f32>(ab[1].w), bb[3], acc1))));
+    acc2 = fma(vec4<f32>(ab[2].x), bb[0], fma(vec4<f32>(ab[2].y), bb[1], fma(vec4<f32>(ab[2].z), bb[2], fma(vec4<f32>(ab[2].w), bb[3], acc2))));
+    acc3 = fma(vec4<f32>(ab[3].x), bb[0], fma(vec4<f32>(ab[3].y), bb[1], fma(vec4<f32>(ab[3].z), bb[2], fma(vec4<f32>(ab[3].w), bb[3], acc3))));
+  }
+  let baseO = params.offOut + z * params.strideOut;
+  store_row(baseO, r0, c0, acc0);
+  store_row(baseO, r0 + 1u, c0, acc1);
+  store_row(baseO, r0 + 2u, c0, acc2);
+  store_row(baseO, r0 + 3u, c0, acc3);
+}

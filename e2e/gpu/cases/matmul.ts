@@ -1,0 +1,160 @@
+// matmul: every kernel variant (tiled, reg, naive) in every layout, on ragged shapes, with offsets,
+// batches, broadcast operands, accumulate/alpha, NaN-poisoned surroundings; plus the autograd op's
+// backward against finite differences, for each variant.
+import type { Engine } from '../../../src/engine/engine.ts';
+import { gemm, matmul, MATMUL_VARIANTS, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
+import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
+import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
+
+const rng = new Rng(11);
+// f32 accumulation over K ≤ 200 of products of values in [-1, 1]: errors ~1e-6; 1e-4 leaves margin.
+const fwd = { atol: 1e-4, rtol: 1e-4 };
+const bwd = { atol: 2e-4, rtol: 1e-3 };
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 5, 7],
+  [4, 8, 12],
+  [63, 65, 17],
+  [64, 64, 64],
+  [70, 33, 131],
+];
+
+async function gemmCase(e: Engine, variant: MatmulVariant, M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<void> {
+  // Place each operand at a non-zero offset inside a NaN-filled buffer: reads outside the logical
+  // region would poison the result, and the output's surroundings must stay untouched.
+  const pad = 4 * ((M + N + K) % 3) + 4; // keeps vec4 alignment possible (offset % 4 == 0)
+  const A = rng.array(M * K);
+  const B = rng.array(K * N);
+  const bufA = new Float32Array(M * K + 2 * pad).fill(NaN);
+  bufA.set(A, pad);
+  const bufB = new Float32Array(K * N + 2 * pad).fill(NaN);
+  bufB.set(B, pad);
+  const a = e.tensor(bufA, [bufA.length]);
+  const b = e.tensor(bufB, [bufB.length]);
+  const out = e.tensor(new Float32Array(M * N + 2 * pad).fill(NaN), [M * N + 2 * pad]);
+  gemm({ out, a, b, M, N, K, transA, transB, offA: pad, offB: pad, offOut: pad, variant });
+  const got = await out.read();
+  const want = matmulRef(Float32Array.from(A), Float32Array.from(B), M, N, K, transA, transB);
+  expectClose(got.subarray(pad, pad + M * N), want, fwd, `gemm ${variant} ${transA ? 'T' : 'N'}${transB ? 'T' : 'N'} ${M}×${N}×${K}`);
+  for (const i of [0, pad - 1, pad + M * N, got.length - 1]) {
+    if (!Number.isNaN(got[i])) throw new Error(`gemm ${variant}: wrote outside the output region at ${i}`);
+  }
+  // Accumulate with alpha on top of the previous result: out = prev + 0.5·A·B.
+  gemm({ out, a, b, M, N, K, transA, transB, offA: pad, offB: pad, offOut: pad, variant, accumulate: true, alpha: 0.5 });
+  const got2 = await out.read();
+  expectClose(got2.subarray(pad, pad + M * N), want.map((v) => 1.5 * v), fwd, `gemm ${variant} accumulate+alpha ${M}×${N}×${K}`);
+  [a, b, out].forEach((t) => t.dispose());
+}
+
+async function batchedCase(e: Engine, variant: MatmulVariant, shareB: boolean): Promise<void> {
+  const [batch, M, N, K] = [3, 9, 10, 11];
+  const A = Float64Array.from(Float32Array.from(rng.array(batch * M * K)));
+  const B = Float64Array.from(Float32Array.from(rng.array((shareB ? 1 : batch) * K * N)));
+  const a = e.tensor(Float32Array.from(A), [batch, M, K]);
+  const b = e.tensor(Float32Array.from(B), shareB ? [N, K] : [batch, N, K]);
+  const out = e.empty([batch, M, N]);
+  gemm({ out, a, b, M, N, K, transB: true, batch, strideA: M * K, strideB: shareB ? 0 : K * N, strideOut: M * N, variant });
+  expectClose(await out.read(), batchedMatmulRef(A, B, batch, M, N, K, false, true, M * K, shareB ? 0 : K * N), fwd, `gemm ${variant} batched shareB=${shareB}`);
+  [a, b, out].forEach((t) => t.dispose());
+}
+
+function withVariant(e: Engine, v: MatmulVariant, fn: () => Promise<void>): Promise<void> {
+  e.tuning.set('matmul.force', v);
+  return fn().finally(() => e.tuning.delete('matmul.force'));
+}
+
+const layouts: [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
+
+export const cases: GpuCase[] = [
+  ...MATMUL_VARIANTS.flatMap((v) =>
+    layouts.map(([tA, tB]) => ({
+      name: `matmul: gemm ${v} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ragged shapes, offsets, accumulate`,
+      run: async (e: Engine) => {
+        for (const [M, N, K] of SHAPES) await gemmCase(e, v, M, N, K, tA, tB);
+      },
+    })),
+  ),
+  ...MATMUL_VARIANTS.map((v) => ({
+    name: `matmul: gemm ${v} batched, own and broadcast B`,
+    run: async (e: Engine) => {
+      await batchedCase(e, v, false);
+      await batchedCase(e, v, true);
+    },
+  })),
+  {
+    name: 'matmul: K = 0 gives zeros; M = 0 is a no-op',
+    run: async (e) => {
+      const a = e.zeros([3, 1]);
+      const b = e.zeros([1, 2]);
+      const out = e.full([3, 2], 7);
+      gemm({ out, a, b, M: 3, N: 2, K: 0 });
+      expectClose(await out.read(), new Float64Array(6), { atol: 0, rtol: 0 }, 'K=0');
+      gemm({ out, a, b, M: 0, N: 2, K: 1 });
+      [a, b, out].forEach((t) => t.dispose());
+    },
+  },
+  ...MATMUL_VARIANTS.flatMap((v) =>
+    layouts.map(([tA, tB]) => ({
+      name: `matmul: autograd ${v} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} 5×6×7`,
+      run: (e: Engine) =>
+        withVariant(e, v, () => {
+          const [M, N, K] = [5, 6, 7];
+          return checkOp(e, {
+            name: `matmul ${v}`,
+            inputs: [
+              { data: rng.array(M * K), shape: tA ? [K, M] : [M, K] },
+              { data: rng.array(K * N), shape: tB ? [N, K] : [K, N] },
+            ],
+            gpu: ([a, b]) => matmul(a, b, { transA: tA, transB: tB }),
+            cpu: ([a, b]) => [matmulRef(a, b, M, N, K, tA, tB)],
+            fwd,
+            bwd,
+          });
+        }),
+    })),
+  ),
+  {
+    name: 'matmul: autograd batched [2,3,4,5]·[5,6] (shared b) and ·[2,3,6,5]ᵀ',
+    run: async (e) => {
+      const [M, K, N] = [4, 5, 6];
+      await checkOp(e, {
+        name: 'matmul batched shared b',
+        inputs: [{ data: rng.array(6 * M * K), shape: [2, 3, M, K] }, { data: rng.array(K * N), shape: [K, N] }],
+        gpu: ([a, b]) => matmul(a, b),
+        cpu: ([a, b]) => [batchedMatmulRef(a, b, 6, M, N, K, false, false, M * K, 0)],
+        fwd,
+        bwd,
+      });
+      await checkOp(e, {
+        name: 'matmul batched both',
+        inputs: [{ data: rng.array(6 * M * K), shape: [2, 3, M, K] }, { data: rng.array(6 * K * N), shape: [2, 3, N, K] }],
+        gpu: ([a, b]) => matmul(a, b, { transB: true }),
+        cpu: ([a, b]) => [batchedMatmulRef(a, b, 6, M, N, K, false, true, M * K, K * N)],
+        fwd,
+        bwd,
+      });
+    },
+  },
+  {
+    name: 'matmul: shape errors name both shapes',
+    run: async (e) => {
+      const a = e.zeros([2, 3]);
+      const b = e.zeros([4, 5]);
+      let msg = '';
+      try {
+        matmul(a, b);
+      } catch (err) {
+        msg = String(err);
+      }
+      if (!/\[2, 3\].*\[4, 5\]/.test(msg)) throw new Error(`expected a ShapeError naming [2, 3] and [4, 5], got: ${msg}`);
+      a.dispose();
+      b.dispose();
+    },
+  },
+];

@@ -1,0 +1,278 @@
+// matmul: out[..., M, N] = op(A)[..., M, K] · op(B)[..., K, N], where op() optionally transposes.
+// This is where the time goes (kernels.md §2), so the file has three layers:
+//
+//   gemm(args)            low level, no autograd: one GEMM (or a batch), with offsets/strides so
+//                         callers can address a row range of a bigger tensor, alpha and accumulate.
+//   matmul(a, b, opts)    the autograd op built on gemm; its backward is two more gemms.
+//   tuneMatmul(e, shapes) times every kernel variant once per adapter and shape class and caches
+//                         the winner; gemm() uses the cached choice, else a per-adapter default.
+//
+// Variants (src/gpu/shaders/matmul_*.wgsl), all tested for correctness on every adapter:
+//   tiled  workgroup-memory 64×64 tiles, 4×4 register tiles, vec4 loads — the GPU workhorse;
+//   reg    4×4 register tiles without workgroup memory — wins on CPU adapters (kernels.md §10);
+//   naive  one output per invocation — the on-device oracle, never chosen for speed.
+// NOTE: never drop `tiled` because a software adapter prefers `reg`: users run real GPUs.
+
+import { f32, type Engine } from '../engine.ts';
+import { ShapeError, fmtShape } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { expectDtype } from './util.ts';
+
+export type MatmulVariant = 'tiled' | 'reg' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg', 'naive'];
+
+export interface GemmArgs {
+  out: Tensor;
+  a: Tensor;
+  b: Tensor;
+  /** out[M, N] (+)= alpha · op(A)[M, K] · op(B)[K, N] */
+  M: number;
+  N: number;
+  K: number;
+  /** A stored as [K, M] instead of [M, K]. */
+  transA?: boolean;
+  /** B stored as [N, K] instead of [K, N] (x·Wᵀ with W [out, in]). */
+  transB?: boolean;
+  /** out += result instead of out = result. */
+  accumulate?: boolean;
+  alpha?: number;
+  /** Number of matrices (default 1), walked with the strides below. */
+  batch?: number;
+  /** Element offsets of matrix 0. */
+  offA?: number;
+  offB?: number;
+  offOut?: number;
+  /** Element strides between batch matrices (0 = the same matrix for every batch entry). */
+  strideA?: number;
+  strideB?: number;
+  strideOut?: number;
+  /** Force a kernel variant (tests, benchmarks); default: the tuned or per-adapter choice. */
+  variant?: MatmulVariant;
+}
+
+/** Shape class used to cache the tuned variant: layout, size buckets and vec4 alignment. */
+export function shapeClass(M: number, N: number, K: number, transA: boolean, transB: boolean): string {
+  const bucket = (d: number): string => (d <= 16 ? 's' : d <= 128 ? 'm' : d <= 1024 ? 'l' : 'xl');
+  return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${bucket(M)}${bucket(N)}${bucket(K)}`;
+}
+
+function tuningKey(e: Engine, cls: string): string {
+  return `matmul:${e.info.vendor}/${e.info.architecture}/${e.info.description}:${cls}`;
+}
+
+/** The variant gemm() will use for this shape on this engine. */
+export function chooseVariant(e: Engine, M: number, N: number, K: number, transA: boolean, transB: boolean): MatmulVariant {
+  const forced = e.tuning.get('matmul.force') as MatmulVariant | undefined;
+  if (forced) return forced;
+  const tuned = e.tuning.get(tuningKey(e, shapeClass(M, N, K, transA, transB))) as MatmulVariant | undefined;
+  if (tuned) return tuned;
+  // Untuned default: register tiles on CPU adapters (measured, kernels.md §10), tiles on GPUs.
+  return e.info.isSoftware ? 'reg' : 'tiled';
+}
+
+const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
+
+export function gemm(g: GemmArgs): void {
+  const op = 'matmul.gemm';
+  const { out, a, b, M, N, K } = g;
+  const transA = g.transA ?? false;
+  const transB = g.transB ?? false;
+  const batch = g.batch ?? 1;
+  const offA = g.offA ?? 0;
+  const offB = g.offB ?? 0;
+  const offOut = g.offOut ?? 0;
+  const strideA = g.strideA ?? (batch > 1 ? M * K : 0);
+  const strideB = g.strideB ?? (batch > 1 ? K * N : 0);
+  const strideOut = g.strideOut ?? (batch > 1 ? M * N : 0);
+  expectDtype(op, 'A', a, 'f32');
+  expectDtype(op, 'B', b, 'f32');
+  expectDtype(op, 'out', out, 'f32');
+  const last = (off: number, stride: number, n: number): number => off + (batch - 1) * stride + n;
+  if (last(offA, strideA, M * K) > a.size || last(offB, strideB, K * N) > b.size || last(offOut, strideOut, M * N) > out.size) {
+    throw new ShapeError(op, `M=${M} N=${N} K=${K} batch=${batch} with offsets/strides reaches past A ${fmtShape(a.shape)}, B ${fmtShape(b.shape)} or out ${fmtShape(out.shape)}`);
+  }
+  if (batch > 1 && strideOut === 0) throw new ShapeError(op, 'strideOut 0 with batch > 1 would race: loop with accumulate instead');
+  if (M === 0 || N === 0 || batch === 0) return;
+  const e = out.engine;
+  if (K === 0) {
+    // Empty reduction: out = 0 (or unchanged when accumulating).
+    if (!g.accumulate) e.fill(out, 0);
+    return;
+  }
+  const variant = g.variant ?? chooseVariant(e, M, N, K, transA, transB);
+  const overrides: Record<string, number> = { TRANS_A: +transA, TRANS_B: +transB };
+  if (variant !== 'naive') {
+    overrides.VEC_A = +aligned(transA ? M : K, offA, strideA);
+    overrides.VEC_B = +aligned(transB ? K : N, offB, strideB);
+    overrides.VEC_OUT = +aligned(N, offOut, strideOut);
+  }
+  const tile = variant === 'tiled' ? 64 : variant === 'reg' ? 32 : 16;
+  e.run({
+    op: `matmul.${variant}`,
+    shader: `matmul_${variant}`,
+    entry: `matmul_${variant}`,
+    inputs: [a, b],
+    outputs: [out],
+    params: [M, N, K, batch, offA, offB, offOut, strideA, strideB, strideOut, f32(g.alpha ?? 1), g.accumulate ? 1 : 0],
+    workgroups: [Math.ceil(N / tile), Math.ceil(M / tile), batch],
+    overrides,
+  });
+}
+
+/** Leading (batch) dims of a matrix operand; [] for a plain matrix. */
+function batchDims(t: Tensor): number[] {
+  return t.shape.slice(0, -2) as number[];
+}
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * out = op(a) · op(b). a: [..., M, K] ([..., K, M] if transA); b: [..., K, N] ([..., N, K] if
+ * transB). Batch dims must be equal, or one operand has none (it is shared by every batch entry).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  expectDtype(op, 'a', a, 'f32');
+  expectDtype(op, 'b', b, 'f32');
+  if (a.rank < 2 || b.rank < 2) throw new ShapeError(op, `operands must be at least 2-D, got a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}`);
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const Kb = transB ? bc : br;
+  const N = transB ? br : bc;
+  if (K !== Kb) {
+    throw new ShapeError(op, `inner dimensions differ: a ${fmtShape(a.shape)}${transA ? 'ᵀ' : ''} · b ${fmtShape(b.shape)}${transB ? 'ᵀ' : ''} (K ${K} vs ${Kb})`);
+  }
+  const ba = batchDims(a);
+  const bb = batchDims(b);
+  const sameBatch = ba.length === bb.length && ba.every((d, i) => d === bb[i]);
+  if (!sameBatch && ba.length && bb.length) {
+    throw new ShapeError(op, `batch dims must match or one operand must be a plain matrix: a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}`);
+  }
+  const batchShape = ba.length ? ba : bb;
+  const batch = batchShape.reduce((x, y) => x * y, 1);
+  const e = a.engine;
+  const out = e.empty([...batchShape, M, N], 'f32', 'matmul.out');
+  const strideA = ba.length ? M * K : 0;
+  const strideB = bb.length ? K * N : 0;
+  gemm({ out, a, b, M, N, K, transA, transB, batch, strideA, strideB, strideOut: M * N });
+
+  e.tape.record({
+    op,
+    inputs: [a, b],
+    outputs: [out],
+    backward: ([dOut]) => {
+      const dC = dOut!;
+      // dop(A) = dC · op(B)ᵀ, dop(B) = op(A)ᵀ · dC; stored-layout versions below.
+      let dA: Tensor | null = null;
+      let dB: Tensor | null = null;
+      if (a.requiresGrad) {
+        dA = e.empty(a.shape, 'f32', 'matmul.dA');
+        const perBatch = (z: number, accumulate: boolean, zb: number): void => {
+          if (!transA) {
+            // dA[M, K] = dC[M, N] · op(B)ᵀ
+            gemm({ out: dA!, a: dC, b, M, N: K, K: N, transB: !transB, offA: z * M * N, offB: zb * K * N, offOut: strideA ? z * M * K : 0, accumulate });
+          } else {
+            // dA[K, M] = op(B)[K, N] · dCᵀ
+            gemm({ out: dA!, a: b, b: dC, M: K, N: M, K: N, transA: transB, transB: true, offA: zb * K * N, offB: z * M * N, offOut: strideA ? z * M * K : 0, accumulate });
+          }
+        };
+        if (strideA || batch === 1) {
+          for (let z = 0; z < batch; z++) perBatch(z, false, strideB ? z : 0);
+        } else {
+          // a is shared by every batch entry: its gradient sums over the batch (in order).
+          for (let z = 0; z < batch; z++) perBatch(z, z > 0, strideB ? z : 0);
+        }
+      }
+      if (b.requiresGrad) {
+        dB = e.empty(b.shape, 'f32', 'matmul.dB');
+        const perBatch = (z: number, accumulate: boolean, za: number): void => {
+          if (!transB) {
+            // dB[K, N] = op(A)ᵀ · dC
+            gemm({ out: dB!, a, b: dC, M: K, N, K: M, transA: !transA, offA: za * M * K, offB: z * M * N, offOut: strideB ? z * K * N : 0, accumulate });
+          } else {
+            // dB[N, K] = dCᵀ · op(A)
+            gemm({ out: dB!, a: dC, b: a, M: N, N: K, K: M, transA: true, transB: transA, offA: z * M * N, offB: za * M * K, offOut: strideB ? z * K * N : 0, accumulate });
+          }
+        };
+        for (let z = 0; z < batch; z++) perBatch(z, !strideB && z > 0, strideA ? z : 0);
+      }
+      return [dA, dB];
+    },
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------- tuning
+
+export interface GemmShape {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+}
+
+export interface TuneResult {
+  shapeClass: string;
+  /** Median milliseconds per GEMM for each variant timed. */
+  ms: Partial<Record<MatmulVariant, number>>;
+  winner: MatmulVariant;
+}
+
+/** Milliseconds per call of `fn` (wall clock around onSubmittedWorkDone; median of `runs`). */
+export async function timeGpu(e: Engine, fn: () => void, opts: { minMs?: number; runs?: number } = {}): Promise<number> {
+  const minMs = opts.minMs ?? 20;
+  fn();
+  await e.sync(); // warm-up: pipeline compilation (lavapipe JITs on first dispatch)
+  let reps = 1;
+  const samples: number[] = [];
+  for (let r = 0; r < (opts.runs ?? 3); r++) {
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) fn();
+      await e.sync();
+      const dt = performance.now() - t0;
+      if (dt >= minMs || reps >= 1024) {
+        samples.push(dt / reps);
+        break;
+      }
+      reps *= 2;
+    }
+  }
+  samples.sort((x, y) => x - y);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+/**
+ * Times `tiled` and `reg` on each shape (naive is the oracle, never a candidate) and caches the
+ * winner per adapter and shape class in e.tuning. Returns what it measured.
+ */
+export async function tuneMatmul(e: Engine, shapes: GemmShape[], onProgress?: (done: number, total: number) => void): Promise<TuneResult[]> {
+  const results: TuneResult[] = [];
+  let done = 0;
+  for (const s of shapes) {
+    const transA = s.transA ?? false;
+    const transB = s.transB ?? false;
+    const cls = shapeClass(s.M, s.N, s.K, transA, transB);
+    const a = e.full(transA ? [s.K, s.M] : [s.M, s.K], 0.5, 'tune.a');
+    const b = e.full(transB ? [s.N, s.K] : [s.K, s.N], 0.25, 'tune.b');
+    const out = e.empty([s.M, s.N], 'f32', 'tune.out');
+    const ms: TuneResult['ms'] = {};
+    for (const variant of ['tiled', 'reg'] as const) {
+      ms[variant] = await timeGpu(e, () => gemm({ out, a, b, M: s.M, N: s.N, K: s.K, transA, transB, variant }));
+    }
+    const winner: MatmulVariant = (ms.reg ?? Infinity) < (ms.tiled ?? Infinity) ? 'reg' : 'tiled';
+    e.tuning.set(tuningKey(e, cls), winner);
+    results.push({ shapeClass: cls, ms, winner });
+    [a, b, out].forEach((t) => t.dispose());
+    onProgress?.(++done, shapes.length);
+  }
+  return results;
+}
