@@ -106,7 +106,11 @@ export function gemm(g: GemmArgs): void {
     overrides.VEC_B = +aligned(transB ? K : N, offB, strideB);
     overrides.VEC_OUT = +aligned(N, offOut, strideOut);
   }
-  const tile = variant === 'tiled' ? 64 : variant === 'reg' ? 32 : 16;
+  // reg: 8×8 invocations of TM×4 outputs; TM = 8 halves A-block reloads per B block when M is big.
+  const tm = variant === 'reg' && M >= 64 ? 8 : 4;
+  if (variant === 'reg') overrides.TM = tm;
+  const tileM = variant === 'tiled' ? 64 : variant === 'reg' ? 8 * tm : 16;
+  const tileN = variant === 'tiled' ? 64 : variant === 'reg' ? 32 : 16;
   e.run({
     op: `matmul.${variant}`,
     shader: `matmul_${variant}`,
@@ -114,7 +118,7 @@ export function gemm(g: GemmArgs): void {
     inputs: [a, b],
     outputs: [out],
     params: [M, N, K, batch, offA, offB, offOut, strideA, strideB, strideOut, f32(g.alpha ?? 1), g.accumulate ? 1 : 0],
-    workgroups: [Math.ceil(N / tile), Math.ceil(M / tile), batch],
+    workgroups: [Math.ceil(N / tileN), Math.ceil(M / tileM), batch],
     overrides,
   });
 }

@@ -1,8 +1,8 @@
 // matmul_reg.wgsl — register-tiled GEMM without workgroup memory (kernels.md §11 "gemm_reg").
-// Each invocation computes a 4×4 block of out from 4×4 blocks of op(A) and op(B) per K-step of 4,
+// Each invocation computes a TM×4 block of out (TM = 4 or 8 rows) from 4×4 blocks of op(A) and op(B) per K-step of 4,
 // loaded as vec4 along each operand's contiguous dimension (VEC_* overrides, chosen by the host when
 // that dimension, the offset and the batch stride are multiples of 4) and transposed in registers
-// when the layout needs it. 8×8 invocations → a 32×32 tile per workgroup.
+// when the layout needs it. 8×8 invocations → an (8·TM)×32 tile per workgroup.
 // Arithmetic per load is the lever on SIMD CPU adapters (lavapipe, SwiftShader) and on GPUs with
 // weak shared memory; matmul_tiled.wgsl is the shared-memory kernel for discrete GPUs.
 // Same Params / bindings / layouts as matmul_naive.wgsl.
@@ -20,6 +20,7 @@ override TRANS_B: bool = false;
 override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
 override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
 override VEC_OUT: bool = false; // N, offOut, strideOut % 4 == 0
+override TM: u32 = 4u;          // rows per invocation: 4 or 8 (the workgroup tile is (8·TM) × 32)
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -114,26 +115,22 @@ fn store_row(base: u32, row: u32, c0: u32, acc: vec4<f32>) {
 @compute @workgroup_size(8, 8)
 fn matmul_reg(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c0 = gid.x * 4u;
-  let r0 = gid.y * 4u;
+  let r0 = gid.y * TM;
   let z = gid.z;
   if (r0 >= params.M || c0 >= params.N) { return; }
   let baseA = params.offA + z * params.strideA;
   let baseB = params.offB + z * params.strideB;
-  var acc0 = vec4<f32>(0.0);
-  var acc1 = vec4<f32>(0.0);
-  var acc2 = vec4<f32>(0.0);
-  var acc3 = vec4<f32>(0.0);
+  var acc: array<vec4<f32>, 8>;  // rows r0 .. r0 + TM - 1 (TM ≤ 8), 4 columns each
+  for (var i = 0u; i < 8u; i++) { acc[i] = vec4<f32>(0.0); }
   for (var k = 0u; k < params.K; k += 4u) {
-    let ab = block_a(baseA, r0, k);  // ab[i][kk] = op(A)[r0+i, k+kk]
-    let bb = block_b(baseB, k, c0);  // bb[kk][j] = op(B)[k+kk, c0+j]
-    acc0 = fma(vec4<f32>(ab[0].x), bb[0], fma(vec4<f32>(ab[0].y), bb[1], fma(vec4<f32>(ab[0].z), bb[2], fma(vec4<f32>(ab[0].w), bb[3], acc0))));
-    acc1 = fma(vec4<f32>(ab[1].x), bb[0], fma(vec4<f32>(ab[1].y), bb[1], fma(vec4<f32>(ab[1].z), bb[2], fma(vec4<f32>(ab[1].w), bb[3], acc1))));
-    acc2 = fma(vec4<f32>(ab[2].x), bb[0], fma(vec4<f32>(ab[2].y), bb[1], fma(vec4<f32>(ab[2].z), bb[2], fma(vec4<f32>(ab[2].w), bb[3], acc2))));
-    acc3 = fma(vec4<f32>(ab[3].x), bb[0], fma(vec4<f32>(ab[3].y), bb[1], fma(vec4<f32>(ab[3].z), bb[2], fma(vec4<f32>(ab[3].w), bb[3], acc3))));
+    let bb = block_b(baseB, k, c0);  // bb[kk][j] = op(B)[k+kk, c0+j], reused for all TM rows
+    for (var g = 0u; g < TM; g += 4u) {
+      let ab = block_a(baseA, r0 + g, k);  // ab[i][kk] = op(A)[r0+g+i, k+kk]
+      for (var i = 0u; i < 4u; i++) {
+        acc[g + i] = fma(vec4<f32>(ab[i].x), bb[0], fma(vec4<f32>(ab[i].y), bb[1], fma(vec4<f32>(ab[i].z), bb[2], fma(vec4<f32>(ab[i].w), bb[3], acc[g + i]))));
+      }
+    }
   }
   let baseO = params.offOut + z * params.strideOut;
-  store_row(baseO, r0, c0, acc0);
-  store_row(baseO, r0 + 1u, c0, acc1);
-  store_row(baseO, r0 + 2u, c0, acc2);
-  store_row(baseO, r0 + 3u, c0, acc3);
+  for (var i = 0u; i < TM; i++) { store_row(baseO, r0 + i, c0, acc[i]); }
 }

@@ -1,0 +1,155 @@
+// npm run bench [-- --json] [-- --quick]
+//
+// f32 matmul throughput on the adapter this machine has: our GEMM (the variant the tuner picks,
+// and each variant) next to @tensorflow/tfjs-backend-webgpu's matMul on the same adapter in the
+// same run, and the adapter's FMA roofline from a compute-bound probe (fma_probe.wgsl).
+// Figures, not pass/fail: targets (≥ 2× tfjs, ≥ 60 % of the roofline) are printed beside them.
+//
+// Output contract (--json): one JSON object
+//   { adapter: {vendor, architecture, description, isSoftware}, roofline_gflops,
+//     cases: [{ name, M, N, K, layout, ours_gflops, ours_variant, variants: {tiled, reg},
+//               tfjs_gflops, ratio, roofline_fraction }] }
+
+import { createNodeEngine, nodeGpu } from '../src/engine/node.ts';
+import { f32, type Engine } from '../src/engine/engine.ts';
+import { gemm, timeGpu, tuneMatmul, type MatmulVariant } from '../src/engine/ops/matmul.ts';
+
+interface Case {
+  name: string;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+const args = new Set(process.argv.slice(2));
+const json = args.has('--json');
+const quick = args.has('--quick');
+
+const CASES: Case[] = [
+  ...(quick ? [256, 512] : [256, 512, 1024]).map((n) => ({ name: `square ${n}`, M: n, N: n, K: n, transA: false, transB: false })),
+  // Gemma-2 2B MLP products ([T, 2304]·[9216, 2304]ᵀ and its gradients), widths scaled by 1/4 and
+  // T = 128 so one product takes seconds, not minutes, on a software adapter.
+  { name: 'gemma up/gate fwd  x·Wᵀ  [128,576]·[2304,576]ᵀ', M: 128, N: 2304, K: 576, transA: false, transB: true },
+  { name: 'gemma down dX      dY·W  [128,2304]·[2304,576]', M: 128, N: 576, K: 2304, transA: false, transB: false },
+  { name: 'gemma up dW        dYᵀ·X [128,2304]ᵀ·[128,576]', M: 2304, N: 576, K: 128, transA: true, transB: false },
+];
+
+const log = (s: string): void => {
+  if (!json) console.log(s);
+};
+
+async function roofline(e: Engine): Promise<number> {
+  const invocations = 64 * 1024;
+  const iters = e.info.isSoftware ? 256 : 4096;
+  const sink = e.empty([invocations]);
+  const ms = await timeGpu(e, () =>
+    e.run({ op: 'fma_probe', shader: 'fma_probe', entry: 'fma_probe', inputs: [], outputs: [sink], params: [iters, f32(0.5)], workgroups: e.grid(invocations, 64) }),
+  );
+  sink.dispose();
+  return (invocations * iters * 8 * 4 * 2) / (ms * 1e6);
+}
+
+async function ours(e: Engine, c: Case, variant: MatmulVariant): Promise<number> {
+  const a = e.full(c.transA ? [c.K, c.M] : [c.M, c.K], 0.5);
+  const b = e.full(c.transB ? [c.N, c.K] : [c.K, c.N], 0.25);
+  const out = e.empty([c.M, c.N]);
+  const ms = await timeGpu(e, () => gemm({ out, a, b, M: c.M, N: c.N, K: c.K, transA: c.transA, transB: c.transB, variant }), { runs: quick ? 1 : 3 });
+  [a, b, out].forEach((t) => t.dispose());
+  return (2 * c.M * c.N * c.K) / (ms * 1e6);
+}
+
+interface Tfjs {
+  tf: typeof import('@tensorflow/tfjs-core');
+  backend: { endComputePassEncoder(): void; submitQueue(): void; device: GPUDevice };
+}
+
+async function loadTfjs(): Promise<Tfjs> {
+  const gpu = await nodeGpu();
+  // tfjs-backend-webgpu looks for navigator.gpu.
+  if (!(globalThis as { navigator?: unknown }).navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
+  Object.defineProperty((globalThis as unknown as { navigator: object }).navigator, 'gpu', { value: gpu, configurable: true });
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  await tf.setBackend('webgpu');
+  await tf.ready();
+  return { tf, backend: tf.backend() as unknown as Tfjs['backend'] };
+}
+
+async function tfjsGflops(t: Tfjs, c: Case, minMs = 20): Promise<number> {
+  const { tf, backend } = t;
+  const a = tf.fill(c.transA ? [c.K, c.M] : [c.M, c.K], 0.5);
+  const b = tf.fill(c.transB ? [c.N, c.K] : [c.K, c.N], 0.25);
+  const once = (): void => tf.dispose(tf.matMul(a, b, c.transA, c.transB));
+  const sync = async (): Promise<void> => {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+    await backend.device.queue.onSubmittedWorkDone();
+  };
+  once();
+  await sync();
+  const samples: number[] = [];
+  let reps = 1;
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    for (;;) {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) once();
+      await sync();
+      const dt = performance.now() - t0;
+      if (dt >= minMs || reps >= 1024) {
+        samples.push(dt / reps);
+        break;
+      }
+      reps *= 2;
+    }
+  }
+  tf.dispose([a, b]);
+  samples.sort((x, y) => x - y);
+  return (2 * c.M * c.N * c.K) / (samples[Math.floor(samples.length / 2)] * 1e6);
+}
+
+const fmt = (x: number): string => x.toFixed(2).padStart(8);
+
+async function main(): Promise<void> {
+  const e = await createNodeEngine();
+  const adapter = { vendor: e.info.vendor, architecture: e.info.architecture, description: e.info.description, isSoftware: e.info.isSoftware };
+  log(`adapter: ${adapter.description || adapter.vendor} (${adapter.vendor}/${adapter.architecture})${adapter.isSoftware ? ' [software]' : ''}`);
+  const peak = await roofline(e);
+  log(`FMA roofline (fma_probe): ${peak.toFixed(2)} GFLOP/s\n`);
+  const tf = await loadTfjs();
+  log(`${'case'.padEnd(48)} ${'ours'.padStart(8)} ${'variant'.padStart(7)} ${'tiled'.padStart(8)} ${'reg'.padStart(8)} ${'tfjs'.padStart(8)} ${'ratio'.padStart(7)} ${'%roof'.padStart(6)}   (GFLOP/s)`);
+  const rows = [];
+  for (const c of CASES) {
+    const variants = { tiled: await ours(e, c, 'tiled'), reg: await ours(e, c, 'reg') };
+    // The tuner's choice for this shape class (timed once per adapter, cached).
+    const [tuned] = await tuneMatmul(e, [c]);
+    const oursG = variants[tuned.winner as 'tiled' | 'reg'];
+    const tfjs = await tfjsGflops(tf, c);
+    const row = {
+      name: c.name,
+      M: c.M,
+      N: c.N,
+      K: c.K,
+      layout: `${c.transA ? 'T' : 'N'}${c.transB ? 'T' : 'N'}`,
+      ours_gflops: oursG,
+      ours_variant: tuned.winner,
+      variants,
+      tfjs_gflops: tfjs,
+      ratio: oursG / tfjs,
+      roofline_fraction: oursG / peak,
+    };
+    rows.push(row);
+    log(`${c.name.padEnd(48)} ${fmt(oursG)} ${row.ours_variant.padStart(7)} ${fmt(variants.tiled)} ${fmt(variants.reg)} ${fmt(tfjs)} ${(row.ratio.toFixed(2) + '×').padStart(7)} ${(100 * row.roofline_fraction).toFixed(0).padStart(5)}%`);
+  }
+  const geo = (xs: number[]): number => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+  log(`\ngeometric mean: ${geo(rows.map((r) => r.ratio)).toFixed(2)}× tfjs-webgpu (target ≥ 2×), ${(100 * geo(rows.map((r) => r.roofline_fraction))).toFixed(0)}% of the FMA roofline (target ≥ 60%)`);
+  if (json) console.log(JSON.stringify({ adapter, roofline_gflops: peak, cases: rows }, null, 2));
+  e.destroy();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
