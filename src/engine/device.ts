@@ -40,6 +40,8 @@ export interface AdapterDescription {
 }
 
 export interface AcquiredDevice {
+  /** The GPU object the adapter came from (navigator.gpu, or Dawn's in Node). */
+  gpu: GPU;
   adapter: GPUAdapter;
   device: GPUDevice;
   info: AdapterDescription;
@@ -99,5 +101,5 @@ export async function acquireDevice(gpu: GPU | undefined, opts: AcquireOptions =
   });
   const limits = { minStorageBufferOffsetAlignment: device.limits.minStorageBufferOffsetAlignment } as AcquiredDevice['limits'];
   for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
-  return { adapter, device, info: describeAdapter(adapter), features: new Set(device.features), limits };
+  return { gpu, adapter, device, info: describeAdapter(adapter), features: new Set(device.features), limits };
 }

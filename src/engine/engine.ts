@@ -55,6 +55,7 @@ const COPY_DST = 0x08;
 const UNIFORM = 0x40;
 
 export class Engine {
+  readonly gpu: GPU;
   readonly device: GPUDevice;
   readonly info: AdapterDescription;
   readonly features: Set<string>;
@@ -73,13 +74,17 @@ export class Engine {
   private uniformUsed: GPUBuffer[] = [];
   private readonly maxBatch: number;
   private pendingError: EngineError | null = null;
-  private lostError: DeviceLostError | null = null;
+  /** Error-scope results not yet delivered; sync() waits for them so errors surface there. */
+  private scopes = new Set<Promise<void>>();
+  /** Set once the device is lost: the reason, repeated by every later call. */
+  private lost: string | null = null;
 
   static async create(gpu: GPU | undefined, opts: EngineOptions = {}): Promise<Engine> {
     return new Engine(await acquireDevice(gpu, opts), opts);
   }
 
   constructor(acq: AcquiredDevice, opts: EngineOptions = {}) {
+    this.gpu = acq.gpu;
     this.device = acq.device;
     this.info = acq.info;
     this.features = acq.features;
@@ -88,11 +93,7 @@ export class Engine {
     this.maxBatch = opts.maxBatch ?? 256;
     this.pool = new BufferPool(this.limits.maxBufferSize, (desc) => this.createBuffer(desc));
     this.device.lost.then((info) => {
-      this.lostError = new DeviceLostError(
-        'device',
-        `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`,
-        'the GPU ran out of memory or was reset; reload the page (or restart the process) and try a smaller batch or sequence length',
-      );
+      this.lost = `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`;
     });
     this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       this.setPending(new GpuError(`batch [${this.batchOps.slice(-8).join(', ')}]`, errorKind(ev.error), ev.error.message));
@@ -192,6 +193,7 @@ export class Engine {
     const raw = staging.getMappedRange().slice(0);
     staging.unmap();
     staging.destroy();
+    await Promise.all([...this.scopes]);
     this.throwIfBroken(t.label);
     return fromRaw(raw, t.dtype, t.size);
   }
@@ -232,12 +234,14 @@ export class Engine {
       module = this.device.createShaderModule({ code, label: `${shader}.module` });
       this.modules.set(shader, module);
       const m = module;
-      void m.getCompilationInfo().then((info) => {
+      const p: Promise<void> = m.getCompilationInfo().then((info) => {
+        this.scopes.delete(p);
         const errs = info.messages.filter((x) => x.type === 'error');
         if (errs.length) {
           this.setPending(new GpuError(`${shader}.wgsl`, 'compilation', errs.map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`).join('; ')));
         }
       });
+      this.scopes.add(p);
     }
     this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
@@ -305,12 +309,15 @@ export class Engine {
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    await Promise.all([...this.scopes]);
     this.throwIfBroken('sync');
   }
 
   /** Throws the first error the device reported, if any (named after the op that caused it). */
   throwIfBroken(where: string): void {
-    if (this.lostError) throw new DeviceLostError(where, this.lostError.message);
+    if (this.lost) {
+      throw new DeviceLostError(where, this.lost, 'the GPU ran out of memory or was reset; reload the page (or restart the process) and try a smaller batch or sequence length');
+    }
     if (this.pendingError) {
       const e = this.pendingError;
       this.pendingError = null;
@@ -359,9 +366,16 @@ export class Engine {
   }
 
   private watchScope(where: string): void {
-    void this.device.popErrorScope().then((err) => {
-      if (err) this.setPending(new GpuError(where, errorKind(err), err.message, errorHint(err)));
-    });
+    const p: Promise<void> = this.device.popErrorScope().then(
+      (err) => {
+        this.scopes.delete(p);
+        if (err) this.setPending(new GpuError(where, errorKind(err), err.message, errorHint(err)));
+      },
+      () => {
+        this.scopes.delete(p); // the device is lost; lostError reports it
+      },
+    );
+    this.scopes.add(p);
   }
 
   private setPending(e: EngineError): void {
