@@ -1,0 +1,134 @@
+// embedding: out[..., :] = table[ids[...], :] · scale  (spec gemma2-and-formats.md §1.4 step 1, §1.5).
+// table [V, C] f32; ids i32 [T] or [B, T], given as a host Int32Array (uploaded here) or as a GPU
+// tensor together with its host copy. `scale` is Gemma's √C normaliser folded into the gather
+// (pass it already rounded to the activation dtype, spec §1.4; default 1).
+// Backward: dTable[v] = scale · Σ_{t: ids[t] = v} dy[t], a scatter-add done without atomics: the
+// host builds a CSR of the ids (unique ids, segment starts, tokens grouped by id) and one
+// workgroup per unique id sums its rows in ascending token order; untouched rows are 0.
+// The ids are never read back from the GPU, so training the table requires host ids.
+// Shader: src/gpu/shaders/embedding.wgsl. Reference: src/engine/reference/embedding.ts.
+
+import { f32 } from '../engine.ts';
+import { ShapeError, fmtShape } from '../errors.ts';
+import type { Tensor } from '../tensor.ts';
+import { expectDtype, expectRank } from './util.ts';
+
+export interface EmbeddingOptions {
+  /** Shape of host ids ([T] or [B, T]); default [ids.length]. For tensor ids their own shape is used. */
+  shape?: number[];
+  /** Host copy of tensor ids: needed to validate them and to train the table (the CSR is built from it). */
+  hostIds?: Int32Array;
+  /** Multiplier folded into the gather and its backward (Gemma-2: √C rounded to the activation dtype). */
+  scale?: number;
+}
+
+/** Gathers rows of table [V, C] for ids ([T] or [B, T], host Int32Array or i32 tensor) → [..., C], times scale. */
+export function embedding(table: Tensor, ids: Tensor | Int32Array, opts: EmbeddingOptions = {}): Tensor {
+  expectDtype('embedding', 'table', table, 'f32');
+  expectRank('embedding', 'table', table, 2);
+  const [V, C] = table.shape;
+  const scale = opts.scale ?? 1;
+  if (!Number.isFinite(scale)) throw new ShapeError('embedding', `scale must be finite, got ${scale}`);
+  const e = table.engine;
+
+  // ids: shape and (when available) the host copy used for validation and the backward's CSR.
+  let idsShape: number[];
+  let host: Int32Array | null;
+  if (ids instanceof Int32Array) {
+    idsShape = opts.shape ?? [ids.length];
+    host = ids;
+  } else {
+    expectDtype('embedding', 'ids', ids, 'i32');
+    idsShape = [...ids.shape];
+    host = opts.hostIds ?? null;
+    if (host && host.length !== ids.size) {
+      throw new ShapeError('embedding', `hostIds has ${host.length} values but the ids tensor is ${ids.describe()} (${ids.size} values)`);
+    }
+  }
+  if (idsShape.length < 1 || idsShape.length > 2) throw new ShapeError('embedding', `ids must be [T] or [B, T], got ${fmtShape(idsShape)}`);
+  const T = idsShape.reduce((a, b) => a * b, 1); // tokens (batch flattened)
+  if (host && host.length !== T) throw new ShapeError('embedding', `${host.length} ids given for shape ${fmtShape(idsShape)} (${T} tokens)`);
+  if (host) validateIds(host, idsShape, V);
+  const trains = e.tape.enabled && table.requiresGrad;
+  if (trains && !host) {
+    throw new ShapeError(
+      'embedding',
+      `the table ${table.describe()} requires a gradient but the ids ${fmtShape(idsShape)} are only on the GPU`,
+      'pass the ids as a host Int32Array, or the tensor plus opts.hostIds (the backward builds its scatter plan on the host)',
+    );
+  }
+
+  // Forward: one invocation per output element.
+  const idsGpu = ids instanceof Int32Array ? e.tensor(ids, idsShape, { dtype: 'i32', label: 'embedding.ids' }) : ids;
+  const out = e.empty([...idsShape, C], 'f32', 'embedding.out'); // [..., C]
+  if (out.size > 0) {
+    e.run({ op: 'embedding.forward', shader: 'embedding', entry: 'embedding_forward', inputs: [table, idsGpu], outputs: [out], params: [out.size, C, V, f32(scale), 0], workgroups: e.grid(out.size, 256) });
+  }
+  if (idsGpu !== ids) idsGpu.dispose();
+
+  // Keep a private copy: the caller may reuse its array before the backward runs.
+  const saved = trains ? Int32Array.from(host!) : null;
+  e.tape.record({
+    op: 'embedding',
+    inputs: [table],
+    outputs: [out],
+    backward: ([dy]) => {
+      const dTable = e.zeros([V, C], 'embedding.dTable'); // rows no token touched stay 0
+      const ids = saved!;
+      if (ids.length === 0 || C === 0) return [dTable];
+      const csr = buildCsr(ids);
+      const U = csr.unique;
+      const csrGpu = e.tensor(csr.data, [csr.data.length], { dtype: 'u32', label: 'embedding.csr' });
+      e.run({
+        op: 'embedding.backward',
+        shader: 'embedding',
+        entry: 'embedding_backward',
+        inputs: [dy!, csrGpu],
+        outputs: [dTable],
+        params: [U, C, V, f32(scale), 2 * U + 1],
+        workgroups: e.grid(U, 1),
+        overrides: { WG: C >= 4096 ? 256 : 64 },
+      });
+      csrGpu.dispose();
+      return [dTable];
+    },
+  });
+  return out;
+}
+
+/** Throws a ShapeError naming the first id outside [0, V), with its position. */
+function validateIds(ids: Int32Array, shape: number[], V: number): void {
+  for (let k = 0; k < ids.length; k++) {
+    const v = ids[k];
+    if (v < 0 || v >= V) {
+      const where = shape.length === 2 ? `[${Math.floor(k / shape[1])}, ${k % shape[1]}]` : `[${k}]`;
+      throw new ShapeError('embedding', `ids${where} = ${v} is outside the table's rows [0, ${V})`, 'check that the tokenizer matches the checkpoint (vocabulary size V) and that padding ids are valid tokens');
+    }
+  }
+}
+
+/**
+ * The CSR scatter plan, packed in one u32 array [uniq (U) | start (U + 1) | order (T)]:
+ * uniq ascending; tokens of uniq[u] are order[start[u] .. start[u+1]) in ascending token order.
+ */
+export function buildCsr(ids: Int32Array): { unique: number; data: Uint32Array } {
+  const T = ids.length;
+  // Tokens sorted by (id, token): a stable order, so the GPU sums each row in a fixed order.
+  const order = new Uint32Array(T);
+  for (let t = 0; t < T; t++) order[t] = t;
+  order.sort((a, b) => ids[a] - ids[b] || a - b);
+  let U = 0;
+  for (let s = 0; s < T; s++) if (s === 0 || ids[order[s]] !== ids[order[s - 1]]) U++;
+  const data = new Uint32Array(2 * U + 1 + T);
+  let u = 0;
+  for (let s = 0; s < T; s++) {
+    if (s === 0 || ids[order[s]] !== ids[order[s - 1]]) {
+      data[u] = ids[order[s]]; // uniq[u]
+      data[U + u] = s; // start[u]
+      u++;
+    }
+  }
+  data[U + U] = T; // start[U]: end of the last segment
+  data.set(order, 2 * U + 1);
+  return { unique: U, data };
+}

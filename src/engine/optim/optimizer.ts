@@ -1,0 +1,136 @@
+// What AdamW and RMSProp share: parameter groups, per-parameter state created lazily on the
+// first step, the clip factor handed to their kernels, zeroGrad and dispose.
+//
+// An optimizer is not an autograd op: its kernels update parameters in place and never touch
+// the tape. A step only encodes GPU work (one dispatch per parameter that has a gradient) and
+// never reads anything back, so a training step stays one submit with no await.
+
+import { EngineError, ShapeError, fmtShape } from '../errors.ts';
+import type { Engine } from '../engine.ts';
+import type { Tensor } from '../tensor.ts';
+import type { GradClip } from './clip.ts';
+
+/** A set of parameters sharing hyper-parameters (PyTorch's param_groups), e.g. weightDecay 0 for norms. */
+export interface ParamGroup {
+  params: Tensor[];
+  /** Overrides the optimizer's weightDecay for these parameters. */
+  weightDecay?: number;
+}
+
+/** A group after defaults are applied. */
+export interface ResolvedGroup {
+  params: Tensor[];
+  weightDecay: number;
+}
+
+export interface StepOptions {
+  /** Learning rate for this step (e.g. from schedule.ts); defaults to the optimizer's `lr`. */
+  lr?: number;
+  /** Clip factor from clipGradNorm (or any f32[1] tensor): gradients are multiplied by it in the kernel. */
+  clip?: GradClip | Tensor;
+}
+
+export abstract class Optimizer<S> {
+  /** Base learning rate, used when step() is not given one. */
+  lr: number;
+  readonly groups: ResolvedGroup[];
+  protected readonly engine: Engine;
+  /** Per-parameter state (moments, step count), created on a parameter's first step. */
+  protected readonly states = new Map<Tensor, S>();
+  private one: Tensor | null = null;
+
+  constructor(
+    protected readonly name: string,
+    params: Tensor[] | ParamGroup[],
+    lr: number,
+    defaultWeightDecay: number,
+  ) {
+    checkHyper(name, 'lr', lr);
+    this.lr = lr;
+    const raw: ParamGroup[] = params.length > 0 && isGroup(params[0]) ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    this.groups = raw.map((g, gi) => {
+      if (!g || !Array.isArray(g.params)) throw new ShapeError(name, `param group ${gi} has no params array`, 'pass Tensor[] or [{ params: Tensor[], weightDecay? }, ...]');
+      const weightDecay = g.weightDecay ?? defaultWeightDecay;
+      checkHyper(name, `weightDecay of group ${gi}`, weightDecay);
+      return { params: [...g.params], weightDecay };
+    });
+    const all = this.params;
+    if (all.length === 0) throw new ShapeError(name, 'got an empty parameter list', 'pass the trainable tensors (requiresGrad: true)');
+    const seen = new Set<Tensor>();
+    for (const p of all) {
+      if (p.dtype !== 'f32') throw new ShapeError(name, `parameters must be f32, got ${p.describe()} (${p.label})`, 'train f32 copies (or LoRA adapters) of 16-bit weights');
+      if (seen.has(p)) throw new ShapeError(name, `parameter ${p.label} ${p.describe()} appears more than once (in one group or in two groups)`);
+      if (p.engine !== all[0].engine) throw new ShapeError(name, `parameter ${p.label} lives on a different Engine than ${all[0].label}`);
+      seen.add(p);
+    }
+    this.engine = all[0].engine;
+  }
+
+  /** Every parameter of every group, in order (e.g. for clipGradNorm). */
+  get params(): Tensor[] {
+    return this.groups.flatMap((g) => g.params);
+  }
+
+  /**
+   * One update of every parameter that has a gradient (parameters whose `.grad` is null are
+   * skipped and their step count does not advance, as in PyTorch). `step(lr)` is short for
+   * `step({ lr })`.
+   */
+  step(opts: number | StepOptions = {}): void {
+    const o: StepOptions = typeof opts === 'number' ? { lr: opts } : opts;
+    const lr = o.lr ?? this.lr;
+    checkHyper(this.name, 'lr', lr);
+    const clip = this.clipTensor(o.clip);
+    for (const group of this.groups) {
+      for (const p of group.params) {
+        const g = p.grad;
+        if (!g) continue;
+        if (g.dtype !== 'f32' || g.size !== p.size) {
+          throw new ShapeError(`${this.name}.step`, `gradient ${g.describe()} of parameter ${p.label} does not match the parameter ${p.describe()}`);
+        }
+        if (p.size === 0) continue;
+        this.update(p, g, group, lr, clip);
+      }
+    }
+  }
+
+  /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const p of this.params) p.zeroGrad();
+  }
+
+  /** Frees the optimizer state (not the parameters). The optimizer is unusable afterwards. */
+  dispose(): void {
+    for (const s of this.states.values()) this.disposeState(s);
+    this.states.clear();
+    this.one?.dispose();
+    this.one = null;
+  }
+
+  /** Encodes the update of one parameter with its gradient (non-empty, shapes checked). */
+  protected abstract update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor): void;
+  protected abstract disposeState(s: S): void;
+
+  /** The f32[1] tensor the kernel multiplies gradients by: the given clip factor, or 1. */
+  private clipTensor(clip: GradClip | Tensor | undefined): Tensor {
+    if (!clip) {
+      this.one ??= this.engine.full([1], 1, `${this.name}.clip_one`);
+      return this.one;
+    }
+    const t = 'scale' in clip ? clip.scale : clip;
+    if (t.dtype !== 'f32' || t.size !== 1) {
+      throw new ShapeError(`${this.name}.step`, `clip must be a GradClip or an f32 tensor of 1 element, got ${t.describe()} ${fmtShape(t.shape)}`, 'pass the result of clipGradNorm(opt.params, maxNorm)');
+    }
+    if (t.engine !== this.engine) throw new ShapeError(`${this.name}.step`, 'the clip tensor lives on a different Engine than the parameters');
+    return t;
+  }
+}
+
+function isGroup(x: Tensor | ParamGroup): x is ParamGroup {
+  return typeof x === 'object' && x !== null && 'params' in x && !('engine' in x);
+}
+
+/** Non-negative finite, as torch.optim checks its hyper-parameters (named in the message). */
+export function checkHyper(where: string, what: string, v: number): void {
+  if (!(Number.isFinite(v) && v >= 0)) throw new EngineError(where, `invalid ${what}: ${v} (must be a finite number >= 0)`);
+}
