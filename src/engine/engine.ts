@@ -292,7 +292,12 @@ export class Engine {
 
   /** Submits the current batch. */
   flush(): void {
-    if (!this.encoder) return;
+    if (!this.encoder) {
+      // Nothing encoded since the last submit: buffers released since then were never read by
+      // unsubmitted commands, so they are reusable now.
+      this.pool.afterSubmit();
+      return;
+    }
     const ops = this.batchOps;
     this.device.pushErrorScope('validation');
     const cmd = this.encoder.finish({ label: 'engine.batch' });
