@@ -1,1 +1,339 @@
-// logprobs.wgsl — placeholder, not yet written.
+// logprobs.wgsl — the fused, vocabulary-chunked LM-head log-probs (kernels.md §5; spec
+// gemma2-and-formats.md §1.4 steps 3–4; the WPO term from preference-losses.md §2.3).
+//
+// Per row t (hidden h_t [C] after the final norm, tied embedding E [V, C], label y_t):
+//   z'_v = cap·tanh(h_t·E_v / cap)   (cap = 0: no cap)
+//   lse_t  = log Σ_v e^{z'_v}
+//   logp_t = z'_{y_t} − lse_t
+//   lsp2_t = log Σ_v p_v² = LSE(2z') − 2·lse_t
+// The [T, V] logits are never stored. Entry points:
+//   logprobs_partials     pass 1: an NT GEMM tile (h · E_sliceᵀ) whose epilogue reduces instead of
+//                         storing; one workgroup per (64-token tile, vocabulary slice) walks its
+//                         slice in 64-wide tiles keeping per-row (max m, Σe^{z−m}, Σe^{2(z−m)}), and
+//                         writes one triple per (row, slice) to partials [T, S, 3].
+//   logprobs_label_logit  z'_{y_t}: one 64-invocation workgroup per row does the C-long dot
+//                         (CCE's "indexed dot"; its rounding differs from the tile's by ~1e-7).
+//   logprobs_combine      merges the S triples of a row in slice order (deterministic), writes
+//                         logp, lse, lsp2; rows with a negative label (−100) get zeros.
+//   logprobs_grad_chunk   backward, option A: recomputes one vocabulary chunk's logits tile by
+//                         tile and writes g[t, v − v0] = dz_t,v for v in [v0, v0 + vc), where
+//                         dz = (dlogp·(onehot − p) + dlse·p)·(1 − (z'/cap)²), p = e^{z' − lse}.
+//                         The op then runs dh += g·E_chunk and dE_chunk = gᵀ·h as GEMMs.
+//
+// Tiling (shared by partials and grad_chunk, kernels.md §2.2 preset P64): BM = BN = 64, BK = 16,
+// 16×16 = 256 invocations, each owning a 4 (tokens) × 4 (vocab) register tile. Both operands are
+// contiguous along K (NT); the global→workgroup load writes them K-major ([BK][BM], [BK][BN]) so
+// the inner loop reads one vec4 of each per k. Ragged T, V (slice, chunk) and C load zeros and
+// mask in the epilogue. VEC = 1 (C % 4 == 0) loads h and E as vec4.
+// NOTE: exp(2(z−m)) is computed as exp(z−m)²: one exp per logit. The tiny terms underflow
+// either way; the max term is exactly 1, so Σ ≥ 1 and the logs are finite.
+
+override VEC: bool = false;
+
+const BM: u32 = 64u;     // token rows per workgroup tile
+const BN: u32 = 64u;     // vocabulary rows per tile
+const BK: u32 = 16u;     // K step
+const WG: u32 = 256u;    // invocations: 16 (tokens) × 16 (vocab), 4×4 outputs each
+const B_OFF: u32 = 1024u;  // start of the E tile in smem (BK·BM floats of h tile before it)
+
+// Tile staging (2·16·64 floats) during the K loop; reused afterwards as the [BM][16][3] merge
+// area of the per-invocation (m, a, b) triples. 12 KiB.
+var<workgroup> smem: array<f32, 3072>;
+
+fn capped(z: f32, cap: f32) -> f32 {
+  if (cap > 0.0) { return cap * tanh_safe(z / cap); }
+  return z;
+}
+
+// ---------------------------------------------------------------- shared GEMM tile
+// h [T, C] and E [V, C] are bound as vec4 arrays (scalar element i is x[i >> 2][i & 3]) at
+// bindings 0 and 1 in both entry points that use the tile.
+@group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> E: array<vec4<f32>>;
+
+fn h_at(i: u32) -> f32 { return h[i >> 2u][i & 3u]; }
+fn E_at(i: u32) -> f32 { return E[i >> 2u][i & 3u]; }
+
+// Stages h[row0 .. row0+BM, k0 .. k0+BK] and E[col0 .. col0+BN, k0 .. k0+BK] into smem, K-major;
+// rows ≥ T, vocabulary rows ≥ colEnd and k ≥ C read as 0.
+fn load_tiles(lid: u32, row0: u32, T: u32, col0: u32, colEnd: u32, C: u32, k0: u32) {
+  if (VEC) {
+    // 64 rows × 4 vec4 per operand = 256 loads: one per invocation each.
+    let r = lid >> 2u;
+    let kq = (lid & 3u) * 4u;
+    let k = k0 + kq;
+    var av = vec4<f32>(0.0);
+    var bv = vec4<f32>(0.0);
+    if (row0 + r < T && k < C) { av = h[((row0 + r) * C + k) >> 2u]; }
+    if (col0 + r < colEnd && k < C) { bv = E[((col0 + r) * C + k) >> 2u]; }
+    for (var i = 0u; i < 4u; i++) {
+      smem[(kq + i) * BM + r] = av[i];
+      smem[B_OFF + (kq + i) * BN + r] = bv[i];
+    }
+  } else {
+    // Scalar: 1024 elements per operand, 4 per invocation; consecutive invocations read
+    // consecutive k of one row.
+    for (var q = 0u; q < 4u; q++) {
+      let idx = lid + q * WG;
+      let r = idx / BK;
+      let kk = idx % BK;
+      let k = k0 + kk;
+      var av = 0.0;
+      var bv = 0.0;
+      if (row0 + r < T && k < C) { av = h_at((row0 + r) * C + k); }
+      if (col0 + r < colEnd && k < C) { bv = E_at((col0 + r) * C + k); }
+      smem[kk * BM + r] = av;
+      smem[B_OFF + kk * BN + r] = bv;
+    }
+  }
+}
+
+// Raw logits of the invocation's 4×4 outputs: acc[i][j] = h[row0 + ty·4 + i] · E[col0 + tx·4 + j].
+// Must be called in uniform control flow (it synchronises the workgroup).
+fn logits_tile(lid: u32, row0: u32, T: u32, col0: u32, colEnd: u32, C: u32) -> array<vec4<f32>, 4> {
+  let tx = lid & 15u;
+  let ty = lid >> 4u;
+  var acc: array<vec4<f32>, 4>;
+  for (var k0 = 0u; k0 < C; k0 += BK) {
+    workgroupBarrier();  // previous step's (or previous tile's) reads are done
+    load_tiles(lid, row0, T, col0, colEnd, C, k0);
+    workgroupBarrier();
+    for (var kk = 0u; kk < BK; kk++) {
+      let ab = kk * BM + ty * 4u;
+      let bb = B_OFF + kk * BN + tx * 4u;
+      let a = vec4<f32>(smem[ab], smem[ab + 1u], smem[ab + 2u], smem[ab + 3u]);
+      let b = vec4<f32>(smem[bb], smem[bb + 1u], smem[bb + 2u], smem[bb + 3u]);
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+    }
+  }
+  return acc;
+}
+
+// ---------------------------------------------------------------- pass 1: partial triples
+
+struct PartialParams {
+  T: u32,         // rows (tokens)
+  C: u32,         // model width
+  V: u32,         // vocabulary
+  VS: u32,        // vocabulary rows per slice
+  S: u32,         // slices = ceil(V / VS)
+  cap: f32,       // final-logit softcap, 0 = none
+}
+
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [T, S, 3]
+@group(0) @binding(3) var<uniform> pp: PartialParams;
+
+// Workgroups: [ceil(T / BM), S]; token tiles vary fastest, so the tiles of one vocabulary slice
+// run together and share E tiles in cache.
+@compute @workgroup_size(256)
+fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tx = lid & 15u;
+  let ty = lid >> 4u;
+  let row0 = wid.x * BM;
+  let slice = wid.y;
+  let v_begin = slice * pp.VS;
+  let v_end = min(v_begin + pp.VS, pp.V);
+  // Running (max, Σe^{z−m}, Σe^{2(z−m)}) of this invocation's 4 rows over its columns.
+  var m = vec4<f32>(NEG_BIG);
+  var a = vec4<f32>(0.0);
+  var b = vec4<f32>(0.0);
+  for (var col0 = v_begin; col0 < v_end; col0 += BN) {
+    let acc = logits_tile(lid, row0, pp.T, col0, v_end, pp.C);
+    let c = col0 + tx * 4u;
+    if (c < v_end) {
+      let nvalid = min(4u, v_end - c);
+      for (var i = 0u; i < 4u; i++) {
+        var z = acc[i];
+        var zmax = NEG_BIG;
+        for (var j = 0u; j < nvalid; j++) {
+          z[j] = capped(z[j], pp.cap);
+          zmax = max(zmax, z[j]);
+        }
+        // Rescale the running sums to the new max, then add this tile's terms.
+        let mn = max(m[i], zmax);
+        let r = exp(m[i] - mn);
+        var ai = a[i] * r;
+        var bi = b[i] * r * r;
+        for (var j = 0u; j < nvalid; j++) {
+          let ez = exp(z[j] - mn);
+          ai += ez;
+          bi += ez * ez;
+        }
+        m[i] = mn;
+        a[i] = ai;
+        b[i] = bi;
+      }
+    }
+  }
+  // Merge the 16 invocations that share each row, in tx order.
+  workgroupBarrier();
+  for (var i = 0u; i < 4u; i++) {
+    let o = ((ty * 4u + i) * 16u + tx) * 3u;
+    smem[o] = m[i];
+    smem[o + 1u] = a[i];
+    smem[o + 2u] = b[i];
+  }
+  workgroupBarrier();
+  if (lid < BM && row0 + lid < pp.T) {
+    var M = NEG_BIG;
+    for (var x = 0u; x < 16u; x++) { M = max(M, smem[(lid * 16u + x) * 3u]); }
+    var A = 0.0;
+    var B = 0.0;
+    for (var x = 0u; x < 16u; x++) {
+      let o = (lid * 16u + x) * 3u;
+      let r = exp(smem[o] - M);
+      A += smem[o + 1u] * r;
+      B += smem[o + 2u] * r * r;
+    }
+    let out = ((row0 + lid) * pp.S + slice) * 3u;
+    partials[out] = M;
+    partials[out + 1u] = A;
+    partials[out + 2u] = B;
+  }
+}
+
+// ---------------------------------------------------------------- label logit (indexed dot)
+
+struct LabelParams {
+  T: u32,
+  C: u32,
+  V: u32,
+  cap: f32,
+}
+
+@group(0) @binding(2) var<storage, read> l_labels: array<i32>;       // [T]
+@group(0) @binding(3) var<storage, read_write> l_zlab: array<f32>;   // [T]
+@group(0) @binding(4) var<uniform> lp: LabelParams;
+
+var<workgroup> red: array<f32, 64>;
+
+// One 64-invocation workgroup per row (1-D grid folded into y by Engine.grid). Ignored rows
+// write 0; a label ≥ V writes NaN, so the bad label surfaces as a NaN log-prob.
+@compute @workgroup_size(64)
+fn logprobs_label_logit(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = wid.x + wid.y * nwg.x;
+  if (t >= lp.T) { return; }
+  let y = l_labels[t];
+  if (y < 0) {
+    if (lid == 0u) { l_zlab[t] = 0.0; }
+    return;
+  }
+  if (u32(y) >= lp.V) {
+    let nan_bits = 0x7fc00000u;
+    if (lid == 0u) { l_zlab[t] = bitcast<f32>(nan_bits); }
+    return;
+  }
+  let hb = t * lp.C;
+  let eb = u32(y) * lp.C;
+  var s = 0.0;
+  for (var c = lid; c < lp.C; c += 64u) { s = fma(h_at(hb + c), E_at(eb + c), s); }
+  red[lid] = s;
+  // Fixed-order tree reduction (deterministic; no subgroup-size assumption).
+  for (var w = 32u; w > 0u; w >>= 1u) {
+    workgroupBarrier();
+    if (lid < w) { red[lid] += red[lid + w]; }
+  }
+  if (lid == 0u) { l_zlab[t] = capped(red[0], lp.cap); }
+}
+
+// ---------------------------------------------------------------- combine
+
+struct CombineParams {
+  T: u32,
+  S: u32,
+}
+
+@group(0) @binding(0) var<storage, read> c_partials: array<f32>;      // [T, S, 3]
+@group(0) @binding(1) var<storage, read> c_zlab: array<f32>;          // [T]
+@group(0) @binding(2) var<storage, read> c_labels: array<i32>;        // [T]
+@group(0) @binding(3) var<storage, read_write> c_logp: array<f32>;    // [T]
+@group(0) @binding(4) var<storage, read_write> c_lse: array<f32>;     // [T]
+@group(0) @binding(5) var<storage, read_write> c_lsp2: array<f32>;    // [T]
+@group(0) @binding(6) var<uniform> cp: CombineParams;
+
+// One invocation per row: M = max m_s, A = Σ a_s e^{m_s − M}, B = Σ b_s e^{2(m_s − M)};
+// lse = M + log A, lsp2 = log B − 2 log A, logp = z'_y − lse.
+@compute @workgroup_size(64)
+fn logprobs_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_index(gid, nwg, 64u);
+  if (t >= cp.T) { return; }
+  if (c_labels[t] < 0) {
+    c_logp[t] = 0.0;
+    c_lse[t] = 0.0;
+    c_lsp2[t] = 0.0;
+    return;
+  }
+  let base = t * cp.S * 3u;
+  var M = NEG_BIG;
+  for (var s = 0u; s < cp.S; s++) { M = max(M, c_partials[base + s * 3u]); }
+  var A = 0.0;
+  var B = 0.0;
+  for (var s = 0u; s < cp.S; s++) {
+    let o = base + s * 3u;
+    let r = exp(c_partials[o] - M);
+    A += c_partials[o + 1u] * r;
+    B += c_partials[o + 2u] * r * r;
+  }
+  let logA = log(A);
+  let lse = M + logA;
+  c_lse[t] = lse;
+  c_lsp2[t] = log(B) - 2.0 * logA;
+  c_logp[t] = c_zlab[t] - lse;
+}
+
+// ---------------------------------------------------------------- backward: one vocabulary chunk
+
+struct GradParams {
+  T: u32,
+  C: u32,
+  v0: u32,    // first vocabulary row of the chunk
+  vc: u32,    // rows in the chunk (g is [T, vc])
+  cap: f32,
+}
+
+@group(0) @binding(2) var<storage, read> g_labels: array<i32>;    // [T]
+@group(0) @binding(3) var<storage, read> g_lse: array<f32>;       // [T] saved by the forward
+@group(0) @binding(4) var<storage, read> g_dlogp: array<f32>;     // [T]
+@group(0) @binding(5) var<storage, read> g_dlse: array<f32>;      // [T]
+@group(0) @binding(6) var<storage, read_write> g_out: array<f32>; // [T, vc]
+@group(0) @binding(7) var<uniform> gp: GradParams;
+
+// Workgroups: [ceil(T / BM), ceil(vc / BN)]. Every g element has exactly one writer.
+@compute @workgroup_size(256)
+fn logprobs_grad_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let tx = lid & 15u;
+  let ty = lid >> 4u;
+  let row0 = wid.x * BM;
+  let col0 = gp.v0 + wid.y * BN;
+  let v_end = gp.v0 + gp.vc;
+  let acc = logits_tile(lid, row0, gp.T, col0, v_end, gp.C);
+  for (var i = 0u; i < 4u; i++) {
+    let t = row0 + ty * 4u + i;
+    if (t >= gp.T) { break; }
+    let y = g_labels[t];
+    // Ignored rows (negative label) get no gradient.
+    var dlogp = 0.0;
+    var dlse = 0.0;
+    if (y >= 0) {
+      dlogp = g_dlogp[t];
+      dlse = g_dlse[t];
+    }
+    let lse = g_lse[t];
+    for (var j = 0u; j < 4u; j++) {
+      let v = col0 + tx * 4u + j;
+      if (v >= v_end) { break; }
+      let z = capped(acc[i][j], gp.cap);
+      let p = exp(z - lse);
+      let onehot = select(0.0, 1.0, i32(v) == y);
+      var dz = dlogp * (onehot - p) + dlse * p;      // ∂L/∂z'
+      if (gp.cap > 0.0) {
+        let u = z / gp.cap;
+        dz *= 1.0 - u * u;                            // ∂z'/∂z of the softcap
+      }
+      g_out[t * gp.vc + (v - gp.v0)] = dz;
+    }
+  }
+}
