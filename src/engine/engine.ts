@@ -14,7 +14,7 @@
 import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterDescription } from './device.ts';
 import { DeviceLostError, EngineError, GpuError, ShapeError, fmtShape } from './errors.ts';
 import { BufferPool } from './pool.ts';
-import { Tape, backward, type BackwardOptions } from './tape.ts';
+import { Tape, backward, releaseGraph, type BackwardOptions } from './tape.ts';
 import { Tensor, numel, storageBytes, type DType, type HostArray } from './tensor.ts';
 import { shaderSource, type ShaderName } from '../gpu/shaders/index.ts';
 
@@ -154,6 +154,18 @@ export class Engine {
     return t;
   }
 
+  /**
+   * The same data under another shape (same element count), sharing the buffer — no copy. As an
+   * autograd op its backward is the gradient viewed back in the input's shape.
+   */
+  view(x: Tensor, shape: readonly number[], label = `${x.label}.view`): Tensor {
+    const n = numel(shape);
+    if (n !== x.size) throw new ShapeError('view', `cannot view ${x.describe()} as ${fmtShape(shape)} (${n} elements)`);
+    const v = new Tensor(this, shape, x.dtype, x.sharedStorage, label);
+    this.tape.record({ op: 'view', inputs: [x], outputs: [v], backward: ([dv]) => [this.view(dv!, x.shape, 'view.grad')] });
+    return v;
+  }
+
   /** dst += src, elementwise, f32 (used by autograd and gradient accumulation). */
   accumulate(dst: Tensor, src: Tensor): void {
     if (dst.size !== src.size) throw new ShapeError('accumulate', `${fmtShape(dst.shape)} += ${fmtShape(src.shape)}`);
@@ -210,6 +222,11 @@ export class Engine {
 
   backward(roots: Tensor | Tensor[], opts?: BackwardOptions): void {
     backward(this, roots, opts);
+  }
+
+  /** Frees a recorded graph that will not be backpropagated. */
+  releaseGraph(roots: Tensor | Tensor[]): void {
+    releaseGraph(roots);
   }
 
   // ---------------------------------------------------------------- dispatch

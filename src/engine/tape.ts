@@ -83,8 +83,29 @@ export class Tape {
       o.requiresGrad = true;
       o.node = node;
     });
+    // Backward closures read their inputs and outputs: keep them alive until the node has run.
+    for (const t of [...node.inputs, ...node.outputs]) t.hold();
     return true;
   }
+}
+
+/** Frees what a node kept for its backward and detaches it from its outputs. */
+function releaseNode(node: TapeNode): void {
+  for (const t of node.owned) t.dispose();
+  node.owned = [];
+  for (const o of node.outputs) if (o.node === node) o.node = null;
+  for (const t of [...node.inputs, ...node.outputs]) t.unhold();
+  node.inputs = [];
+  node.outputs = [];
+}
+
+/**
+ * Drops a recorded graph without running backward (e.g. a forward run with grad mode on whose loss
+ * is not needed): frees every tensor the nodes kept alive.
+ */
+export function releaseGraph(roots: Tensor | Tensor[]): void {
+  const order = topoOrder(Array.isArray(roots) ? roots : [roots]);
+  for (let n = order.length - 1; n >= 0; n--) releaseNode(order[n]);
 }
 
 /** Nodes reachable from `roots`, in topological order (producers before consumers). */
@@ -184,10 +205,7 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
         grads.get(o)?.dispose();
         grads.delete(o);
       }
-      if (!opts.retainGraph) {
-        for (const t of node.owned) t.dispose();
-        for (const o of node.outputs) o.node = null;
-      }
+      if (!opts.retainGraph) releaseNode(node);
     }
   });
   for (const g of grads.values()) g.dispose();

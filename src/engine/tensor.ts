@@ -3,7 +3,8 @@
 //
 // Compute is f32. bf16 and f16 exist as *storage* dtypes for frozen weights: two values packed
 // per u32, converted to f32 on the GPU by ops/convert.ts. i32/u32 hold token ids and masks.
-// Tensors are contiguous and row-major; there are no strided views (ops take explicit shapes).
+// Tensors are contiguous and row-major. A view (engine.view) is another shape over the same
+// buffer, reference-counted, so a view may outlive the tensor it was made from. No strided views.
 
 import { DisposedError } from './errors.ts';
 import type { Engine } from './engine.ts';
@@ -24,6 +25,12 @@ export function numel(shape: readonly number[]): number {
 
 export type HostArray = Float32Array | Int32Array | Uint32Array | Uint16Array;
 
+/** A pooled GPU buffer shared by a tensor and its views; returned to the pool when refs hit 0. */
+export interface Storage {
+  buffer: GPUBuffer;
+  refs: number;
+}
+
 let nextId = 1;
 
 export class Tensor {
@@ -35,29 +42,43 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The tape node that produced this tensor, if it was recorded. */
   node: TapeNode | null = null;
-  private _buffer: GPUBuffer | null;
+  private storage: Storage | null;
+  /** Tape nodes that still need this tensor for a backward (see hold()). */
+  private holds = 0;
+  private disposeRequested = false;
 
   constructor(
     readonly engine: Engine,
     readonly shape: readonly number[],
     readonly dtype: DType,
-    buffer: GPUBuffer,
+    storage: GPUBuffer | Storage,
     readonly label: string,
     requiresGrad = false,
   ) {
     this.size = numel(shape);
     this.byteLength = storageBytes(dtype, this.size);
-    this._buffer = buffer;
+    if ('refs' in storage) {
+      storage.refs++;
+      this.storage = storage;
+    } else {
+      this.storage = { buffer: storage, refs: 1 };
+    }
     this.requiresGrad = requiresGrad;
   }
 
   get buffer(): GPUBuffer {
-    if (!this._buffer) throw new DisposedError(this.label, `tensor #${this.id} ${this.describe()} was used after dispose()`);
-    return this._buffer;
+    if (!this.storage) throw new DisposedError(this.label, `tensor #${this.id} ${this.describe()} was used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  /** The shared storage, for views (engine.view / reshape). */
+  get sharedStorage(): Storage {
+    if (!this.storage) throw new DisposedError(this.label, `tensor #${this.id} ${this.describe()} was used after dispose()`);
+    return this.storage;
   }
 
   get disposed(): boolean {
-    return this._buffer === null;
+    return this.storage === null;
   }
 
   get rank(): number {
@@ -85,11 +106,28 @@ export class Tensor {
     this.engine.write(this, data);
   }
 
-  /** Frees the buffer back to the pool. Safe to call twice. */
+  /**
+   * Keeps the tensor alive for a recorded backward: a dispose() while held is deferred until the
+   * last unhold(), so callers may dispose activations right after the forward (as in PyTorch,
+   * where the graph keeps saved tensors alive).
+   */
+  hold(): void {
+    this.holds++;
+  }
+
+  unhold(): void {
+    if (--this.holds === 0 && this.disposeRequested) this.dispose();
+  }
+
+  /** Drops this tensor's reference to its buffer (freed with the last view). Safe to call twice. */
   dispose(): void {
-    if (!this._buffer) return;
-    this.engine.releaseBuffer(this._buffer);
-    this._buffer = null;
+    if (!this.storage) return;
+    if (this.holds > 0) {
+      this.disposeRequested = true;
+      return;
+    }
+    if (--this.storage.refs === 0) this.engine.releaseBuffer(this.storage.buffer);
+    this.storage = null;
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

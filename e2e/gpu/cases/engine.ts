@@ -6,7 +6,7 @@ import { DeviceLostError, GpuError, NoBackwardError } from '../../../src/engine/
 import { matmul } from '../../../src/engine/ops/matmul.ts';
 import { softcap } from '../../../src/engine/ops/softcap.ts';
 import { matmulRef } from '../../../src/engine/reference/matmul.ts';
-import { expectClose, Rng, type GpuCase } from '../harness.ts';
+import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
 
 const exact = { atol: 0, rtol: 0 };
 const rng = new Rng(3);
@@ -95,6 +95,30 @@ export const cases: GpuCase[] = [
       const v = softcap(w, 3);
       if (v.node) throw new Error('an op without grad-requiring inputs was recorded');
       [x, z, w, v].forEach((t) => t.dispose());
+    },
+  },
+  {
+    name: 'engine: view shares the buffer, outlives its base, and is differentiable',
+    run: async (e) => {
+      const xs = rng.array(12);
+      await checkOp(e, {
+        name: 'view',
+        inputs: [{ data: xs, shape: [12] }],
+        gpu: ([x]) => {
+          const v = e.view(x, [3, 4]);
+          const y = matmul(v, v, { transB: true }); // [3, 3]
+          v.dispose(); // the tape keeps what the backward needs
+          return y;
+        },
+        cpu: ([x]) => [matmulRef(x, x, 3, 3, 4, false, true)],
+        fwd: { atol: 1e-5, rtol: 1e-5 },
+        bwd: { atol: 1e-4, rtol: 1e-4 },
+      });
+      const base = e.tensor([1, 2, 3, 4], [4]);
+      const v = e.view(base, [2, 2]);
+      base.dispose();
+      expectClose(await v.read(), [1, 2, 3, 4], exact, 'view after its base was disposed');
+      v.dispose();
     },
   },
   {
