@@ -8,9 +8,11 @@
 //                         the winner; gemm() uses the cached choice, else a per-adapter default.
 //
 // Variants (src/gpu/shaders/matmul_*.wgsl), all tested for correctness on every adapter:
-//   tiled  workgroup-memory 64×64 tiles, 4×4 register tiles, vec4 loads — the GPU workhorse;
-//   reg    4×4 register tiles without workgroup memory — wins on CPU adapters (kernels.md §10);
-//   naive  one output per invocation — the on-device oracle, never chosen for speed.
+//   tiled   workgroup-memory 64×64 tiles, 4×4 register tiles, vec4 loads — the GPU workhorse;
+//   reg4x4, reg8x4, reg8x8
+//           register tiles (rows × cols per invocation) without workgroup memory, one shader with
+//           TM/TN4 overrides — these win on CPU adapters (kernels.md §10) and weak-shared-memory GPUs;
+//   naive   one output per invocation — the on-device oracle, never chosen for speed.
 // NOTE: never drop `tiled` because a software adapter prefers `reg`: users run real GPUs.
 
 import { f32, type Engine } from '../engine.ts';
@@ -18,8 +20,19 @@ import { ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDtype } from './util.ts';
 
-export type MatmulVariant = 'tiled' | 'reg' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg', 'naive'];
+export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg8x4' | 'reg8x8' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg8x4', 'reg8x8', 'naive'];
+/** Variants the tuner times (naive is the oracle, never a candidate). */
+export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg8x4', 'reg8x8'];
+
+/** Shader, overrides and output tile (rows × cols per workgroup) of each variant. */
+const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
+  tiled: { shader: 'matmul_tiled', overrides: {}, tileM: 64, tileN: 64 },
+  reg4x4: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 1 }, tileM: 32, tileN: 32 },
+  reg8x4: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 1 }, tileM: 64, tileN: 32 },
+  reg8x8: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 2 }, tileM: 64, tileN: 64 },
+  naive: { shader: 'matmul_naive', overrides: {}, tileM: 16, tileN: 16 },
+};
 
 export interface GemmArgs {
   out: Tensor;
@@ -67,7 +80,8 @@ export function chooseVariant(e: Engine, M: number, N: number, K: number, transA
   const tuned = e.tuning.get(tuningKey(e, shapeClass(M, N, K, transA, transB))) as MatmulVariant | undefined;
   if (tuned) return tuned;
   // Untuned default: register tiles on CPU adapters (measured, kernels.md §10), tiles on GPUs.
-  return e.info.isSoftware ? 'reg' : 'tiled';
+  if (!e.info.isSoftware) return 'tiled';
+  return M >= 64 ? 'reg8x4' : 'reg4x4';
 }
 
 const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
@@ -100,25 +114,21 @@ export function gemm(g: GemmArgs): void {
     return;
   }
   const variant = g.variant ?? chooseVariant(e, M, N, K, transA, transB);
-  const overrides: Record<string, number> = { TRANS_A: +transA, TRANS_B: +transB };
+  const kernel = KERNELS[variant];
+  const overrides: Record<string, number> = { TRANS_A: +transA, TRANS_B: +transB, ...kernel.overrides };
   if (variant !== 'naive') {
     overrides.VEC_A = +aligned(transA ? M : K, offA, strideA);
     overrides.VEC_B = +aligned(transB ? K : N, offB, strideB);
     overrides.VEC_OUT = +aligned(N, offOut, strideOut);
   }
-  // reg: 8×8 invocations of TM×4 outputs; TM = 8 halves A-block reloads per B block when M is big.
-  const tm = variant === 'reg' && M >= 64 ? 8 : 4;
-  if (variant === 'reg') overrides.TM = tm;
-  const tileM = variant === 'tiled' ? 64 : variant === 'reg' ? 8 * tm : 16;
-  const tileN = variant === 'tiled' ? 64 : variant === 'reg' ? 32 : 16;
   e.run({
     op: `matmul.${variant}`,
-    shader: `matmul_${variant}`,
-    entry: `matmul_${variant}`,
+    shader: kernel.shader,
+    entry: kernel.shader,
     inputs: [a, b],
     outputs: [out],
     params: [M, N, K, batch, offA, offB, offOut, strideA, strideB, strideOut, f32(g.alpha ?? 1), g.accumulate ? 1 : 0],
-    workgroups: [Math.ceil(N / tileN), Math.ceil(M / tileM), batch],
+    workgroups: [Math.ceil(N / kernel.tileN), Math.ceil(M / kernel.tileM), batch],
     overrides,
   });
 }
@@ -255,10 +265,10 @@ export async function timeGpu(e: Engine, fn: () => void, opts: { minMs?: number;
 }
 
 /**
- * Times `tiled` and `reg` on each shape (naive is the oracle, never a candidate) and caches the
- * winner per adapter and shape class in e.tuning. Returns what it measured.
+ * Times every TUNED_VARIANTS kernel on each shape and caches the winner per adapter and shape
+ * class in e.tuning (exportTuning/importTuning persist it across sessions). Returns what it measured.
  */
-export async function tuneMatmul(e: Engine, shapes: GemmShape[], onProgress?: (done: number, total: number) => void): Promise<TuneResult[]> {
+export async function tuneMatmul(e: Engine, shapes: GemmShape[], opts: { runs?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   let done = 0;
   for (const s of shapes) {
@@ -269,14 +279,35 @@ export async function tuneMatmul(e: Engine, shapes: GemmShape[], onProgress?: (d
     const b = e.full(transB ? [s.N, s.K] : [s.K, s.N], 0.25, 'tune.b');
     const out = e.empty([s.M, s.N], 'f32', 'tune.out');
     const ms: TuneResult['ms'] = {};
-    for (const variant of ['tiled', 'reg'] as const) {
-      ms[variant] = await timeGpu(e, () => gemm({ out, a, b, M: s.M, N: s.N, K: s.K, transA, transB, variant }));
+    for (const variant of TUNED_VARIANTS) {
+      ms[variant] = await timeGpu(e, () => gemm({ out, a, b, M: s.M, N: s.N, K: s.K, transA, transB, variant }), { runs: opts.runs ?? 3 });
     }
-    const winner: MatmulVariant = (ms.reg ?? Infinity) < (ms.tiled ?? Infinity) ? 'reg' : 'tiled';
+    const winner = TUNED_VARIANTS.reduce((best, v) => ((ms[v] ?? Infinity) < (ms[best] ?? Infinity) ? v : best));
     e.tuning.set(tuningKey(e, cls), winner);
     results.push({ shapeClass: cls, ms, winner });
     [a, b, out].forEach((t) => t.dispose());
-    onProgress?.(++done, shapes.length);
+    opts.onProgress?.(++done, shapes.length);
   }
   return results;
+}
+
+/** The tuned choices of this engine's adapter, to persist (e.g. with idb-keyval or a JSON file). */
+export function exportTuning(e: Engine): Record<string, MatmulVariant> {
+  const prefix = tuningKey(e, '');
+  const out: Record<string, MatmulVariant> = {};
+  for (const [k, v] of e.tuning) if (k.startsWith(prefix)) out[k] = v as MatmulVariant;
+  return out;
+}
+
+/** Restores choices saved by exportTuning; entries of other adapters or unknown variants are ignored. */
+export function importTuning(e: Engine, saved: Record<string, string>): number {
+  const prefix = tuningKey(e, '');
+  let n = 0;
+  for (const [k, v] of Object.entries(saved)) {
+    if (k.startsWith(prefix) && (MATMUL_VARIANTS as readonly string[]).includes(v) && v !== 'naive') {
+      e.tuning.set(k, v);
+      n++;
+    }
+  }
+  return n;
 }

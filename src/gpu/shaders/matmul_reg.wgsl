@@ -20,7 +20,8 @@ override TRANS_B: bool = false;
 override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
 override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
 override VEC_OUT: bool = false; // N, offOut, strideOut % 4 == 0
-override TM: u32 = 4u;          // rows per invocation: 4 or 8 (the workgroup tile is (8·TM) × 32)
+override TM: u32 = 4u;          // rows per invocation: 4 or 8
+override TN4: u32 = 1u;         // column groups of 4 per invocation: 1 or 2 (tile (8·TM) × (32·TN4))
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
@@ -114,23 +115,29 @@ fn store_row(base: u32, row: u32, c0: u32, acc: vec4<f32>) {
 
 @compute @workgroup_size(8, 8)
 fn matmul_reg(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c0 = gid.x * 4u;
+  let c0 = gid.x * 4u * TN4;
   let r0 = gid.y * TM;
   let z = gid.z;
   if (r0 >= params.M || c0 >= params.N) { return; }
   let baseA = params.offA + z * params.strideA;
   let baseB = params.offB + z * params.strideB;
-  var acc: array<vec4<f32>, 8>;  // rows r0 .. r0 + TM - 1 (TM ≤ 8), 4 columns each
-  for (var i = 0u; i < 8u; i++) { acc[i] = vec4<f32>(0.0); }
+  // acc[2·i + h] = out[r0 + i, c0 + 4h .. c0 + 4h + 3]  (TM ≤ 8 rows, TN4 ≤ 2 column groups)
+  var acc: array<vec4<f32>, 16>;
+  for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
   for (var k = 0u; k < params.K; k += 4u) {
-    let bb = block_b(baseB, k, c0);  // bb[kk][j] = op(B)[k+kk, c0+j], reused for all TM rows
-    for (var g = 0u; g < TM; g += 4u) {
-      let ab = block_a(baseA, r0 + g, k);  // ab[i][kk] = op(A)[r0+g+i, k+kk]
-      for (var i = 0u; i < 4u; i++) {
-        acc[g + i] = fma(vec4<f32>(ab[i].x), bb[0], fma(vec4<f32>(ab[i].y), bb[1], fma(vec4<f32>(ab[i].z), bb[2], fma(vec4<f32>(ab[i].w), bb[3], acc[g + i]))));
+    for (var h = 0u; h < TN4; h++) {
+      let bb = block_b(baseB, k, c0 + 4u * h);  // bb[kk][j] = op(B)[k+kk, c0+4h+j], reused for all TM rows
+      for (var g = 0u; g < TM; g += 4u) {
+        let ab = block_a(baseA, r0 + g, k);  // ab[i][kk] = op(A)[r0+g+i, k+kk]
+        for (var i = 0u; i < 4u; i++) {
+          let o = 2u * (g + i) + h;
+          acc[o] = fma(vec4<f32>(ab[i].x), bb[0], fma(vec4<f32>(ab[i].y), bb[1], fma(vec4<f32>(ab[i].z), bb[2], fma(vec4<f32>(ab[i].w), bb[3], acc[o]))));
+        }
       }
     }
   }
   let baseO = params.offOut + z * params.strideOut;
-  for (var i = 0u; i < TM; i++) { store_row(baseO, r0 + i, c0, acc[i]); }
+  for (var i = 0u; i < TM; i++) {
+    for (var h = 0u; h < TN4; h++) { store_row(baseO, r0 + i, c0 + 4u * h, acc[2u * i + h]); }
+  }
 }
