@@ -48,7 +48,10 @@ export function nodeGpu(): Promise<GPU> {
     selectIcd();
     gpuPromise = import('webgpu').then((m) => {
       Object.assign(globalThis, m.globals);
-      return m.create([]) as GPU;
+      // Dawn zero-fills workgroup memory itself instead of through Vulkan's extension, which makes
+      // SwiftShader compile shaders with large workgroup arrays ~100× faster (measured: 2.3–3.2 s →
+      // 16 ms for a 16 KiB array). Results are identical.
+      return m.create(['disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension']) as GPU;
     });
   }
   return gpuPromise;

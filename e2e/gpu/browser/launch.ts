@@ -26,6 +26,9 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
   '--disable-dev-shm-usage',
+  // As in src/engine/node.ts: Dawn zero-fills workgroup memory itself; SwiftShader otherwise spends
+  // seconds compiling every shader with a large workgroup array.
+  '--disable-dawn-features=use_vulkan_zero_initialize_workgroup_memory_extension',
 ];
 
 /** Starts Vite on the repository root at a free 127.0.0.1 port; returns the server and its base URL. */
