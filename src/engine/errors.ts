@@ -48,6 +48,9 @@ export class NoBackwardError extends EngineError {
   }
 }
 
+/** A checkpoint, tokenizer or dataset file is malformed, incomplete or does not fit the model. */
+export class LoadError extends EngineError {}
+
 /** A tensor was used after dispose(). */
 export class DisposedError extends EngineError {}
 

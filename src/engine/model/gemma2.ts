@@ -1,0 +1,207 @@
+// Gemma-2 (Hugging Face `Gemma2ForCausalLM`, eager attention) on the engine's ops.
+// Source of truth: shared/specs/gemma2-and-formats.md §1 (architecture, exact op order) and §7
+// (checklist). Reads top to bottom like llm.c's train_gpt2.c: the parameter struct with a shape
+// comment on every field, then one block's forward, then the model forward and the per-token
+// log-probs. The backward is the tape's reverse walk over exactly these calls (each op's backward
+// sits next to its forward in src/engine/ops/*.ts); `blockForward` lists them in order so the
+// reverse order reads off directly.
+//
+// Not here: loading weights (store/, load.ts), tokenization (data/), losses (losses/).
+//
+// Legend: B batch, T tokens, C hidden_size, V vocab, L layers, NH query heads, KVH kv heads,
+// HD head_dim, FF intermediate_size.
+
+import type { Engine } from '../engine.ts';
+import { ShapeError } from '../errors.ts';
+import { add } from '../ops/elementwise.ts';
+import { attention } from '../ops/attention.ts';
+import { embedding } from '../ops/embedding.ts';
+import { geglu } from '../ops/gelu_tanh.ts';
+import { logprobs, type LogprobsResult } from '../ops/logprobs.ts';
+import { matmul } from '../ops/matmul.ts';
+import { rmsnorm } from '../ops/rmsnorm.ts';
+import { rope } from '../ops/rope.ts';
+import type { Tensor } from '../tensor.ts';
+
+/** The sizes and constants the forward needs (derived from config.json by model/config.ts). */
+export interface Gemma2Dims {
+  V: number;
+  C: number;
+  FF: number;
+  L: number;
+  NH: number;
+  KVH: number;
+  HD: number;
+  /** query_pre_attn_scalar: scores are scaled by its inverse square root. */
+  queryPreAttnScalar: number;
+  attnSoftcap: number; // 0 = none
+  finalSoftcap: number; // 0 = none
+  slidingWindow: number;
+  /** Per layer: sliding (local) or full (global) attention. HF default: even layers sliding. */
+  layerTypes: ('sliding' | 'full')[];
+  ropeTheta: number;
+  rmsNormEps: number;
+}
+
+export interface Gemma2Layer {
+  inputNorm: Tensor; // (C)           input_layernorm, used as (1 + w)
+  wq: Tensor; // (NH·HD, C)           self_attn.q_proj
+  wk: Tensor; // (KVH·HD, C)          self_attn.k_proj
+  wv: Tensor; // (KVH·HD, C)          self_attn.v_proj
+  wo: Tensor; // (C, NH·HD)           self_attn.o_proj
+  postAttnNorm: Tensor; // (C)        post_attention_layernorm
+  preFfwNorm: Tensor; // (C)          pre_feedforward_layernorm
+  wGate: Tensor; // (FF, C)           mlp.gate_proj
+  wUp: Tensor; // (FF, C)             mlp.up_proj
+  wDown: Tensor; // (C, FF)           mlp.down_proj
+  postFfwNorm: Tensor; // (C)         post_feedforward_layernorm
+}
+
+export interface Gemma2Params {
+  embed: Tensor; // (V, C)            model.embed_tokens, also the (tied) output projection
+  layers: Gemma2Layer[]; // L
+  finalNorm: Tensor; // (C)           model.norm
+}
+
+/** HF tensor names of one layer's fields (the safetensors layout, spec §1.2). */
+export const LAYER_TENSORS: Record<keyof Gemma2Layer, string> = {
+  inputNorm: 'input_layernorm.weight',
+  wq: 'self_attn.q_proj.weight',
+  wk: 'self_attn.k_proj.weight',
+  wv: 'self_attn.v_proj.weight',
+  wo: 'self_attn.o_proj.weight',
+  postAttnNorm: 'post_attention_layernorm.weight',
+  preFfwNorm: 'pre_feedforward_layernorm.weight',
+  wGate: 'mlp.gate_proj.weight',
+  wUp: 'mlp.up_proj.weight',
+  wDown: 'mlp.down_proj.weight',
+  postFfwNorm: 'post_feedforward_layernorm.weight',
+};
+
+/** Every parameter with its HF name, in state-dict order. */
+export function namedParams(p: Gemma2Params): [string, Tensor][] {
+  const out: [string, Tensor][] = [['model.embed_tokens.weight', p.embed]];
+  p.layers.forEach((layer, i) => {
+    for (const [field, name] of Object.entries(LAYER_TENSORS)) out.push([`model.layers.${i}.${name}`, layer[field as keyof Gemma2Layer]]);
+  });
+  out.push(['model.norm.weight', p.finalNorm]);
+  return out;
+}
+
+/** √C rounded to f32, the embedding normaliser in an f32 model (spec §1.4 step 1). */
+export function embedScale(C: number): number {
+  return Math.fround(Math.sqrt(C));
+}
+
+/** One batch of token sequences, right-padded to T. */
+export interface Gemma2Batch {
+  B: number;
+  T: number;
+  /** (B·T) token ids; padding positions hold any valid id (e.g. pad = 0). */
+  ids: Int32Array;
+  /** (B·T) 1 = real token, 0 = padding: padded keys are masked for every query. Omit for none. */
+  attentionMask?: Int32Array;
+}
+
+/** Context shared by all layers of one forward: positions, key mask. */
+interface ForwardCtx {
+  e: Engine;
+  d: Gemma2Dims;
+  B: number;
+  T: number;
+  positions: Tensor; // (T) i32, arange(T): HF uses arange positions also for right-padded batches
+  keyMask: Tensor | null; // (B, T) i32
+}
+
+/**
+ * One decoder layer, h (B·T, C) → (B·T, C) (spec §1.4 step 2). Sandwich norms: each sub-block is
+ * normalised on the way in and out, and the residual is added after the post-norm.
+ * Intermediates are disposed as soon as they are consumed; the tape keeps what backward needs.
+ */
+export function blockForward(ctx: ForwardCtx, layer: Gemma2Layer, i: number, h: Tensor): Tensor {
+  const { e, d, B, T } = ctx;
+  // ---- attention sub-block
+  const a = rmsnorm(h, layer.inputNorm, d.rmsNormEps); // (B·T, C)
+  const q = matmul(a, layer.wq, { transB: true }); // (B·T, NH·HD) = a · Wqᵀ
+  const k = matmul(a, layer.wk, { transB: true }); // (B·T, KVH·HD)
+  const v = matmul(a, layer.wv, { transB: true }); // (B·T, KVH·HD)
+  a.dispose();
+  const q4 = e.view(q, [B, T, d.NH, d.HD]);
+  const k4 = e.view(k, [B, T, d.KVH, d.HD]);
+  const v4 = e.view(v, [B, T, d.KVH, d.HD]);
+  [q, k, v].forEach((t) => t.dispose());
+  const qr = rope(q4, ctx.positions, d.ropeTheta); // (B, T, NH, HD) half-split rotation
+  const kr = rope(k4, ctx.positions, d.ropeTheta); // (B, T, KVH, HD)
+  [q4, k4].forEach((t) => t.dispose());
+  const o4 = attention(qr, kr, v4, {
+    scale: d.queryPreAttnScalar ** -0.5,
+    softcap: d.attnSoftcap,
+    window: d.layerTypes[i] === 'sliding' ? d.slidingWindow : 0,
+    keyMask: ctx.keyMask,
+  }); // (B, T, NH, HD)
+  [qr, kr, v4].forEach((t) => t.dispose());
+  const o = e.view(o4, [B * T, d.NH * d.HD]);
+  o4.dispose();
+  const attnOut = matmul(o, layer.wo, { transB: true }); // (B·T, C)
+  o.dispose();
+  const attnNormed = rmsnorm(attnOut, layer.postAttnNorm, d.rmsNormEps);
+  attnOut.dispose();
+  const h1 = add(h, attnNormed); // residual after the post-norm
+  attnNormed.dispose();
+  // ---- MLP sub-block (GeGLU with tanh GELU on the gate)
+  const m = rmsnorm(h1, layer.preFfwNorm, d.rmsNormEps); // (B·T, C)
+  const gate = matmul(m, layer.wGate, { transB: true }); // (B·T, FF)
+  const up = matmul(m, layer.wUp, { transB: true }); // (B·T, FF)
+  m.dispose();
+  const act = geglu(gate, up); // (B·T, FF) = gelu_tanh(gate) ⊙ up
+  [gate, up].forEach((t) => t.dispose());
+  const down = matmul(act, layer.wDown, { transB: true }); // (B·T, C)
+  act.dispose();
+  const mlpNormed = rmsnorm(down, layer.postFfwNorm, d.rmsNormEps);
+  down.dispose();
+  const h2 = add(h1, mlpNormed);
+  [h1, mlpNormed].forEach((t) => t.dispose());
+  return h2;
+}
+
+/** Final hidden states (B·T, C) after the last norm — the input of the tied LM head. */
+export function forwardHidden(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: Gemma2Batch): Tensor {
+  const { B, T, ids } = batch;
+  if (ids.length !== B * T) throw new ShapeError('gemma2.forward', `${ids.length} ids for B = ${B}, T = ${T}`);
+  if (p.layers.length !== d.L) throw new ShapeError('gemma2.forward', `${p.layers.length} layers loaded, config says L = ${d.L}`);
+  const positions = e.tensor(Int32Array.from({ length: T }, (_, t) => t), [T], { dtype: 'i32', label: 'gemma2.positions' });
+  const keyMask = batch.attentionMask ? e.tensor(batch.attentionMask, [B, T], { dtype: 'i32', label: 'gemma2.keyMask' }) : null;
+  const ctx: ForwardCtx = { e, d, B, T, positions, keyMask };
+  let h = embedding(p.embed, ids, { shape: [B * T], scale: embedScale(d.C) }); // (B·T, C)
+  for (let i = 0; i < d.L; i++) {
+    const next = blockForward(ctx, p.layers[i], i, h);
+    h.dispose();
+    h = next;
+  }
+  const out = rmsnorm(h, p.finalNorm, d.rmsNormEps);
+  h.dispose();
+  positions.dispose();
+  keyMask?.dispose();
+  return out;
+}
+
+/**
+ * TRL's per-token log-probs of a batch: position t predicts token t+1; `labelMask[b·T + t] = 1`
+ * marks tokens that count (completion tokens), so the label of position t is ids[t+1] when
+ * labelMask[t+1] = 1, else ignored (−100). Returns per-position (B·T) logp, lse and log Σp² through
+ * the fused chunked kernel on the soft-capped logits (ignored positions hold 0).
+ */
+export function tokenLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: Gemma2Batch, labelMask: Int32Array): LogprobsResult {
+  const { B, T, ids } = batch;
+  if (labelMask.length !== B * T) throw new ShapeError('gemma2.logprobs', `labelMask has ${labelMask.length} entries for B·T = ${B * T}`);
+  const labels = new Int32Array(B * T).fill(-100);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t + 1 < T; t++) if (labelMask[b * T + t + 1]) labels[b * T + t] = ids[b * T + t + 1];
+  }
+  const h = forwardHidden(e, d, p, batch);
+  const labelT = e.tensor(labels, [B * T], { dtype: 'i32', label: 'gemma2.labels' });
+  const r = logprobs(h, p.embed, labelT, { softcap: d.finalSoftcap });
+  h.dispose();
+  labelT.dispose();
+  return r;
+}
