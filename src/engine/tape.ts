@@ -22,6 +22,8 @@ export interface TapeNode {
   outputs: Tensor[];
   /** Temporaries created by the forward only for the backward (e.g. rmsnorm's rstd); freed after it. */
   owned: Tensor[];
+  /** Caller-owned tensors the backward reads that are not inputs (e.g. a mask); held until it runs. */
+  keep: Tensor[];
   backward: BackwardFn | null;
 }
 
@@ -30,6 +32,8 @@ export interface RecordArgs {
   inputs: Tensor[];
   outputs: Tensor[];
   owned?: Tensor[];
+  /** Non-differentiable tensors the backward reads besides inputs/outputs (held, not freed). */
+  keep?: Tensor[];
   /** Indices of outputs that are detached (carry no gradient), e.g. logprobs' log Σp². */
   detached?: number[];
   /** Omit for an op that has no backward: a gradient reaching it throws NoBackwardError. */
@@ -76,6 +80,7 @@ export class Tape {
       inputs: args.inputs,
       outputs: args.outputs,
       owned: args.owned ?? [],
+      keep: args.keep ?? [],
       backward: args.backward ?? null,
     };
     args.outputs.forEach((o, i) => {
@@ -84,7 +89,7 @@ export class Tape {
       o.node = node;
     });
     // Backward closures read their inputs and outputs: keep them alive until the node has run.
-    for (const t of [...node.inputs, ...node.outputs]) t.hold();
+    for (const t of [...node.inputs, ...node.outputs, ...node.keep]) t.hold();
     return true;
   }
 }
@@ -94,9 +99,10 @@ function releaseNode(node: TapeNode): void {
   for (const t of node.owned) t.dispose();
   node.owned = [];
   for (const o of node.outputs) if (o.node === node) o.node = null;
-  for (const t of [...node.inputs, ...node.outputs]) t.unhold();
+  for (const t of [...node.inputs, ...node.outputs, ...node.keep]) t.unhold();
   node.inputs = [];
   node.outputs = [];
+  node.keep = [];
 }
 
 /**

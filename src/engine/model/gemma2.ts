@@ -22,6 +22,7 @@ import { matmul } from '../ops/matmul.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { rope } from '../ops/rope.ts';
 import type { Tensor } from '../tensor.ts';
+import type { Gemma2Config } from './config.ts';
 
 /** The sizes and constants the forward needs (derived from config.json by model/config.ts). */
 export interface Gemma2Dims {
@@ -41,6 +42,26 @@ export interface Gemma2Dims {
   layerTypes: ('sliding' | 'full')[];
   ropeTheta: number;
   rmsNormEps: number;
+}
+
+/** The forward's view of a parsed config.json (null softcaps become 0 = none). */
+export function dimsFromConfig(cfg: Gemma2Config): Gemma2Dims {
+  return {
+    V: cfg.V,
+    C: cfg.C,
+    FF: cfg.FF,
+    L: cfg.L,
+    NH: cfg.NH,
+    KVH: cfg.KVH,
+    HD: cfg.HD,
+    queryPreAttnScalar: cfg.queryPreAttnScalar,
+    attnSoftcap: cfg.attnSoftcap ?? 0,
+    finalSoftcap: cfg.finalSoftcap ?? 0,
+    slidingWindow: cfg.slidingWindow ?? 0,
+    layerTypes: [...cfg.layerTypes],
+    ropeTheta: cfg.ropeTheta,
+    rmsNormEps: cfg.rmsNormEps,
+  };
 }
 
 export interface Gemma2Layer {

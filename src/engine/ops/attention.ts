@@ -143,6 +143,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     inputs: [q, k, v],
     outputs: [o],
     owned: [lse],
+    keep: mask ? [mask] : [],
     backward: ([dO]) => {
       if (!dO) return [null, null, null];
       // (1) stats = (L, Δ = Σ_d dO·O) per (b, q, h).
