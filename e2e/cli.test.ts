@@ -1,0 +1,69 @@
+// `prefstudio` CLI: the output contract of `logps` against PyTorch reference values
+// (scripts/goldens/logps_reference.py), and its error messages and exit codes.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { expectClose } from './gpu/harness.ts';
+
+const root = join(import.meta.dirname, '..');
+const fixtures = join(root, 'e2e', 'fixtures');
+
+function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'prefstudio.mjs'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Side {
+  logp: number;
+  tokens: number;
+  token_logps: number[];
+  token_log_sum_p2: number[];
+}
+
+describe('prefstudio logps', () => {
+  for (const ckpt of ['tiny-bf16-3shard', 'tiny-l3-f32-2shard']) {
+    it(`matches PyTorch on ${ckpt} (token ids as given)`, () => {
+      const r = cli('logps', '--model', join(fixtures, 'checkpoints', ckpt), '--pairs', join(fixtures, 'cli', 'pairs.ids.json'));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/reference log-probs: \d+\/\d+ sequences \(100%/);
+      const got = JSON.parse(r.stdout) as { pairs: { chosen: Side; rejected: Side }[] };
+      const want = JSON.parse(readFileSync(join(fixtures, 'cli', `${ckpt}.logps.json`), 'utf8')) as typeof got;
+      expect(got.pairs.length).toBe(want.pairs.length);
+      got.pairs.forEach((p, i) => {
+        for (const k of ['chosen', 'rejected'] as const) {
+          expect(Object.keys(p[k]).sort()).toEqual(['logp', 'token_log_sum_p2', 'token_logps', 'tokens']);
+          expect(p[k].tokens).toBe(want.pairs[i][k].tokens);
+          expectClose([p[k].logp], [want.pairs[i][k].logp], { atol: 1e-4, rtol: 1e-4 }, `pairs[${i}].${k}.logp`);
+          expectClose(p[k].token_logps, want.pairs[i][k].token_logps, { atol: 1e-4, rtol: 1e-4 }, `pairs[${i}].${k}.token_logps`);
+          expectClose(p[k].token_log_sum_p2, want.pairs[i][k].token_log_sum_p2, { atol: 1e-5, rtol: 1e-3 }, `pairs[${i}].${k}.token_log_sum_p2`);
+        }
+      });
+    });
+  }
+
+  it('names the file, pair and id for bad input; exit 1; usage errors exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prefstudio-cli-'));
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ pairs: [{ prompt: [2], chosen: [5], rejected: [9999] }] }));
+    const model = join(fixtures, 'checkpoints', 'tiny-f32-1shard');
+    let r = cli('logps', '--model', model, '--pairs', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('pairs[0].rejected[0]');
+    expect(r.stderr).toContain('9999');
+    writeFileSync(bad, JSON.stringify({ pairs: [{ prompt: 'Hi', chosen: 'a', rejected: 'b' }] }));
+    r = cli('logps', '--model', model, '--pairs', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no tokenizer\.json/);
+    r = cli('logps', '--model', join(dir, 'nowhere'), '--pairs', bad);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('nowhere');
+    r = cli('logps', '--model', model);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--pairs is required');
+    r = cli('frobnicate');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'frobnicate'");
+  });
+});
