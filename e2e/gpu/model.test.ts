@@ -111,4 +111,28 @@ describe('Gemma-2 vs PyTorch goldens', () => {
       for (const [, p] of namedParams(params)) p.dispose();
     });
   }
+
+  it('a training-style step reuses pooled memory: no new buffers and no growth from step 2 on', async () => {
+    const golden = readGolden(readFileSync(join(root, 'goldens', 'tiny-bf16-3shard.bin')).buffer as ArrayBuffer, 'tiny-bf16-3shard');
+    const { cfg, params } = loadParams(join(root, 'checkpoints', 'tiny-bf16-3shard'));
+    const d = dimsFromConfig(cfg);
+    const [B, T] = golden.get('input_ids').shape;
+    const batch = { B, T, ids: golden.i32('input_ids'), attentionMask: golden.i32('attention_mask') };
+    const step = async (): Promise<void> => {
+      const { logp, lse, lsp2 } = tokenLogprobs(e, d, params, batch, golden.i32('completion_mask'));
+      const seed = e.full([B * T], 1);
+      e.backward([logp], { seeds: [seed] });
+      [seed, logp, lse, lsp2].forEach((t) => t.dispose());
+      for (const [, p] of namedParams(params)) p.zeroGrad();
+      await e.sync();
+    };
+    await step();
+    const after1 = e.pool.getStats();
+    await step();
+    await step();
+    const after3 = e.pool.getStats();
+    expect(after3.created, 'createBuffer calls in steps 2-3').toBe(after1.created);
+    expect(after3.inUse, 'bytes held after step 3 vs step 1').toBe(after1.inUse);
+    for (const [, p] of namedParams(params)) p.dispose();
+  });
 });
