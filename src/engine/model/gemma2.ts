@@ -124,14 +124,32 @@ export interface Gemma2Batch {
   attentionMask?: Int32Array;
 }
 
-/** Context shared by all layers of one forward: positions, key mask. */
-interface ForwardCtx {
+/**
+ * The attention core of layer i: RoPE'd queries and keys and the values of this forward's tokens →
+ * the attention output (B, T, NH, HD). Training attends within the sequence (attentionStep below);
+ * generation writes k/v into its cache and attends over it (generate.ts).
+ */
+export type AttendFn = (i: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
+
+/** Context shared by all layers of one forward. */
+export interface ForwardCtx {
   e: Engine;
   d: Gemma2Dims;
   B: number;
   T: number;
-  positions: Tensor; // (T) i32, arange(T): HF uses arange positions also for right-padded batches
-  keyMask: Tensor | null; // (B, T) i32
+  positions: Tensor; // (T) or (B, T) i32 RoPE positions (training: arange(T), also for right padding)
+  attend: AttendFn;
+}
+
+/** Causal (and, on sliding layers, windowed) attention within the batch's sequences. */
+export function attentionStep(d: Gemma2Dims, keyMask: Tensor | null): AttendFn {
+  return (i, q, k, v) =>
+    attention(q, k, v, {
+      scale: d.queryPreAttnScalar ** -0.5,
+      softcap: d.attnSoftcap,
+      window: d.layerTypes[i] === 'sliding' ? d.slidingWindow : 0,
+      keyMask,
+    });
 }
 
 /**
@@ -154,12 +172,7 @@ export function blockForward(ctx: ForwardCtx, layer: Gemma2Layer, i: number, h: 
   const qr = rope(q4, ctx.positions, d.ropeTheta); // (B, T, NH, HD) half-split rotation
   const kr = rope(k4, ctx.positions, d.ropeTheta); // (B, T, KVH, HD)
   [q4, k4].forEach((t) => t.dispose());
-  const o4 = attention(qr, kr, v4, {
-    scale: d.queryPreAttnScalar ** -0.5,
-    softcap: d.attnSoftcap,
-    window: d.layerTypes[i] === 'sliding' ? d.slidingWindow : 0,
-    keyMask: ctx.keyMask,
-  }); // (B, T, NH, HD)
+  const o4 = ctx.attend(i, qr, kr, v4); // (B, T, NH, HD): softcap before the mask, window on sliding layers
   [qr, kr, v4].forEach((t) => t.dispose());
   const o = e.view(o4, [B * T, d.NH * d.HD]);
   o4.dispose();
@@ -192,7 +205,7 @@ export function forwardHidden(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: 
   if (p.layers.length !== d.L) throw new ShapeError('gemma2.forward', `${p.layers.length} layers loaded, config says L = ${d.L}`);
   const positions = e.tensor(Int32Array.from({ length: T }, (_, t) => t), [T], { dtype: 'i32', label: 'gemma2.positions' });
   const keyMask = batch.attentionMask ? e.tensor(batch.attentionMask, [B, T], { dtype: 'i32', label: 'gemma2.keyMask' }) : null;
-  const ctx: ForwardCtx = { e, d, B, T, positions, keyMask };
+  const ctx: ForwardCtx = { e, d, B, T, positions, attend: attentionStep(d, keyMask) };
   let h = embedding(p.embed, ids, { shape: [B * T], scale: embedScale(d.C) }); // (B·T, C)
   for (let i = 0; i < d.L; i++) {
     const next = blockForward(ctx, p.layers[i], i, h);

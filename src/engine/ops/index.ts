@@ -5,6 +5,7 @@
 
 import { add, mul, scale, sub } from './elementwise.ts';
 import { attention } from './attention.ts';
+import { attentionDecode } from './attention_decode.ts';
 import { toF32 } from './convert.ts';
 import { embedding } from './embedding.ts';
 import { geglu, geluTanh } from './gelu_tanh.ts';
@@ -29,6 +30,7 @@ export const ops = {
   rmsnorm,
   rope,
   attention,
+  attentionDecode,
   geluTanh,
   geglu,
   softcap,

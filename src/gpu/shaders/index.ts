@@ -7,6 +7,7 @@
 
 import common from './common.wgsl?raw';
 import attention from './attention.wgsl?raw';
+import attention_decode from './attention_decode.wgsl?raw';
 import convert from './convert.wgsl?raw';
 import elementwise from './elementwise.wgsl?raw';
 import embedding from './embedding.wgsl?raw';
@@ -26,6 +27,7 @@ import util from './util.wgsl?raw';
 
 export const shaders = {
   attention,
+  attention_decode,
   convert,
   elementwise,
   embedding,
