@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectLoadError } from './expect_load_error.ts';
 import { expectedTensors, parameterCount, parseGemma2Config, type Gemma2Config } from './config.ts';
-import { LoadError } from './load_error.ts';
 
 const fixture = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(import.meta.dirname, '../../../e2e/fixtures/configs', name), 'utf8')) as Record<string, unknown>;
@@ -14,20 +14,6 @@ const twoBit = fixture('gemma-2-2b-it.config.json');
 const nineBit = fixture('gemma-2-9b-it.config.json');
 const nineBitV5 = fixture('gemma-2-9b-it.v5.config.json');
 
-/** Runs fn, expects a LoadError with this `where` whose message contains every fragment. */
-function expectLoadError(fn: () => unknown, where: string, ...fragments: string[]): LoadError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a LoadError').toBeInstanceOf(LoadError);
-  const le = err as LoadError;
-  expect(le.where).toBe(where);
-  for (const f of fragments) expect(le.message).toContain(f);
-  return le;
-}
 
 /** A 2B config with some keys replaced (undefined deletes the key). */
 function with2b(patch: Record<string, unknown>): Record<string, unknown> {

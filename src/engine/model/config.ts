@@ -86,7 +86,9 @@ const UNSUPPORTED_MODEL_HINT =
 
 const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
 
-function fail(file: string, key: string | null, message: string, hint?: string): never {
+const FIX_KEY_HINT = 'fix this key, or use the config.json that came with the checkpoint (compare with the published Gemma-2 configs)';
+
+function fail(file: string, key: string | null, message: string, hint = FIX_KEY_HINT): never {
   throw new LoadError(loadWhere(file, key === null ? undefined : `key '${key}'`), message, hint);
 }
 

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectLoadError } from './expect_load_error.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../reference/convert.ts';
 import { LoadError } from './load_error.ts';
 import {
@@ -27,21 +28,6 @@ function file(header: string | object, data: number | Uint8Array = 0, n?: number
 
 const parse = (bytes: Uint8Array, name = 'x.safetensors') => parseSafetensorsHeader(bytes, bytes.length, name);
 
-/** Runs fn, expects a LoadError with this `where` whose message contains every fragment. */
-function expectLoadError(fn: () => unknown, where: string, ...fragments: string[]): LoadError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a LoadError').toBeInstanceOf(LoadError);
-  const le = err as LoadError;
-  expect(le.where).toBe(where);
-  for (const f of fragments) expect(le.message).toContain(f);
-  expect(le.hint, 'every LoadError says what to do').toBeTruthy();
-  return le;
-}
 
 const F = 'x.safetensors';
 const T = (name: string) => `x.safetensors, tensor '${name}'`;

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectLoadError } from './expect_load_error.ts';
 import { expectedTensors, parseGemma2Config, type Gemma2Config } from './config.ts';
-import { LoadError } from './load_error.ts';
 import { parseSafetensorsHeader, tensorNbytes, writeSafetensors, type Dtype, type SafetensorsHeader } from './safetensors.ts';
 import {
   INDEX_FILE, parseShardFileName, parseShardIndex, planShards, shardFileName, validateCheckpoint, writeShardIndex,
@@ -14,21 +14,6 @@ import {
 const config = (name: string): Gemma2Config =>
   parseGemma2Config(JSON.parse(readFileSync(join(import.meta.dirname, '../../../e2e/fixtures/configs', name), 'utf8')));
 
-/** Runs fn, expects a LoadError with this `where` whose message contains every fragment. */
-function expectLoadError(fn: () => unknown, where: string, ...fragments: string[]): LoadError {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a LoadError').toBeInstanceOf(LoadError);
-  const le = err as LoadError;
-  expect(le.where).toBe(where);
-  for (const f of fragments) expect(le.message).toContain(f);
-  expect(le.hint, 'every LoadError says what to do').toBeTruthy();
-  return le;
-}
 
 describe('shard file names', () => {
   it('model-0000i-of-0000K.safetensors, 1-based; a single shard is model.safetensors', () => {
