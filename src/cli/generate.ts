@@ -9,6 +9,7 @@ import { loadTokenizer } from '../engine/data/tokenizer.ts';
 import { dimsFromConfig, type Gemma2Params } from '../engine/model/gemma2.ts';
 import { DEFAULT_STOP_IDS, generate } from '../engine/model/generate.ts';
 import type { OpenedCheckpoint } from '../engine/model/load.ts';
+import type { TokenizerFiles } from './logps.ts';
 
 export interface GenerateFlags {
   prompt: string;
@@ -18,11 +19,11 @@ export interface GenerateFlags {
   seed: number;
 }
 
-export async function generateCommand(e: Engine, ckpt: OpenedCheckpoint, params: Gemma2Params, flags: GenerateFlags, log: (s: string) => void): Promise<string> {
-  if (!ckpt.tokenizerJson) {
+export async function generateCommand(e: Engine, ckpt: OpenedCheckpoint, tk: TokenizerFiles, params: Gemma2Params, flags: GenerateFlags, log: (s: string) => void): Promise<string> {
+  if (!tk.tokenizerJson) {
     throw new LoadError(`${ckpt.source}`, 'has no tokenizer.json, which generate needs to turn the prompt into tokens', 'copy tokenizer.json and tokenizer_config.json from the original model folder');
   }
-  const tok = loadTokenizer(ckpt.tokenizerJson, ckpt.tokenizerConfig ?? undefined);
+  const tok = loadTokenizer(tk.tokenizerJson, tk.tokenizerConfig ?? undefined);
   const promptIds = tok.chatTemplate ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: flags.prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false }) : tok.encode(flags.prompt, { addSpecialTokens: true });
   // Stop on the config's eos ids and Gemma's <end_of_turn>.
   const stopIds = [...new Set([...ckpt.cfg.eosTokenIds, ...DEFAULT_STOP_IDS])];

@@ -20,6 +20,11 @@ import { buildPair } from '../engine/data/pairs.ts';
 import { dimsFromConfig, tokenLogprobs, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
 import type { OpenedCheckpoint } from '../engine/model/load.ts';
 
+export interface TokenizerFiles {
+  tokenizerJson: object | null;
+  tokenizerConfig: object | null;
+}
+
 export interface SideResult {
   logp: number;
   tokens: number;
@@ -34,7 +39,7 @@ export interface PairTokens {
 }
 
 /** Turns the pairs file's rows into token ids (raw ids as given, text through the tokenizer). */
-export function tokenizePairs(file: string, json: unknown, ckpt: OpenedCheckpoint): PairTokens[] {
+export function tokenizePairs(file: string, json: unknown, ckpt: OpenedCheckpoint, tk: TokenizerFiles): PairTokens[] {
   const rows = (json as { pairs?: unknown })?.pairs;
   if (!Array.isArray(rows)) throw new LoadError(file, 'must be a JSON object with a "pairs" array', 'write {"pairs": [{"prompt": ..., "chosen": ..., "rejected": ...}]}');
   const V = ckpt.cfg.V;
@@ -51,8 +56,8 @@ export function tokenizePairs(file: string, json: unknown, ckpt: OpenedCheckpoin
       return sides;
     }
     if (!tokenizer) {
-      if (!ckpt.tokenizerJson) throw new LoadError(`${file}, pairs[${i}]`, 'holds text, but the model folder has no tokenizer.json', 'add tokenizer.json (+ tokenizer_config.json) to the model folder, or give token ids');
-      tokenizer = loadTokenizer(ckpt.tokenizerJson, ckpt.tokenizerConfig ?? undefined);
+      if (!tk.tokenizerJson) throw new LoadError(`${file}, pairs[${i}]`, 'holds text, but the model folder has no tokenizer.json', 'add tokenizer.json (+ tokenizer_config.json) to the model folder, or give token ids');
+      tokenizer = loadTokenizer(tk.tokenizerJson, tk.tokenizerConfig ?? undefined);
     }
     const built = buildPair(row, i, tokenizer);
     if ('reason' in built) throw new LoadError(`${file}, pairs[${i}]`, built.reason);
@@ -105,14 +110,14 @@ export async function sequenceLogps(e: Engine, d: Gemma2Dims, params: Gemma2Para
   return out;
 }
 
-export async function logpsCommand(e: Engine, ckpt: OpenedCheckpoint, params: Gemma2Params, pairsPath: string, log: (s: string) => void): Promise<string> {
+export async function logpsCommand(e: Engine, ckpt: OpenedCheckpoint, tk: TokenizerFiles, params: Gemma2Params, pairsPath: string, log: (s: string) => void): Promise<string> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(pairsPath, 'utf8'));
   } catch (err) {
     throw new LoadError(pairsPath, `cannot be read as JSON (${(err as Error).message})`, 'pass a JSON file {"pairs": [...]}');
   }
-  const pairs = tokenizePairs(pairsPath, json, ckpt);
+  const pairs = tokenizePairs(pairsPath, json, ckpt, tk);
   const seqs = pairs.flatMap((p, i) => [
     { prompt: p.prompt, completion: p.chosen, where: `${pairsPath}, pairs[${i}]` },
     { prompt: p.prompt, completion: p.rejected, where: `${pairsPath}, pairs[${i}]` },

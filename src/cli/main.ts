@@ -8,8 +8,9 @@
 // (2 for a usage error).
 
 import { EngineError } from '../engine/errors.ts';
-import { openCheckpoint, uploadCheckpoint } from '../engine/model/load.ts';
-import { checkpointFilesFromDir } from '../engine/model/files_node.ts';
+import { openCheckpoint, readTokenizerFiles, uploadCheckpoint } from '../engine/model/load.ts';
+import { sourceFromDirectory } from '../engine/store/kv_node.ts';
+import { gemma2ParamsFromTensors } from '../engine/store/load.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import { logpsCommand } from './logps.ts';
 import { generateCommand } from './generate.ts';
@@ -62,12 +63,12 @@ export async function main(argv: string[]): Promise<number> {
     const modelDir = need(flags, 'model');
     const known = command === 'logps' ? ['model', 'pairs'] : ['model', 'prompt', 'max-new-tokens', 'temperature', 'top-p', 'seed'];
     for (const k of flags.keys()) if (!known.includes(k)) throw new UsageError(`unknown option --${k} for ${command}`);
-    const ckpt = await openCheckpoint(await checkpointFilesFromDir(modelDir), modelDir);
+    const ckpt = await openCheckpoint({ ...(await sourceFromDirectory(modelDir)), name: modelDir });
     for (const w of [...ckpt.cfg.warnings, ...ckpt.report.warnings]) log(`warning: ${w}`);
     const e = await createNodeEngine();
     log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
     let lastLog = 0;
-    const params = await uploadCheckpoint(e, ckpt, {
+    const tensors = await uploadCheckpoint(e, ckpt, {
       onProgress: (p) => {
         // At most a few lines a second, and always the last one.
         if (p.bytesDone < p.bytesTotal && performance.now() - lastLog < 250) return;
@@ -75,9 +76,11 @@ export async function main(argv: string[]): Promise<number> {
         log(`loading weights: ${p.percent.toFixed(0)}% (${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB, ${p.mbPerSec.toFixed(1)} MB/s)`);
       },
     });
+    const params = gemma2ParamsFromTensors(ckpt.cfg, tensors);
+    const tokenizer = await readTokenizerFiles(ckpt);
     let out: string;
     if (command === 'logps') {
-      out = await logpsCommand(e, ckpt, params, need(flags, 'pairs'), log);
+      out = await logpsCommand(e, ckpt, tokenizer, params, need(flags, 'pairs'), log);
     } else {
       const num = (k: string, def: number): number => {
         const v = flags.get(k);
@@ -86,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!Number.isFinite(n)) throw new UsageError(`--${k} must be a number, got '${v}'`);
         return n;
       };
-      out = await generateCommand(e, ckpt, params, {
+      out = await generateCommand(e, ckpt, tokenizer, params, {
         prompt: need(flags, 'prompt'),
         maxNewTokens: num('max-new-tokens', 64),
         temperature: num('temperature', 0),

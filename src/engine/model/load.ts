@@ -1,14 +1,15 @@
 // Opening a Hugging Face Gemma-2 checkpoint from its files and uploading it to the GPU.
 //
-//   openCheckpoint(files)          config.json + every safetensors header (+ the sharded index),
+//   openCheckpoint(source)         config.json + every safetensors header (+ the sharded index),
 //                                  validated against the config before a single tensor byte is read
-//   uploadCheckpoint(e, ckpt)      streams tensor by tensor to GPU f32 tensors: F32 written as is,
-//                                  BF16/F16 uploaded as 16-bit storage and widened on the GPU (toF32);
-//                                  JS memory holds one tensor's bytes at a time; progress with MB/s
+//                                  (the weight store's import starts with it too)
+//   uploadCheckpoint(e, ckpt)      streams tensor by tensor from the files to GPU f32 tensors: F32
+//                                  written as is, BF16/F16 uploaded as 16-bit storage and widened on
+//                                  the GPU (toF32); one tensor's bytes in JS memory at a time
 //
 // The files come as {name, size, read(offset, length)}: File objects from a dropped folder in the
-// studio, or a directory in Node (./files_node.ts). The IndexedDB weight store (src/engine/store)
-// feeds the same uploader from its chunks.
+// studio (store/import.ts sourceFromFiles), or a directory in Node (store/kv_node.ts
+// sourceFromDirectory). The store's loadModelToGpu uploads from stored chunks instead.
 // Not here: tokenization (data/), the model math (gemma2.ts).
 
 import type { Engine } from '../engine.ts';
@@ -16,25 +17,45 @@ import { LoadError } from '../errors.ts';
 import { toF32 } from '../ops/convert.ts';
 import type { Tensor } from '../tensor.ts';
 import { parseGemma2Config, type Gemma2Config } from './config.ts';
-import { LAYER_TENSORS, type Gemma2Layer, type Gemma2Params } from './gemma2.ts';
 import { readSafetensorsHeader, type ByteReader, type Dtype, type SafetensorsHeader } from './safetensors.ts';
-import { parseShardIndex, validateCheckpoint, type CheckpointReport } from './sharded.ts';
+import { INDEX_FILE, parseShardIndex, validateCheckpoint, type CheckpointReport } from './sharded.ts';
 
+/** One file of a checkpoint: its name (no folder), size and a byte reader. */
 export interface CheckpointFile {
   name: string;
   size: number;
   read: ByteReader;
+  /** read() returns a new buffer per call (File/Blob, fs): callers may free each piece when done. */
+  fresh?: boolean;
 }
 
+/** A checkpoint as the user gave it: a dropped folder, picked files, or a directory (Node). */
+export interface CheckpointSource {
+  name?: string; // the folder's name
+  files: CheckpointFile[];
+}
+
+/** Besides weights: files kept with a model when present. */
+export const EXTRA_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'] as const;
+
 export interface OpenedCheckpoint {
-  /** Where the files came from, for messages (a folder name or path). */
+  /** Where the files came from, for messages (the folder's name or path). */
   source: string;
   cfg: Gemma2Config;
+  configJson: unknown;
+  configText: string;
+  headers: SafetensorsHeader[];
   report: CheckpointReport;
   files: Map<string, CheckpointFile>;
-  /** tokenizer.json / tokenizer_config.json when present (parsed JSON). */
-  tokenizerJson: object | null;
-  tokenizerConfig: object | null;
+  /** EXTRA_FILES present in the source. */
+  extras: CheckpointFile[];
+}
+
+export interface OpenHooks {
+  /** Bytes the validation will read (config, index, every shard's header). */
+  onTotal?: (bytes: number) => void;
+  /** A file was validated (`bytes` = its size, for a progress meter). */
+  onFile?: (file: string, bytes: number) => void;
 }
 
 export interface LoadProgress {
@@ -46,48 +67,76 @@ export interface LoadProgress {
   tensor: string;
 }
 
-const decoder = new TextDecoder();
+const MiB = 1 << 20;
+const MAX_JSON_FILE = 64 * MiB; // config.json and the index are kilobytes; refuse to slurp a huge file
 
-async function readText(f: CheckpointFile): Promise<string> {
-  return decoder.decode(await f.read(0, f.size));
+/** The whole file (small files only), checking the read returned every byte. */
+export async function readWholeFile(f: CheckpointFile, limit = MAX_JSON_FILE): Promise<Uint8Array> {
+  if (f.size > limit) throw new LoadError(f.name, `is ${f.size} bytes, far larger than such a file can be (limit ${limit})`, 'choose the file that came with the checkpoint');
+  const b = await f.read(0, f.size);
+  if (b.length !== f.size) throw new LoadError(f.name, `reading it returned ${b.length} of its ${f.size} bytes`, 'the file changed or could not be read; choose it again');
+  return b;
 }
 
-async function readJson(f: CheckpointFile, source: string): Promise<unknown> {
-  const text = await readText(f);
+export async function readJsonFile(f: CheckpointFile): Promise<{ text: string; json: unknown }> {
+  const text = new TextDecoder().decode(await readWholeFile(f));
   try {
-    return JSON.parse(text);
+    return { text, json: JSON.parse(text) as unknown };
   } catch (e) {
-    throw new LoadError(`${source}/${f.name}`, `is not valid JSON (${(e as Error).message})`, 'the file is damaged or incomplete: copy or download it again');
+    throw new LoadError(f.name, `is not valid JSON (${(e as Error).message})`, 'choose the file that came with the checkpoint, or download it again');
   }
 }
 
-/** Reads and validates everything but the tensor data. Throws a LoadError naming file and tensor. */
-export async function openCheckpoint(fileList: CheckpointFile[], source = 'checkpoint'): Promise<OpenedCheckpoint> {
-  const files = new Map(fileList.map((f) => [f.name, f]));
+/**
+ * Reads and validates everything but the tensor data: config.json, the index (if sharded) and every
+ * safetensors header, checked against each other. Only headers are read. Throws a LoadError naming
+ * the file and tensor, with what to do.
+ */
+export async function openCheckpoint(source: CheckpointSource, hooks: OpenHooks = {}): Promise<OpenedCheckpoint> {
+  const files = new Map<string, CheckpointFile>();
+  for (const f of source.files) {
+    if (files.has(f.name)) throw new LoadError(f.name, 'was given twice (two files with this name)', 'give each file of the checkpoint once, from one folder');
+    files.set(f.name, f);
+  }
+  const given = [...files.keys()].join(', ') || 'no files';
   const configFile = files.get('config.json');
   if (!configFile) {
-    throw new LoadError(source, 'has no config.json', 'choose the model folder itself (the one holding config.json and the .safetensors files)');
+    throw new LoadError('config.json', `is missing (given: ${given})`, 'add config.json from the checkpoint folder: it says which model the weights belong to');
   }
-  const cfg = parseGemma2Config(await readJson(configFile, source), `${source}/config.json`);
-  const indexFile = files.get('model.safetensors.index.json');
-  const index = indexFile ? parseShardIndex(await readText(indexFile), indexFile.name) : null;
-  const stFiles = fileList.filter((f) => f.name.endsWith('.safetensors'));
-  if (stFiles.length === 0) {
-    throw new LoadError(source, 'has no .safetensors file', 'PrefStudio reads safetensors checkpoints (model.safetensors, or model-0000i-of-0000n.safetensors + model.safetensors.index.json); convert .bin checkpoints with transformers save_pretrained(safe_serialization=True)');
+  const shards = [...files.values()].filter((f) => f.name.endsWith('.safetensors'));
+  if (shards.length === 0) {
+    const bin = [...files.keys()].some((n) => n.endsWith('.bin') || n.endsWith('.pt') || n.endsWith('.pth'));
+    throw new LoadError(
+      source.name ?? 'the checkpoint',
+      `has no .safetensors file (given: ${given})`,
+      bin ? 'this is a PyTorch .bin checkpoint: PrefStudio reads safetensors only (download the safetensors version of the model)' : 'add model.safetensors, or every model-0000k-of-0000n.safetensors and model.safetensors.index.json',
+    );
   }
+  const indexFile = files.get(INDEX_FILE);
+  hooks.onTotal?.([configFile, ...(indexFile ? [indexFile] : []), ...shards].reduce((a, f) => a + f.size, 0));
+
+  const { text: configText, json: configJson } = await readJsonFile(configFile);
+  const cfg = parseGemma2Config(configJson, configFile.name);
+  hooks.onFile?.(configFile.name, configFile.size);
+  const index = indexFile ? parseShardIndex((await readJsonFile(indexFile)).text, indexFile.name) : null;
+  if (indexFile) hooks.onFile?.(indexFile.name, indexFile.size);
   const headers: SafetensorsHeader[] = [];
-  for (const f of stFiles) headers.push(await readSafetensorsHeader(f.read, f.size, f.name));
+  for (const f of shards) {
+    headers.push(await readSafetensorsHeader(f.read, f.size, f.name));
+    hooks.onFile?.(f.name, f.size);
+  }
   const report = validateCheckpoint(cfg, headers, index);
-  const tk = files.get('tokenizer.json');
-  const tkc = files.get('tokenizer_config.json');
-  return {
-    source,
-    cfg,
-    report,
-    files,
-    tokenizerJson: tk ? ((await readJson(tk, source)) as object) : null,
-    tokenizerConfig: tkc ? ((await readJson(tkc, source)) as object) : null,
+  const extras = EXTRA_FILES.map((n) => files.get(n)).filter((f): f is CheckpointFile => f !== undefined);
+  return { source: source.name ?? 'checkpoint', cfg, configJson, configText, headers, report, files, extras };
+}
+
+/** tokenizer.json and tokenizer_config.json of an opened checkpoint, parsed (null when absent). */
+export async function readTokenizerFiles(ckpt: OpenedCheckpoint): Promise<{ tokenizerJson: object | null; tokenizerConfig: object | null }> {
+  const get = async (name: string): Promise<object | null> => {
+    const f = ckpt.files.get(name);
+    return f ? ((await readJsonFile(f)).json as object) : null;
   };
+  return { tokenizerJson: await get('tokenizer.json'), tokenizerConfig: await get('tokenizer_config.json') };
 }
 
 /**
@@ -110,12 +159,15 @@ export function uploadTensor(e: Engine, name: string, dtype: Dtype, shape: reado
   throw new LoadError(name, `dtype ${dtype} cannot be loaded`, 'PrefStudio loads F32, BF16 and F16 weights');
 }
 
-/** Uploads every parameter of an opened checkpoint and assembles Gemma2Params. */
+/**
+ * Uploads every parameter of an opened checkpoint straight from its files (no store), one tensor's
+ * bytes in memory at a time. The store's loadModelToGpu does the same from stored chunks.
+ */
 export async function uploadCheckpoint(
   e: Engine,
   ckpt: OpenedCheckpoint,
   opts: { requiresGrad?: boolean; onProgress?: (p: LoadProgress) => void } = {},
-): Promise<Gemma2Params> {
+): Promise<Map<string, Tensor>> {
   const total = ckpt.report.totalBytes;
   const t0 = performance.now();
   let done = 0;
@@ -134,21 +186,5 @@ export async function uploadCheckpoint(
     opts.onProgress?.({ phase: 'upload', bytesDone: done, bytesTotal: total, percent: total ? (100 * done) / total : 100, mbPerSec: secs > 0 ? done / 1e6 / secs : 0, tensor: t.name });
   }
   await e.sync();
-  return paramsFromNamed(ckpt.cfg.L, (name) => byName.get(name), ckpt.source);
-}
-
-/** Assembles Gemma2Params from HF-named tensors; a missing one is a LoadError naming it. */
-export function paramsFromNamed(L: number, get: (hfName: string) => Tensor | undefined, source = 'checkpoint'): Gemma2Params {
-  const need = (name: string): Tensor => {
-    const t = get(name);
-    if (!t) throw new LoadError(`${source}, tensor '${name}'`, 'is missing', 'the checkpoint is incomplete: copy or download it again');
-    return t;
-  };
-  const layers: Gemma2Layer[] = [];
-  for (let i = 0; i < L; i++) {
-    const layer = {} as Record<keyof Gemma2Layer, Tensor>;
-    for (const [field, name] of Object.entries(LAYER_TENSORS) as [keyof Gemma2Layer, string][]) layer[field] = need(`model.layers.${i}.${name}`);
-    layers.push(layer);
-  }
-  return { embed: need('model.embed_tokens.weight'), layers, finalNorm: need('model.norm.weight') };
+  return byName;
 }

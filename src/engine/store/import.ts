@@ -21,10 +21,10 @@
 // Not here: the backends (kv*.ts), loading to the GPU (load.ts). No node: imports (kv_node.ts has
 // sourceFromDirectory for Node).
 
-import { parseGemma2Config, type Gemma2Config } from '../model/config.ts';
+import { EXTRA_FILES, openCheckpoint, readWholeFile, type CheckpointFile, type CheckpointSource, type OpenedCheckpoint } from '../model/load.ts';
 import { LoadError, loadWhere } from '../model/load_error.ts';
-import { blobReader, readSafetensorsHeader, type ByteReader, type SafetensorsHeader } from '../model/safetensors.ts';
-import { INDEX_FILE, parseShardIndex, validateCheckpoint, type CheckpointReport, type CheckpointTensor } from '../model/sharded.ts';
+import { blobReader } from '../model/safetensors.ts';
+import type { CheckpointTensor } from '../model/sharded.ts';
 import { chunkChecksum, xxh32 } from './checksum.ts';
 import { fmtBytes, isQuotaError, releaseBytes, type FreeSpace, type JsonValue, type KVBackend } from './kv.ts';
 import {
@@ -57,22 +57,13 @@ const MiB = 1 << 20;
 export const CHUNK_SIZE = 16 * MiB;
 
 /** Files stored next to the weights when present (the tokenizer and chat template live in them). */
-export const EXTRA_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'] as const;
+export { EXTRA_FILES };
 
-/** One file of the checkpoint the user gave: its name (no folder), size and a byte reader. */
-export interface SourceFile {
-  name: string;
-  size: number;
-  read: ByteReader;
-  /** read() returns a new buffer per call (File/Blob, fs): the importer frees each chunk once stored. */
-  fresh?: boolean;
-}
+/** One file of the checkpoint the user gave (model/load.ts CheckpointFile). */
+export type SourceFile = CheckpointFile;
 
 /** The user's checkpoint: a dropped folder, picked files, or a directory (kv_node.ts). */
-export interface ImportSource {
-  name?: string; // the folder's name: the model's default name
-  files: SourceFile[];
-}
+export type ImportSource = CheckpointSource;
 
 export interface ImportOptions {
   /** Store id; default: the name as a slug plus a fingerprint of config + headers + first bytes. */
@@ -112,71 +103,19 @@ export function sourceFromFiles(files: Iterable<File>, name?: string): ImportSou
 // ---------------------------------------------------------------------------------------------
 // 1. validate
 
-interface Validated {
-  cfg: Gemma2Config;
+interface Validated extends OpenedCheckpoint {
   configJson: JsonValue;
-  configText: string;
-  headers: SafetensorsHeader[];
-  report: CheckpointReport;
-  files: Map<string, SourceFile>;
-  extras: SourceFile[];
 }
 
-const MAX_JSON_FILE = 64 * MiB; // config.json and the index are kilobytes; refuse to slurp a huge file
-
-async function readAll(f: SourceFile, limit: number): Promise<Uint8Array> {
-  if (f.size > limit) throw new LoadError(f.name, `is ${fmtBytes(f.size)}, far larger than such a file can be (limit ${fmtBytes(limit)})`, 'choose the file that came with the checkpoint');
-  const b = await f.read(0, f.size);
-  if (b.length !== f.size) throw new LoadError(f.name, `reading it returned ${b.length} of its ${f.size} bytes`, 'the file changed or could not be read; choose it again');
-  return b;
-}
-
-async function readJson(f: SourceFile): Promise<{ text: string; json: JsonValue }> {
-  const text = new TextDecoder().decode(await readAll(f, MAX_JSON_FILE));
-  try {
-    return { text, json: JSON.parse(text) as JsonValue };
-  } catch (e) {
-    throw new LoadError(f.name, `is not valid JSON (${(e as Error).message})`, 'choose the file that came with the checkpoint, or download it again');
-  }
-}
-
+/** Step 1 is model/load.ts' openCheckpoint, metered for the progress bar. */
 async function validateSource(source: ImportSource, meter: ProgressMeter): Promise<Validated> {
-  const files = new Map<string, SourceFile>();
-  for (const f of source.files) {
-    if (files.has(f.name)) throw new LoadError(f.name, 'was given twice (two files with this name)', 'give each file of the checkpoint once, from one folder');
-    files.set(f.name, f);
-  }
-  const given = [...files.keys()].join(', ') || 'no files';
-  const configFile = files.get('config.json');
-  if (!configFile) {
-    throw new LoadError('config.json', `is missing (given: ${given})`, 'add config.json from the checkpoint folder: it says which model the weights belong to');
-  }
-  const shards = [...files.values()].filter((f) => f.name.endsWith('.safetensors'));
-  if (shards.length === 0) {
-    const bin = [...files.keys()].some((n) => n.endsWith('.bin') || n.endsWith('.pt') || n.endsWith('.pth'));
-    throw new LoadError(
-      source.name ?? 'the checkpoint',
-      `has no .safetensors file (given: ${given})`,
-      bin ? 'this is a PyTorch .bin checkpoint: PrefStudio reads safetensors only (download the safetensors version of the model)' : 'add model.safetensors, or every model-0000k-of-0000n.safetensors and model.safetensors.index.json',
-    );
-  }
-  const indexFile = files.get(INDEX_FILE);
-  const checked = [configFile, ...(indexFile ? [indexFile] : []), ...shards];
-  meter.bytesTotal = checked.reduce((a, f) => a + f.size, 0);
-
-  const { text: configText, json: configJson } = await readJson(configFile);
-  const cfg = parseGemma2Config(configJson, configFile.name);
-  meter.add(configFile.size, { file: configFile.name });
-  const index = indexFile ? parseShardIndex((await readJson(indexFile)).text, indexFile.name) : null;
-  if (indexFile) meter.add(indexFile.size, { file: indexFile.name });
-  const headers: SafetensorsHeader[] = [];
-  for (const f of shards) {
-    headers.push(await readSafetensorsHeader(f.read, f.size, f.name));
-    meter.add(f.size, { file: f.name });
-  }
-  const report = validateCheckpoint(cfg, headers, index);
-  const extras = EXTRA_FILES.map((n) => files.get(n)).filter((f): f is SourceFile => f !== undefined);
-  return { cfg, configJson, configText, headers, report, files, extras };
+  const opened = await openCheckpoint(source, {
+    onTotal: (bytes) => {
+      meter.bytesTotal = bytes;
+    },
+    onFile: (file, bytes) => meter.add(bytes, { file }),
+  });
+  return { ...opened, configJson: opened.configJson as JsonValue };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -364,7 +303,7 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
     }
     for (const f of v.extras) {
       throwIfAborted(signal);
-      const bytes = await readAll(f, 1 << 30);
+      const bytes = await readWholeFile(f, 1 << 30);
       const key = extraKey(id, f.name);
       const checksum = chunkChecksum(bytes);
       await put(key, bytes, checksum, listed?.extras[f.name]?.checksum, f.name);
