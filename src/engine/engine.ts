@@ -51,8 +51,12 @@ export interface EngineOptions extends AcquireOptions {
 }
 
 const MAP_READ = 0x01;
+const MAP_WRITE = 0x02;
+const COPY_SRC = 0x04;
 const COPY_DST = 0x08;
 const UNIFORM = 0x40;
+/** Writes up to this size are staged inside the current batch instead of flushing it. */
+const SMALL_WRITE = 1 << 20;
 
 export class Engine {
   readonly gpu: GPU;
@@ -72,6 +76,8 @@ export class Engine {
   private batchOps: string[] = [];
   private uniformFree: GPUBuffer[] = [];
   private uniformUsed: GPUBuffer[] = [];
+  /** Upload staging buffers of the current batch, destroyed once it is submitted. */
+  private stagingUsed: GPUBuffer[] = [];
   private readonly maxBatch: number;
   private pendingError: EngineError | null = null;
   /** Error-scope results not yet delivered; sync() waits for them so errors surface there. */
@@ -178,13 +184,26 @@ export class Engine {
     if (data.byteLength !== t.byteLength && !(t.byteLength - data.byteLength === 2 && (t.dtype === 'bf16' || t.dtype === 'f16'))) {
       throw new ShapeError(t.label, `write of ${data.byteLength} bytes into ${t.describe()} (${t.byteLength} bytes)`);
     }
-    // Commands already encoded may read this buffer; they must run before the write lands.
-    this.flush();
-    if (data.byteLength % 4 === 0) {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const size = Math.ceil(data.byteLength / 4) * 4; // copies move whole 4-byte words
+    if (this.encoder && size <= SMALL_WRITE) {
+      // Commands already encoded may read this buffer, so the write must land after them: stage it
+      // and copy inside the batch (in order), instead of queue.writeBuffer, which would land first —
+      // and instead of a flush, so a step with small uploads (ids, masks) stays one submit.
+      const staging = this.device.createBuffer({ size, usage: MAP_WRITE | COPY_SRC, mappedAtCreation: true, label: `${t.label}.upload` });
+      new Uint8Array(staging.getMappedRange()).set(bytes);
+      staging.unmap();
+      this.encoder.copyBufferToBuffer(staging, 0, t.buffer, 0, size);
+      this.batchOps.push('upload');
+      this.stagingUsed.push(staging);
+      return;
+    }
+    this.flush(); // large writes: run what is encoded first, then let the queue stage the data
+    if (size === data.byteLength) {
       this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     } else {
-      const padded = new Uint8Array(data.byteLength + 2);
-      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const padded = new Uint8Array(size);
+      padded.set(bytes);
       this.device.queue.writeBuffer(t.buffer, 0, padded);
     }
   }
@@ -325,6 +344,8 @@ export class Engine {
     this.pool.afterSubmit();
     this.uniformFree.push(...this.uniformUsed);
     this.uniformUsed = [];
+    for (const b of this.stagingUsed) b.destroy(); // destroy after submit: the copies still run
+    this.stagingUsed = [];
   }
 
   /** Flushes and waits until the GPU has finished everything submitted. */

@@ -35,6 +35,21 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'engine: uploads inside a batch land in order with the dispatches around them',
+    run: async (e) => {
+      const t = e.zeros([5]);
+      e.fill(t, 1); // encoded, not yet submitted
+      t.write(Float32Array.from([5, 6, 7, 8, 9])); // staged into the same batch: lands after the fill
+      const c = e.copy(t); // sees the write
+      e.fill(t, 2); // and a later dispatch overwrites it
+      expectClose(await c.read(), [5, 6, 7, 8, 9], exact, 'copy after an in-batch write');
+      expectClose(await t.read(), [2, 2, 2, 2, 2], exact, 'fill after an in-batch write');
+      const odd = e.tensor(Uint16Array.from([0x3f80, 0x4000, 0x4040]), [3], { dtype: 'bf16' }); // 6 bytes, padded to 8
+      expectClose(Array.from(await odd.read()), [0x3f80, 0x4000, 0x4040], exact, 'odd-sized 16-bit upload');
+      [t, c, odd].forEach((x) => x.dispose());
+    },
+  },
+  {
     name: 'engine: raised limits and labelled pipelines from the cache',
     run: async (e) => {
       if (e.limits.maxComputeWorkgroupStorageSize < 16384) throw new Error('workgroup storage below the spec default');
