@@ -41,6 +41,10 @@ export default defineConfig({
   optimizeDeps: {
     // Scan both pages up front so the dev server never re-optimizes (and reloads) mid-test.
     entries: ['index.html', 'e2e/gpu/browser/index.html'],
+    // The engine worker's dependencies: the scan above does not follow `new Worker(new URL(…))`,
+    // and a dependency found later makes the dev server re-optimize and reload the page (e.g. in
+    // the middle of an import). idb-keyval is the weight store's (src/engine/store/kv_idb.ts).
+    include: ['idb-keyval'],
   },
   build: {
     target: 'es2022',

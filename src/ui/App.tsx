@@ -1,88 +1,20 @@
-// The studio page. Today it only reports the WebGPU adapter the engine worker found (or why it
-// found none); model import, data and training screens come with their issues.
+// The studio page: the Models screen (the weight store's models, importing checkpoints) and, below
+// it, the GPU the engine worker found. Data, training and preview screens come with their issues.
 
 import { useEngine } from './engine/useEngine.ts';
-import { useStudioStore } from './store/index.ts';
-import { deviceSelectors } from './store/slices/device/selectors.ts';
+import { DevicePanel } from './features/device/DevicePanel.tsx';
+import { ModelsScreen } from './features/models/ModelsScreen.tsx';
 
 export function App() {
   useEngine();
   return (
     <main>
-      <h1>PrefStudio</h1>
-      <p className="lead">Preference fine-tuning (DPO, WPO, SimPO) of Gemma-2 in a browser tab, on a hand-written WebGPU engine.</p>
+      <header className="app-header">
+        <h1>PrefStudio</h1>
+        <p className="lead">Preference fine-tuning (DPO, WPO, SimPO) of Gemma-2 in a browser tab, on a hand-written WebGPU engine.</p>
+      </header>
+      <ModelsScreen />
       <DevicePanel />
     </main>
   );
-}
-
-function DevicePanel() {
-  const status = useStudioStore(deviceSelectors.status);
-  const adapter = useStudioStore(deviceSelectors.adapter);
-  const limits = useStudioStore(deviceSelectors.limits);
-  const features = useStudioStore(deviceSelectors.features);
-  const problem = useStudioStore(deviceSelectors.problem);
-
-  return (
-    <section data-testid="device" data-status={status}>
-      <h2>GPU</h2>
-      {(status === 'idle' || status === 'probing') && <p>Looking for a WebGPU adapter…</p>}
-
-      {status === 'unavailable' && (
-        <div className="problem" role="alert">
-          <p><strong>WebGPU is unavailable here.</strong> {problem?.message}</p>
-          {problem?.hint && <p>What to do: {problem.hint}</p>}
-        </div>
-      )}
-
-      {status === 'error' && problem && (
-        <div className="problem" role="alert">
-          <p><strong>{problem.name}</strong>{problem.where ? ` in ${problem.where}` : ''}: {problem.message}</p>
-          {problem.hint && <p>What to do: {problem.hint}</p>}
-        </div>
-      )}
-
-      {adapter && (
-        <>
-          <table data-testid="adapter">
-            <tbody>
-              <Row k="vendor" v={adapter.vendor} />
-              <Row k="architecture" v={adapter.architecture} />
-              <Row k="device" v={adapter.device} />
-              <Row k="description" v={adapter.description} />
-              <Row k="software adapter" v={adapter.isSoftware ? 'yes (CPU emulation: correct, slow)' : 'no'} />
-              <Row k="subgroup size" v={adapter.subgroupMaxSize ? `${adapter.subgroupMinSize}–${adapter.subgroupMaxSize}` : ''} />
-            </tbody>
-          </table>
-          <h3>Limits (raised to the adapter's maximum)</h3>
-          <table data-testid="limits">
-            <tbody>
-              {Object.entries(limits).map(([k, v]) => (
-                <Row key={k} k={k} v={fmtLimit(k, v)} />
-              ))}
-            </tbody>
-          </table>
-          <h3>Features</h3>
-          <p data-testid="features">{features.length ? features.join(', ') : 'none of shader-f16, subgroups, timestamp-query'}</p>
-        </>
-      )}
-    </section>
-  );
-}
-
-function Row({ k, v }: { k: string; v: string }) {
-  return (
-    <tr>
-      <th>{k}</th>
-      <td>{v || '—'}</td>
-    </tr>
-  );
-}
-
-/** Byte-sized limits as MiB/GiB, the rest as plain numbers. */
-function fmtLimit(name: string, v: number): string {
-  if (!/Size$/.test(name) || /WorkgroupSize/.test(name) || v < 1024) return v.toLocaleString('en-US');
-  if (v >= 2 ** 30) return `${(v / 2 ** 30).toFixed(2)} GiB`;
-  if (v >= 2 ** 20) return `${(v / 2 ** 20).toFixed(1)} MiB`;
-  return `${(v / 1024).toFixed(1)} KiB`;
 }

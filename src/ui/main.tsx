@@ -1,8 +1,9 @@
-// Studio entry: mounts <App/> into index.html's #root.
+// Studio entry: mounts <App/> into index.html's #root, with the studio's stylesheet.
 
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
+import './styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');

@@ -1,11 +1,20 @@
 // The one typed boundary between the UI and the engine worker (src/engine/train/worker.ts).
 // Commands go UI → worker, events go worker → UI; both are discriminated unions on `type`, so a
 // `switch (msg.type)` narrows every field. Only plain, structured-cloneable data crosses: no
-// classes, no GPU objects, no functions.
+// classes, no GPU objects, no functions (File objects are fine: they are structured-cloneable and
+// the worker reads them without copying the whole file into the page's memory).
 //
-// Not here: how either side reacts. The worker owns the engine; the UI side
-// (src/ui/engine/useEngine.ts, the only UI file importing this) turns events into store actions.
-// Later issues add model import, dataset and training commands and their progress events.
+// Not here: how either side reacts. The worker owns the engine and the weight store (IndexedDB);
+// the UI side (src/ui/engine/useEngine.ts, the only UI file importing this) turns events into store
+// actions. Later issues add dataset and training commands and their progress events.
+//
+// The model commands and what they answer:
+//   listModels                 → models
+//   ensureDemo {baseUrl}       → models (after importing the built-in demo if the store lacks it)
+//   importModel {files, name?} → importProgress… then importDone + models | importCancelled + models | error
+//   cancelImport               → (the running import answers importCancelled)
+//   deleteModel {id}           → models
+// Every failure is an `error` event whose `command` says which command failed.
 
 import type { AdapterDescription } from '../device.ts';
 
@@ -16,7 +25,47 @@ export interface ProbeCommand {
   type: 'probe';
 }
 
-export type Command = ProbeCommand;
+/** Report every model in the weight store (a `models` event). */
+export interface ListModelsCommand {
+  type: 'listModels';
+}
+
+/**
+ * Import a Hugging Face Gemma-2 checkpoint from the user's files: config.json, model.safetensors or
+ * model-0000k-of-0000n.safetensors + model.safetensors.index.json, tokenizer files. Files from a
+ * picked folder (webkitdirectory) keep their webkitRelativePath; files in sub-folders are skipped.
+ * One import at a time.
+ */
+export interface ImportModelCommand {
+  type: 'importModel';
+  files: File[];
+  /** Name shown in the list; default: the folder's name, else "model". */
+  name?: string;
+}
+
+/** Stop the running import between chunks. What was copied stays: importing the same files resumes. */
+export interface CancelImportCommand {
+  type: 'cancelImport';
+}
+
+/** Remove a model and all its stored bytes. */
+export interface DeleteModelCommand {
+  type: 'deleteModel';
+  id: string;
+}
+
+/**
+ * Make sure the built-in demo model is in the store: fetch `${baseUrl}config.json`, the sharded
+ * index and the shards it names, and the tokenizer files, and import them if this exact demo is not
+ * stored yet (an older demo is replaced). Answers with a `models` event.
+ */
+export interface EnsureDemoCommand {
+  type: 'ensureDemo';
+  /** Absolute URL of the demo's folder, ending in '/', e.g. https://host/demo/model/. */
+  baseUrl: string;
+}
+
+export type Command = ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -30,10 +79,61 @@ export interface AdapterEvent {
   features: string[];
 }
 
+/** One stored model, as the model list shows it (plain numbers from its manifest and config.json). */
+export interface ModelSummary {
+  id: string; // store id, e.g. tiny-f32-1shard-1a2b3c4d
+  name: string;
+  parameters: number; // number of weights (tensor elements)
+  dtype: string; // storage dtype(s) of the tensors: "BF16", "F32", "BF16+F32"
+  bytes: number; // bytes the store holds for it (tensor chunks + tokenizer files)
+  layers: number; // L (num_hidden_layers)
+  hidden: number; // C (hidden_size)
+  vocab: number; // V (vocab_size)
+  importedAt: string; // ISO date
+  isDemo: boolean; // the built-in demo (ensureDemo), not a user import
+  warnings: string[]; // from the import's validation (ignored / unknown tensors, config notes)
+}
+
+/** Every model in the store, by name. Sent after listModels, ensureDemo, an import and a delete. */
+export interface ModelsEvent {
+  type: 'models';
+  models: ModelSummary[];
+}
+
+/**
+ * The running import's progress. Phases: validate (config, index and every safetensors header are
+ * read and checked; nothing is written), then copy (tensor bytes and tokenizer files into the
+ * store). MB are 10^6 bytes; mbPerSec is the average since the phase started.
+ */
+export interface ImportProgressEvent {
+  type: 'importProgress';
+  phase: 'validate' | 'copy';
+  percent: number; // 0…100 of this phase
+  bytesDone: number;
+  bytesTotal: number;
+  mbPerSec: number;
+  file?: string; // the file being read or copied
+}
+
+/** The import finished: the model is listed (a `models` event follows). */
+export interface ImportDoneEvent {
+  type: 'importDone';
+  id: string;
+  name: string;
+  /** Bytes found already stored and skipped (a resumed or repeated import), 0 for a fresh one. */
+  bytesSkipped: number;
+}
+
+/** The import stopped at cancelImport. Nothing new is listed; importing the same files resumes. */
+export interface ImportCancelledEvent {
+  type: 'importCancelled';
+}
+
 /**
  * Something failed. `name` is the error class (NoAdapterError means WebGPU is unavailable;
- * DeviceLostError means the device is gone); `message` says what, `where` which op/file/step,
- * `hint` what the user can do.
+ * DeviceLostError means the device is gone; LoadError means a checkpoint file is wrong or missing);
+ * `message` says what, `where` which op/file/tensor, `hint` what the user can do. `command` is the
+ * command that failed (absent for failures outside any command, e.g. a lost device).
  */
 export interface ErrorEvent {
   type: 'error';
@@ -41,6 +141,7 @@ export interface ErrorEvent {
   message: string;
   hint?: string;
   where?: string;
+  command?: Command['type'];
 }
 
-export type EngineEvent = AdapterEvent | ErrorEvent;
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent;

@@ -1,21 +1,50 @@
 // The bridge between the studio and the engine worker: the only UI file that imports the
 // protocol (src/engine/train/protocol.ts). One worker per page, created on first use; every
-// event it sends becomes a store action, so components only read the store.
+// event it sends becomes a store action, so components only read the store. Components that need
+// the worker call the command functions exported here (modelCommands), never postMessage.
 
 import { useEffect } from 'react';
-import type { Command, EngineEvent } from '../../engine/train/protocol.ts';
+import type { Command, EngineEvent, ModelSummary } from '../../engine/train/protocol.ts';
 import { deviceActions } from '../store/slices/device/actions.ts';
+import { modelsActions } from '../store/slices/models/actions.ts';
+import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
 
 let worker: Worker | null = null;
+
+/** Which part of the UI a failed command belongs to (no command: the device). */
+const ACTIVITY: Partial<Record<Command['type'], ModelsActivity>> = {
+  importModel: 'import',
+  cancelImport: 'import',
+  deleteModel: 'delete',
+  listModels: 'list',
+  ensureDemo: 'demo',
+};
+
+const modelView = (m: ModelSummary): ModelView => ({ ...m, warnings: [...m.warnings] });
 
 function onEvent(ev: EngineEvent): void {
   switch (ev.type) {
     case 'adapter':
       deviceActions.adapterFound(ev.info, ev.limits, ev.features);
       return;
-    case 'error':
-      deviceActions.failed({ name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
+    case 'models':
+      modelsActions.listed(ev.models.map(modelView));
       return;
+    case 'importProgress':
+      modelsActions.importProgressed({ phase: ev.phase, percent: ev.percent, bytesDone: ev.bytesDone, bytesTotal: ev.bytesTotal, mbPerSec: ev.mbPerSec, file: ev.file });
+      return;
+    case 'importDone':
+      modelsActions.importFinished(ev.id, ev.name, ev.bytesSkipped);
+      return;
+    case 'importCancelled':
+      modelsActions.importCancelled();
+      return;
+    case 'error': {
+      const during = ev.command && ACTIVITY[ev.command];
+      if (during) modelsActions.failed({ during, name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
+      else deviceActions.failed({ name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
+      return;
+    }
   }
 }
 
@@ -40,13 +69,42 @@ function getWorker(): Worker {
 /** Sends a command to the engine worker (no React needed). */
 export function sendCommand(cmd: Command): void {
   if (cmd.type === 'probe') deviceActions.probeStarted();
+  if (cmd.type === 'ensureDemo') modelsActions.demoRequested();
   getWorker().postMessage(cmd);
 }
 
-/** Starts the engine worker with the component and asks it for the adapter once. */
+/** Where the built-in demo checkpoint is served: public/demo/model/ under the app's base URL. */
+export function demoBaseUrl(): string {
+  return new URL(`${import.meta.env.BASE_URL}demo/model/`, location.href).href;
+}
+
+/** The model commands the Models screen uses; each records its start in the store, then sends. */
+export const modelCommands = {
+  /** Imports a checkpoint from picked or dropped files; `name` defaults to the folder's name. */
+  importFiles(files: File[], name?: string): void {
+    modelsActions.importStarted(name ?? null, files.length);
+    sendCommand({ type: 'importModel', files, name });
+  },
+  cancelImport(): void {
+    modelsActions.cancelRequested();
+    sendCommand({ type: 'cancelImport' });
+  },
+  deleteModel(id: string): void {
+    modelsActions.deleteRequested(id);
+    sendCommand({ type: 'deleteModel', id });
+  },
+  refresh(): void {
+    sendCommand({ type: 'listModels' });
+  },
+};
+
+/** Starts the engine worker with the component: probes the GPU, makes sure the demo is stored, lists the models. */
 export function useEngine(): void {
   useEffect(() => {
-    // StrictMode mounts twice in development; one probe is enough.
-    if (!worker) sendCommand({ type: 'probe' });
+    // StrictMode mounts twice in development; one start is enough.
+    if (worker) return;
+    sendCommand({ type: 'probe' });
+    sendCommand({ type: 'ensureDemo', baseUrl: demoBaseUrl() });
+    sendCommand({ type: 'listModels' });
   }, []);
 }

@@ -1,0 +1,154 @@
+// The models slice on its own (no worker, no React): actions as the engine bridge calls them on
+// worker events, and the selectors the Models screen reads. The store is reset after each case.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { getStudioState, initialStudioState, resetStudioStore } from '../../index.ts';
+import { modelsActions } from './actions.ts';
+import type { ModelView } from './initialState.ts';
+import { modelsSelectors } from './selectors.ts';
+
+afterEach(resetStudioStore);
+
+const model = (id: string, name: string, over: Partial<ModelView> = {}): ModelView => ({
+  id,
+  name,
+  parameters: 20_800,
+  dtype: 'F32',
+  bytes: 83_100,
+  layers: 2,
+  hidden: 32,
+  vocab: 64,
+  importedAt: '2025-11-22T00:42:00.000Z',
+  isDemo: false,
+  warnings: [],
+  ...over,
+});
+
+const DEMO = model('prefstudio-demo.114b4d16', 'PrefStudio demo', { isDemo: true, parameters: 1_050_752, dtype: 'BF16', bytes: 2_180_000 });
+const TINY = model('tiny-f32-1shard-aebbc5a0', 'tiny-f32-1shard');
+const ALPHA = model('alpha-00000001', 'alpha', { bytes: 1000 });
+
+const sel = <T,>(f: (s: ReturnType<typeof getStudioState>) => T): T => f(getStudioState());
+
+describe('models slice', () => {
+  it('starts empty and unlisted', () => {
+    expect(getStudioState().models).toEqual(initialStudioState.models);
+    expect(sel(modelsSelectors.listed)).toBe(false);
+    expect(sel(modelsSelectors.count)).toBe(0);
+    expect(sel(modelsSelectors.importStatus)).toBe('idle');
+    expect(sel(modelsSelectors.isImporting)).toBe(false);
+  });
+
+  it('lists models; sortedList puts the demo first, then by name; totalBytes sums them', () => {
+    modelsActions.listed([ALPHA, DEMO, TINY]);
+    expect(sel(modelsSelectors.listed)).toBe(true);
+    expect(sel(modelsSelectors.sortedList).map((m) => m.name)).toEqual(['PrefStudio demo', 'alpha', 'tiny-f32-1shard']);
+    expect(sel(modelsSelectors.list).map((m) => m.name)).toEqual(['alpha', 'PrefStudio demo', 'tiny-f32-1shard']); // as sent
+    expect(sel(modelsSelectors.totalBytes)).toBe(1000 + 2_180_000 + 83_100);
+    expect(sel(modelsSelectors.byId(TINY.id))).toEqual(TINY);
+    expect(sel(modelsSelectors.byId('nope'))).toBeNull();
+  });
+
+  it('the demo is preparing until a list holds it, and ready at once if it is already listed', () => {
+    modelsActions.demoRequested();
+    expect(sel(modelsSelectors.demoStatus)).toBe('preparing');
+    modelsActions.listed([TINY]); // listModels answered before ensureDemo finished
+    expect(sel(modelsSelectors.demoStatus)).toBe('preparing');
+    modelsActions.listed([DEMO, TINY]);
+    expect(sel(modelsSelectors.demoStatus)).toBe('ready');
+    modelsActions.demoRequested(); // a later ensureDemo with the demo listed
+    expect(sel(modelsSelectors.demoStatus)).toBe('ready');
+  });
+
+  it('an import runs, reports progress, and finishes with a full bar', () => {
+    modelsActions.importStarted('tiny-f32-1shard', 2);
+    expect(sel(modelsSelectors.importStatus)).toBe('running');
+    expect(sel(modelsSelectors.isImporting)).toBe(true);
+    expect(sel(modelsSelectors.importName)).toBe('tiny-f32-1shard');
+    expect(sel(modelsSelectors.importProgress)).toBeNull();
+    modelsActions.importProgressed({ phase: 'validate', percent: 100, bytesDone: 900, bytesTotal: 900, mbPerSec: 1 });
+    modelsActions.importProgressed({ phase: 'copy', percent: 37.5, bytesDone: 3, bytesTotal: 8, mbPerSec: 12.5, file: 'model.safetensors' });
+    expect(sel(modelsSelectors.importProgress)).toEqual({ phase: 'copy', percent: 37.5, bytesDone: 3, bytesTotal: 8, mbPerSec: 12.5, file: 'model.safetensors' });
+    modelsActions.importFinished(TINY.id, 'tiny-f32-1shard', 0);
+    expect(sel(modelsSelectors.importStatus)).toBe('done');
+    expect(sel(modelsSelectors.isImporting)).toBe(false);
+    expect(sel(modelsSelectors.importDoneId)).toBe(TINY.id);
+    expect(sel(modelsSelectors.importProgress)).toMatchObject({ phase: 'copy', percent: 100, bytesDone: 8, bytesTotal: 8 });
+  });
+
+  it('progress after the import ended is ignored (a late event)', () => {
+    modelsActions.importStarted(null, 1);
+    modelsActions.importCancelled();
+    modelsActions.importProgressed({ phase: 'copy', percent: 50, bytesDone: 1, bytesTotal: 2, mbPerSec: 1 });
+    expect(sel(modelsSelectors.importProgress)).toBeNull();
+    expect(sel(modelsSelectors.importStatus)).toBe('cancelled');
+  });
+
+  it('cancel: running → cancelling → cancelled; a cancel request with no import changes nothing', () => {
+    modelsActions.cancelRequested();
+    expect(sel(modelsSelectors.importStatus)).toBe('idle');
+    modelsActions.importStarted('big', 3);
+    modelsActions.cancelRequested();
+    expect(sel(modelsSelectors.importStatus)).toBe('cancelling');
+    expect(sel(modelsSelectors.isImporting)).toBe(true); // still stopping: controls stay disabled
+    modelsActions.importCancelled();
+    expect(sel(modelsSelectors.importStatus)).toBe('cancelled');
+    expect(sel(modelsSelectors.isImporting)).toBe(false);
+  });
+
+  it('a failed import shows the problem; the next import clears it; dismiss clears it too', () => {
+    modelsActions.importStarted('broken', 4);
+    const problem = {
+      during: 'import' as const,
+      name: 'LoadError',
+      message: "names shard 'model-00002-of-00003.safetensors' (holding e.g. 'model.layers.0.input_layernorm.weight'), which was not provided",
+      where: 'model.safetensors.index.json',
+      hint: 'add every shard listed in model.safetensors.index.json (3 files); a download may be incomplete',
+    };
+    modelsActions.failed(problem);
+    expect(sel(modelsSelectors.importStatus)).toBe('failed');
+    expect(sel(modelsSelectors.problem)).toEqual(problem);
+    modelsActions.importStarted('fixed', 5);
+    expect(sel(modelsSelectors.problem)).toBeNull();
+    modelsActions.failed(problem);
+    modelsActions.dismissProblem();
+    expect(sel(modelsSelectors.problem)).toBeNull();
+    expect(sel(modelsSelectors.importStatus)).toBe('failed');
+  });
+
+  it('a problem of another activity is kept when an import starts, and a list fixes only a list problem', () => {
+    modelsActions.failed({ during: 'demo', name: 'LoadError', message: 'is not there (HTTP 404 Not Found)', where: 'http://x/demo/model/config.json' });
+    expect(sel(modelsSelectors.demoStatus)).toBe('failed');
+    modelsActions.importStarted('a', 1);
+    expect(sel(modelsSelectors.problem)?.during).toBe('demo');
+    modelsActions.listed([TINY]);
+    expect(sel(modelsSelectors.problem)?.during).toBe('demo');
+    modelsActions.failed({ during: 'list', name: 'UnknownError', message: 'Internal error opening backing store' });
+    modelsActions.listed([TINY]);
+    expect(sel(modelsSelectors.problem)).toBeNull();
+  });
+
+  it('deleting marks the id until a list without it arrives; a failed delete unmarks everything', () => {
+    modelsActions.listed([DEMO, TINY, ALPHA]);
+    modelsActions.deleteRequested(TINY.id);
+    modelsActions.deleteRequested(TINY.id); // a double click
+    modelsActions.deleteRequested(ALPHA.id);
+    expect(getStudioState().models.deleting).toEqual([TINY.id, ALPHA.id]);
+    expect(sel(modelsSelectors.isDeleting(TINY.id))).toBe(true);
+    expect(sel(modelsSelectors.isDeleting(DEMO.id))).toBe(false);
+    modelsActions.listed([DEMO, ALPHA]); // TINY's delete is done, ALPHA's not yet
+    expect(sel(modelsSelectors.isDeleting(TINY.id))).toBe(false);
+    expect(sel(modelsSelectors.isDeleting(ALPHA.id))).toBe(true);
+    modelsActions.failed({ during: 'delete', name: 'UnknownError', message: 'the store refused' });
+    expect(getStudioState().models.deleting).toEqual([]);
+    expect(sel(modelsSelectors.count)).toBe(2);
+  });
+
+  it('resetStudioStore gives a clean slice (the reset each case runs after)', () => {
+    modelsActions.listed([DEMO]);
+    modelsActions.importStarted('x', 1);
+    resetStudioStore();
+    expect(getStudioState().models).toEqual(initialStudioState.models);
+    expect(getStudioState().device).toEqual(initialStudioState.device);
+  });
+});
