@@ -6,8 +6,9 @@
 //   (b) greedy generation equals the argmax chain recomputed without a cache;
 //   (c) sampling: a seed reproduces a generation, temperature → 0 and top-p → 0 give greedy;
 //   (d) generation stops at a stop id (and reports 'length' otherwise);
-//   plus a chunked prefill (Tq > 1 at p0 > 0), a left-padded batch against single runs, and the
-//   host-side sampler against its definition.
+//   plus a chunked prefill (Tq > 1 at p0 > 0), a left-padded batch against single runs, the
+//   embedding split into row parts (as the store loads a table over one storage binding) against
+//   the whole one, and the host-side sampler against its definition.
 // Tolerance: logits within 1e-4 (|z| ≤ 30): the two paths run the same f32 ops with different
 // matrix shapes (M = 1 vs T rows, split attention), which moves results by ~1e-6.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { bytesReader, readSafetensorsHeader, tensorBytes, toFloat32 } from '../.
 import { createNodeEngine } from '../../src/engine/node.ts';
 import { matmul } from '../../src/engine/ops/matmul.ts';
 import { softcap } from '../../src/engine/ops/softcap.ts';
+import { isRowSplit, splitRowsFromHost } from '../../src/engine/table.ts';
 import { Rng } from '../../src/engine/reference/random.ts';
 import { expectClose } from './harness.ts';
 
@@ -61,6 +63,7 @@ async function loadModel(dir: string): Promise<{ d: Gemma2Dims; params: Gemma2Pa
 /** The no-cache reference: soft-capped logits (T, V) of one sequence from the full forward. */
 async function fullLogits(d: Gemma2Dims, params: Gemma2Params, ids: number[]): Promise<Float32Array> {
   return e.noGrad(async () => {
+    if (isRowSplit(params.embed)) throw new Error('fullLogits takes a whole embedding');
     const h = forwardHidden(e, d, params, { B: 1, T: ids.length, ids: Int32Array.from(ids) }); // (T, C)
     const z = matmul(h, params.embed, { transB: true }); // (T, V)
     const zc = d.finalSoftcap > 0 ? softcap(z, d.finalSoftcap) : z;
@@ -176,6 +179,34 @@ describe('generation with a KV cache', () => {
       expect(early.finish[b]).toBe(at < 0 ? 'length' : 'stop');
     });
   });
+});
+
+describe('generation with a split embedding', () => {
+  for (const name of FIXTURES) {
+    it(`${name}: embedding in 3 row parts generates what the whole embedding generates`, async () => {
+      const { d, params } = models.get(name)!;
+      if (isRowSplit(params.embed)) throw new Error('fixture embedding should be whole');
+      // Same layers, the embedding cut on the host into ragged parts (the middle one a single row).
+      const bounds = [0, Math.floor(d.V / 3), Math.floor(d.V / 3) + 1, d.V];
+      const embed = splitRowsFromHost(e, await params.embed.readF32(), [d.V, d.C], bounds, { name: 'embed' });
+      const split = { ...params, embed };
+      const prompts = [promptOf(6, d.V, 11), promptOf(2, d.V, 12)]; // left-padded batch of 2
+      // Prompts whose tokens fall in every part, the single-row one included.
+      prompts[0][1] = bounds[1];
+      prompts[1][0] = d.V - 1;
+      const n = 10;
+      const run = async (p: typeof params) => {
+        const steps: Float32Array[] = [];
+        const r = await generate(e, d, p, prompts, { maxNewTokens: n, stopIds: [], onStep: (s) => steps.push(s.logits.slice()) });
+        return { tokens: r.tokens, steps };
+      };
+      const want = await run(params);
+      const got = await run(split);
+      expect(got.tokens).toEqual(want.tokens);
+      for (let j = 0; j < n; j++) expectClose(got.steps[j], want.steps[j], { atol: 1e-5, rtol: 1e-5 }, `${name} split step ${j} logits`);
+      embed.parts.forEach((p) => p.tensor.dispose());
+    });
+  }
 });
 
 describe('sampleToken (host side)', () => {

@@ -4,6 +4,9 @@
 // that bend, old and new config keys, non-default layer_types) it compares, at real positions:
 //   per-token log-probs and per-sequence sums (TRL convention), logsumexp, log Σp² (WPO term), the
 //   final hidden states — and the gradients of Σ completion log-probs w.r.t. every parameter.
+// Each checkpoint runs twice: with the embedding as one tensor, and split into 3 ragged row parts
+// (one of a single row), as the weight store loads a table over one storage binding; the split
+// run's embedding gradient is reassembled from its parts and held to the same goldens.
 // Tolerances: per-sequence log-probs 1e-4 relative (the issue's bound), gradients 1e-3 of each
 // tensor's max |grad|; the f32 golden differs from the f64 one by ~1e-5, so these leave margin
 // for our different (but f32) summation orders.
@@ -16,6 +19,8 @@ import { dimsFromConfig, LAYER_TENSORS, namedParams, tokenLogprobs, forwardHidde
 import { parseSafetensorsHeader, tensorBytes, toFloat32 } from '../../src/engine/model/safetensors.ts';
 import { createNodeEngine } from '../../src/engine/node.ts';
 import { readGolden, type Golden } from '../fixtures/goldens/read.ts';
+import { isRowSplit, splitRowsFromHost } from '../../src/engine/table.ts';
+import type { Tensor } from '../../src/engine/tensor.ts';
 import { expectClose } from './harness.ts';
 import { planMemory } from '../../src/engine/model/planner.ts';
 
@@ -28,8 +33,14 @@ beforeAll(async () => {
 });
 afterAll(() => e?.destroy());
 
-/** Reads every safetensors file of a checkpoint directory into f32 GPU tensors (bf16 widened exactly). */
-function loadParams(dir: string): { params: Gemma2Params; cfg: ReturnType<typeof parseGemma2Config> } {
+/** Row bounds of the split-embedding runs: 3 ragged parts, the middle one a single row. */
+const splitBounds = (V: number): number[] => [0, Math.floor(V / 2), Math.floor(V / 2) + 1, V];
+
+/**
+ * Reads every safetensors file of a checkpoint directory into f32 GPU tensors (bf16 widened
+ * exactly); with `split`, the embedding becomes row parts cut at splitBounds (on the host).
+ */
+function loadParams(dir: string, split = false): { params: Gemma2Params; cfg: ReturnType<typeof parseGemma2Config> } {
   const cfg = parseGemma2Config(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'));
   const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.safetensors'))) {
@@ -46,7 +57,28 @@ function loadParams(dir: string): { params: Gemma2Params; cfg: ReturnType<typeof
   for (let i = 0; i < cfg.L; i++) {
     layers.push(Object.fromEntries(Object.entries(LAYER_TENSORS).map(([field, name]) => [field, get(`model.layers.${i}.${name}`)])) as unknown as Gemma2Layer);
   }
-  return { cfg, params: { embed: get('model.embed_tokens.weight'), layers, finalNorm: get('model.norm.weight') } };
+  const emb = tensors.get('model.embed_tokens.weight')!;
+  const embed = split ? splitRowsFromHost(e, emb.data, [cfg.V, cfg.C], splitBounds(cfg.V), { requiresGrad: true, name: 'model.embed_tokens.weight' }) : get('model.embed_tokens.weight');
+  return { cfg, params: { embed, layers, finalNorm: get('model.norm.weight') } };
+}
+
+/** Every parameter's gradient by HF name; a split embedding's parts are joined back into [V, C]. */
+async function gradsByName(p: Gemma2Params): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  const read = async (name: string, t: Tensor): Promise<Float32Array> => {
+    if (!t.grad) throw new Error(`${name} (${t.label}) received no gradient`);
+    return t.grad.readF32();
+  };
+  for (const [name, t] of namedParams(p)) if (!name.startsWith('model.embed_tokens.weight')) out.set(name, await read(name, t));
+  const E = p.embed;
+  if (isRowSplit(E)) {
+    const dE = new Float32Array(E.shape[0] * E.shape[1]);
+    for (const part of E.parts) dE.set(await read(part.tensor.label, part.tensor), part.row0 * E.shape[1]);
+    out.set('model.embed_tokens.weight', dE);
+  } else {
+    out.set('model.embed_tokens.weight', await read('model.embed_tokens.weight', E));
+  }
+  return out;
 }
 
 /** Values of a [B·T] array at positions where mask is 1. */
@@ -57,10 +89,11 @@ function at(values: ArrayLike<number>, mask: Int32Array): number[] {
 }
 
 describe('Gemma-2 vs PyTorch goldens', () => {
-  for (const name of FIXTURES) {
-    it(`${name}: log-probs, lse, log Σp², hidden states and every parameter gradient`, async () => {
+  for (const [name, split] of FIXTURES.flatMap((n) => [[n, false], [n, true]] as const)) {
+    it(`${name}${split ? ' (embedding in 3 row parts)' : ''}: log-probs, lse, log Σp², hidden states and every parameter gradient`, async () => {
       const golden: Golden = readGolden(readFileSync(join(root, 'goldens', `${name}.bin`)).buffer as ArrayBuffer, name);
-      const { cfg, params } = loadParams(join(root, 'checkpoints', name));
+      const { cfg, params } = loadParams(join(root, 'checkpoints', name), split);
+      if (split) expect(namedParams(params).filter(([n]) => n.startsWith('model.embed_tokens.weight')).map(([n]) => n)).toEqual(splitBounds(cfg.V).slice(1).map((r1, i) => `model.embed_tokens.weight[${splitBounds(cfg.V)[i]}:${r1}]`));
       const d = dimsFromConfig(cfg);
       const [B, T] = golden.get('input_ids').shape;
       const ids = golden.i32('input_ids');
@@ -100,11 +133,10 @@ describe('Gemma-2 vs PyTorch goldens', () => {
       const seed = e.full([B * T], 1);
       e.backward([logp], { seeds: [seed] });
       let checked = 0;
-      for (const [hfName, p] of namedParams(params)) {
+      for (const [hfName, got] of await gradsByName(params)) {
         const want = golden.f64(`f64/grad/${hfName}`);
         const maxAbs = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        if (!p.grad) throw new Error(`${name}: ${hfName} received no gradient`);
-        expectClose(await p.grad.readF32(), want, { atol: 1e-3 * Math.max(maxAbs, 1e-6), rtol: 1e-3 }, `${name} grad ${hfName}`);
+        expectClose(got, want, { atol: 1e-3 * Math.max(maxAbs, 1e-6), rtol: 1e-3 }, `${name} grad ${hfName}`);
         checked++;
       }
       expect(checked).toBe(2 + 11 * d.L);

@@ -3,6 +3,8 @@
 export { Engine, f32, i32 } from './engine.ts';
 export type { Dispatch, EngineOptions } from './engine.ts';
 export { Tensor } from './tensor.ts';
+export { isRowSplit, splitRowsFromHost, tableParts } from './table.ts';
+export type { RowPart, RowSplitTensor, VocabTable } from './table.ts';
 export type { DType } from './tensor.ts';
 export * from './errors.ts';
 export { ops } from './ops/index.ts';

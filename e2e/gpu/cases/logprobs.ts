@@ -1,6 +1,12 @@
-import { checkOp, expectClose, Rng, type GpuCase, type Tol } from '../harness.ts';
+// logprobs: the fused LM head + log-softmax gather, whole E and E split into row parts
+// (engine/table.ts): ragged parts, a single-row part holding labels, labels in the last part, slices
+// and chunks cut at part ends, a frozen part, and split = whole bit for bit when the part ends
+// fall on slice and chunk ends.
+import { checkOp, expectClose, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
 import type { Engine } from '../../../src/engine/engine.ts';
 import { logprobs } from '../../../src/engine/ops/logprobs.ts';
+import { splitRowsFromHost, type RowSplitTensor } from '../../../src/engine/table.ts';
+import type { Tensor } from '../../../src/engine/tensor.ts';
 import { logprobsRef } from '../../../src/engine/reference/logprobs.ts';
 import { numericGrads } from '../../../src/engine/reference/finite_diff.ts';
 
@@ -54,6 +60,89 @@ function lpCase(c: LpCase): GpuCase {
   };
 }
 
+interface SplitCase {
+  rows: number[];
+  C: number;
+  bounds: number[]; // part ends [0, …, V]
+  cap: number;
+  slice?: number;
+  chunk?: number;
+  range: number;
+  labels: number[]; // chosen so that every kind of part holds some
+  frozen?: number[]; // parts that require no gradient
+}
+
+/** E split at `bounds`: h, then each part as its own input (gradient checked), then labels. */
+function splitCase(c: SplitCase): GpuCase {
+  const T = c.rows.reduce((a, b) => a * b, 1);
+  const V = c.bounds[c.bounds.length - 1];
+  const nParts = c.bounds.length - 1;
+  const desc = `split E parts [${c.bounds}] rows=[${c.rows}] C=${c.C} cap=${c.cap} slice=${c.slice ?? 'default'} chunk=${c.chunk ?? 'default'}${c.frozen ? ` frozen [${c.frozen}]` : ''}`;
+  return {
+    name: `logprobs: ${desc}`,
+    run: (e) =>
+      checkOp(e, {
+        name: `logprobs ${desc}`,
+        inputs: [
+          { data: rng.array(T * c.C, -c.range, c.range), shape: [...c.rows, c.C] },
+          ...Array.from({ length: nParts }, (_, i): InputSpec => {
+            const n = c.bounds[i + 1] - c.bounds[i];
+            return { data: rng.array(n * c.C, -c.range, c.range), shape: [n, c.C], grad: !c.frozen?.includes(i) };
+          }),
+          { data: c.labels, shape: c.rows, dtype: 'i32' },
+        ],
+        gpu: (xs) => {
+          const parts = xs.slice(1, 1 + nParts).map((tensor, i) => ({ row0: c.bounds[i], row1: c.bounds[i + 1], tensor }));
+          const E: RowSplitTensor = { kind: 'row-split', name: 'E', shape: [V, c.C], dtype: 'f32', limitBytes: 0, parts };
+          const r = logprobs(xs[0], E, xs[1 + nParts], { softcap: c.cap, sliceSize: c.slice, chunkSize: c.chunk });
+          return [r.logp, r.lse, r.lsp2];
+        },
+        cpu: (xs) => {
+          const E = new Float64Array(V * c.C);
+          xs.slice(1, 1 + nParts).forEach((p, i) => E.set(p, c.bounds[i] * c.C));
+          const r = logprobsRef(xs[0], E, xs[1 + nParts], T, c.C, V, c.cap);
+          return [r.logp, r.lse, r.lsp2];
+        },
+        detached: [2],
+        fwd,
+        bwd,
+      }),
+  };
+}
+
+/**
+ * When the part ends fall on slice and chunk ends, the split op does exactly the unsplit op's
+ * arithmetic in the same order: logp, lse, lsp2, dh and dE must be equal bit for bit.
+ */
+async function splitBitwiseCase(e: Engine): Promise<void> {
+  const [T, C, V, cap] = [9, 12, 300, 30];
+  const hData = Float32Array.from(rng.array(T * C, -3, 3));
+  const EData = Float32Array.from(rng.array(V * C, -3, 3));
+  const y = [299, 0, 128, 191, -100, 192, 5, 250, 127];
+  const run = async (E: Tensor | RowSplitTensor, Es: Tensor[]): Promise<Float32Array[]> => {
+    const h = e.tensor(hData, [T, C], { requiresGrad: true });
+    const labels = e.tensor(y, [T], { dtype: 'i32' });
+    const r = logprobs(h, E, labels, { softcap: cap, sliceSize: 64, chunkSize: 64 });
+    const seeds = [e.tensor(Float32Array.from({ length: T }, (_, t) => 0.5 + t), [T]), e.tensor(Float32Array.from({ length: T }, (_, t) => 0.25 - t / 8), [T])];
+    e.backward([r.logp, r.lse], { seeds });
+    const out = [await r.logp.readF32(), await r.lse.readF32(), await r.lsp2.readF32(), await h.grad!.readF32()];
+    for (const t of Es) out.push(await t.grad!.readF32());
+    [h, labels, r.logp, r.lse, r.lsp2, ...seeds].forEach((t) => t.dispose());
+    return out;
+  };
+  const whole = e.tensor(EData, [V, C], { requiresGrad: true });
+  const want = await run(whole, [whole]);
+  whole.dispose();
+  const split = splitRowsFromHost(e, EData, [V, C], [0, 128, 192, 300], { requiresGrad: true, name: 'E' });
+  const got = await run(split, split.parts.map((p) => p.tensor));
+  const exact = { atol: 0, rtol: 0 };
+  ['logp', 'lse', 'lsp2', 'dh'].forEach((what, i) => expectClose(got[i], want[i], exact, `split vs whole ${what}`));
+  const dE = new Float32Array(V * C);
+  split.parts.forEach((p, i) => dE.set(got[4 + i], p.row0 * C));
+  expectClose(dE, want[4], exact, 'split vs whole dE (parts joined)');
+  split.parts.forEach((p) => p.tensor.dispose());
+}
+
 /** Only logp is seeded (lse unused) and only E requires a gradient: the zero-dlse and no-dh paths. */
 async function logpOnlyCase(e: Engine): Promise<void> {
   const [T, C, V, cap] = [5, 6, 40, 30];
@@ -85,6 +174,19 @@ async function badLabelCase(e: Engine): Promise<void> {
   [h, E, labels, r.logp, r.lse, r.lsp2].forEach((t) => t.dispose());
 }
 
+/** With a split E, the NaN of a label ≥ V comes from the last part; other rows stay finite. */
+async function splitBadLabelCase(e: Engine): Promise<void> {
+  const h = e.tensor(rng.array(4 * 4), [4, 4]);
+  const E = splitRowsFromHost(e, Float32Array.from(rng.array(9 * 4)), [9, 4], [0, 1, 5, 9]);
+  const labels = e.tensor([9, 8, -100, 0], [4], { dtype: 'i32' });
+  const r = logprobs(h, E, labels, { softcap: 30 });
+  const lp = await r.logp.read();
+  if (!Number.isNaN(lp[0]) || !Number.isFinite(lp[1]) || lp[2] !== 0 || !Number.isFinite(lp[3])) {
+    throw new Error(`logprobs split: want [NaN, finite, 0, finite] for labels [9 ≥ V, 8, ignored, 0]; got ${Array.from(lp)}`);
+  }
+  [h, labels, r.logp, r.lse, r.lsp2, ...E.parts.map((p) => p.tensor)].forEach((t) => t.dispose());
+}
+
 export const cases: GpuCase[] = [
   lpCase({ rows: [1], C: 5, V: 1, cap: 30, range: 2 }),
   lpCase({ rows: [1], C: 16, V: 37, cap: 0, range: 1 }),
@@ -98,5 +200,23 @@ export const cases: GpuCase[] = [
   // two token tiles (70 > 64 rows) as a [2, 35] batch; default slice and chunk
   lpCase({ rows: [2, 35], C: 8, V: 37, cap: 30, range: 3, ignore: [0, 34, 69] }),
   { name: 'logprobs: only logp seeded, only E trainable', run: logpOnlyCase },
+  // V = 37 in parts of 16, 1, 20 rows: labels in every part, twice on the single-row part (16),
+  // the last row (36); slices and chunks of 16 are cut at the part ends (16 | 1 | 16 + 4).
+  splitCase({ rows: [7], C: 16, bounds: [0, 16, 17, 37], cap: 30, slice: 16, chunk: 16, range: 3, labels: [16, 0, -100, 36, 16, 20, 15] }),
+  // V = 300 in parts of 100, 1, 199 (C = 5: scalar loads; cap off); slices of 64 and chunks of
+  // 70 do not divide the parts; labels in the last part.
+  splitCase({ rows: [7], C: 5, bounds: [0, 100, 101, 300], cap: 0, slice: 64, chunk: 70, range: 3, labels: [299, 100, 250, -100, 99, 101, 0] }),
+  // 4 parts, default slice and chunk, two token tiles ([2, 35] rows); the middle parts are frozen
+  splitCase({
+    rows: [2, 35],
+    C: 8,
+    bounds: [0, 10, 11, 30, 37],
+    cap: 30,
+    range: 3,
+    labels: Array.from({ length: 70 }, (_, t) => (t % 17 === 0 ? -100 : (t * 7) % 37)),
+    frozen: [1, 2],
+  }),
+  { name: 'logprobs: split E at slice and chunk ends equals the whole E bit for bit', run: splitBitwiseCase },
+  { name: 'logprobs: split E, label ≥ V gives NaN', run: splitBadLabelCase },
   { name: 'logprobs: label ≥ V gives NaN', run: badLabelCase },
 ];

@@ -21,6 +21,7 @@ import { logprobs, type LogprobsResult } from '../ops/logprobs.ts';
 import { matmul } from '../ops/matmul.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { rope } from '../ops/rope.ts';
+import { isRowSplit, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Gemma2Config } from './config.ts';
 
@@ -79,7 +80,8 @@ export interface Gemma2Layer {
 }
 
 export interface Gemma2Params {
-  embed: Tensor; // (V, C)            model.embed_tokens, also the (tied) output projection
+  embed: VocabTable; // (V, C)       model.embed_tokens, also the (tied) output projection; one tensor
+  //                                  or row parts when over one storage binding (engine/table.ts)
   layers: Gemma2Layer[]; // L
   finalNorm: Tensor; // (C)           model.norm
 }
@@ -99,9 +101,13 @@ export const LAYER_TENSORS: Record<keyof Gemma2Layer, string> = {
   postFfwNorm: 'post_feedforward_layernorm.weight',
 };
 
-/** Every parameter with its HF name, in state-dict order. */
+/**
+ * Every parameter tensor with its HF name, in state-dict order. A split embedding contributes one
+ * entry per row part, named `model.embed_tokens.weight[row0:row1]` (each part has its own grad).
+ */
 export function namedParams(p: Gemma2Params): [string, Tensor][] {
-  const out: [string, Tensor][] = [['model.embed_tokens.weight', p.embed]];
+  const emb = 'model.embed_tokens.weight';
+  const out: [string, Tensor][] = isRowSplit(p.embed) ? p.embed.parts.map((q) => [`${emb}[${q.row0}:${q.row1}]`, q.tensor]) : [[emb, p.embed]];
   p.layers.forEach((layer, i) => {
     for (const [field, name] of Object.entries(LAYER_TENSORS)) out.push([`model.layers.${i}.${name}`, layer[field as keyof Gemma2Layer]]);
   });

@@ -4,7 +4,8 @@
 //   createKVCache   per layer K and V [B, S_max, KVH, HD] (keys after RoPE), plus left padding
 //   decodeStep      Tq new tokens per sequence at cache rows p0 … p0+Tq−1 → logits of the LAST
 //                   one [B, V]: embedding → L blocks (attention over the cache) → final norm →
-//                   h_last · Eᵀ (one gemm) → final softcap, on the GPU; then one readback
+//                   h_last · Eᵀ (one gemm per row part of E) → final softcap, on the GPU;
+//                   then one readback
 //   generate        prefill the prompt in one decodeStep (Tq = prompt length), then one token per
 //                   step, choosing each token on the host from the read-back logits
 //
@@ -33,6 +34,7 @@ import { embedding } from '../ops/embedding.ts';
 import { gemm } from '../ops/matmul.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { softcap } from '../ops/softcap.ts';
+import { checkTable } from '../table.ts';
 import { Rng } from '../reference/random.ts';
 import type { Tensor } from '../tensor.ts';
 import { blockForward, embedScale, type AttendFn, type ForwardCtx, type Gemma2Dims, type Gemma2Params } from './gemma2.ts';
@@ -126,6 +128,8 @@ export function decodeLogits(e: Engine, d: Gemma2Dims, p: Gemma2Params, cache: K
     throw new ShapeError('generate.decodeStep', `${Tq} more tokens after ${p0} do not fit the cache (S_max = ${cache.S_max})`, 'create the cache with S_max ≥ prompt length + max new tokens');
   }
   if (p.layers.length !== d.L) throw new ShapeError('generate.decodeStep', `${p.layers.length} layers loaded, config says L = ${d.L}`);
+  const embed = checkTable('generate.decodeStep', 'params.embed', p.embed); // whole or row parts covering [0, V)
+  if (embed.V !== d.V || embed.C !== d.C) throw new ShapeError('generate.decodeStep', `params.embed is [${embed.V}, ${embed.C}], config says [V, C] = [${d.V}, ${d.C}]`);
   return e.noGrad(() => {
     // RoPE positions: cache rows, minus the sequence's left padding (pad rows get 0; they are masked).
     const padded = cache.keyMask !== null;
@@ -144,9 +148,13 @@ export function decodeLogits(e: Engine, d: Gemma2Dims, p: Gemma2Params, cache: K
     positions.dispose();
     const hf = rmsnorm(h, p.finalNorm, d.rmsNormEps); // (B·Tq, C)
     h.dispose();
-    // Logits of the last token of each sequence: z[b] = hf[b·Tq + Tq−1] · Eᵀ  (B, V).
+    // Logits of the last token of each sequence: z[b] = hf[b·Tq + Tq−1] · Eᵀ  (B, V); a split E
+    // (row parts, engine/table.ts) fills columns [row0, row1) of z with one gemm per part.
     const z = e.empty([B, d.V], 'f32', 'generate.logits');
-    gemm({ out: z, a: hf, b: p.embed, M: 1, N: d.V, K: d.C, transB: true, batch: B, offA: (Tq - 1) * d.C, strideA: Tq * d.C, strideB: 0, strideOut: d.V });
+    for (const part of embed.parts) {
+      const n = part.row1 - part.row0;
+      gemm({ out: z, a: hf, b: part.tensor, M: 1, N: n, K: d.C, transB: true, batch: B, offA: (Tq - 1) * d.C, strideA: Tq * d.C, strideB: 0, offOut: part.row0, strideOut: d.V });
+    }
     hf.dispose();
     cache.length = p0 + Tq;
     if (!(d.finalSoftcap > 0)) return z;

@@ -6,12 +6,16 @@
 // host builds a CSR of the ids (unique ids, segment starts, tokens grouped by id) and one
 // workgroup per unique id sums its rows in ascending token order; untouched rows are 0.
 // The ids are never read back from the GPU, so training the table requires host ids.
+// Split tables (engine/table.ts; a table over one storage binding, e.g. gemma-2-2b's 2.36 GB one):
+// one gather dispatch per row part, each writing the output rows whose id falls in its rows; the
+// backward slices the one CSR by part (its unique ids are sorted) and returns each part's gradient.
 // Shader: src/gpu/shaders/embedding.wgsl. Reference: src/engine/reference/embedding.ts.
 
 import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
+import { checkTable, describeTable, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
-import { expectDtype, expectRank } from './util.ts';
+import { expectDtype } from './util.ts';
 
 export interface EmbeddingOptions {
   /** Shape of host ids ([T] or [B, T]); default [ids.length]. For tensor ids their own shape is used. */
@@ -22,14 +26,16 @@ export interface EmbeddingOptions {
   scale?: number;
 }
 
-/** Gathers rows of table [V, C] for ids ([T] or [B, T], host Int32Array or i32 tensor) → [..., C], times scale. */
-export function embedding(table: Tensor, ids: Tensor | Int32Array, opts: EmbeddingOptions = {}): Tensor {
-  expectDtype('embedding', 'table', table, 'f32');
-  expectRank('embedding', 'table', table, 2);
-  const [V, C] = table.shape;
+/**
+ * Gathers rows of table [V, C] (one tensor or row parts) for ids ([T] or [B, T], host Int32Array or
+ * i32 tensor) → [..., C], times scale.
+ */
+export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: EmbeddingOptions = {}): Tensor {
+  const { V, C, parts } = checkTable('embedding', 'table', table);
+  const tensors = parts.map((p) => p.tensor);
   const scale = opts.scale ?? 1;
   if (!Number.isFinite(scale)) throw new ShapeError('embedding', `scale must be finite, got ${scale}`);
-  const e = table.engine;
+  const e = tensors[0].engine;
 
   // ids: shape and (when available) the host copy used for validation and the backward's CSR.
   let idsShape: number[];
@@ -49,20 +55,31 @@ export function embedding(table: Tensor, ids: Tensor | Int32Array, opts: Embeddi
   const T = idsShape.reduce((a, b) => a * b, 1); // tokens (batch flattened)
   if (host && host.length !== T) throw new ShapeError('embedding', `${host.length} ids given for shape ${fmtShape(idsShape)} (${T} tokens)`);
   if (host) validateIds(host, idsShape, V);
-  const trains = e.tape.enabled && table.requiresGrad;
+  const trains = e.tape.enabled && tensors.some((t) => t.requiresGrad);
   if (trains && !host) {
     throw new ShapeError(
       'embedding',
-      `the table ${table.describe()} requires a gradient but the ids ${fmtShape(idsShape)} are only on the GPU`,
+      `the table ${describeTable(table)} requires a gradient but the ids ${fmtShape(idsShape)} are only on the GPU`,
       'pass the ids as a host Int32Array, or the tensor plus opts.hostIds (the backward builds its scatter plan on the host)',
     );
   }
 
-  // Forward: one invocation per output element.
+  // Forward: one invocation per output element, one dispatch per part; a part writes the rows
+  // whose id is in [row0, row1), so together they write every row once.
   const idsGpu = ids instanceof Int32Array ? e.tensor(ids, idsShape, { dtype: 'i32', label: 'embedding.ids' }) : ids;
   const out = e.empty([...idsShape, C], 'f32', 'embedding.out'); // [..., C]
   if (out.size > 0) {
-    e.run({ op: 'embedding.forward', shader: 'embedding', entry: 'embedding_forward', inputs: [table, idsGpu], outputs: [out], params: [out.size, C, V, f32(scale), 0], workgroups: e.grid(out.size, 256) });
+    for (const p of parts) {
+      e.run({
+        op: 'embedding.forward',
+        shader: 'embedding',
+        entry: 'embedding_forward',
+        inputs: [p.tensor, idsGpu],
+        outputs: [out],
+        params: [out.size, C, V, f32(scale), 0, p.row0, p.row1, 0, 0],
+        workgroups: e.grid(out.size, 256),
+      });
+    }
   }
   if (idsGpu !== ids) idsGpu.dispose();
 
@@ -70,27 +87,38 @@ export function embedding(table: Tensor, ids: Tensor | Int32Array, opts: Embeddi
   const saved = trains ? Int32Array.from(host!) : null;
   e.tape.record({
     op: 'embedding',
-    inputs: [table],
+    inputs: tensors,
     outputs: [out],
     backward: ([dy]) => {
-      const dTable = e.zeros([V, C], 'embedding.dTable'); // rows no token touched stay 0
+      // One gradient per part (null for parts that need none); rows no token touched stay 0.
+      const dParts = parts.map((p) => (p.tensor.requiresGrad ? e.zeros(p.tensor.shape, 'embedding.dTable') : null));
       const ids = saved!;
-      if (ids.length === 0 || C === 0) return [dTable];
+      if (ids.length === 0 || C === 0) return dParts;
       const csr = buildCsr(ids);
       const U = csr.unique;
       const csrGpu = e.tensor(csr.data, [csr.data.length], { dtype: 'u32', label: 'embedding.csr' });
-      e.run({
-        op: 'embedding.backward',
-        shader: 'embedding',
-        entry: 'embedding_backward',
-        inputs: [dy!, csrGpu],
-        outputs: [dTable],
-        params: [U, C, V, f32(scale), 2 * U + 1],
-        workgroups: e.grid(U, 1),
-        overrides: { WG: C >= 4096 ? 256 : 64 },
+      // uniq = csr.data[0 .. U) is ascending: part i owns the unique ids [u0, u1) in its rows.
+      let u0 = 0;
+      parts.forEach((p, i) => {
+        let u1 = u0;
+        while (u1 < U && csr.data[u1] < p.row1) u1++;
+        const dPart = dParts[i];
+        if (dPart && u1 > u0) {
+          e.run({
+            op: 'embedding.backward',
+            shader: 'embedding',
+            entry: 'embedding_backward',
+            inputs: [dy!, csrGpu],
+            outputs: [dPart],
+            params: [u1 - u0, C, V, f32(scale), 2 * U + 1, p.row0, p.row1, u0, U],
+            workgroups: e.grid(u1 - u0, 1),
+            overrides: { WG: C >= 4096 ? 256 : 64 },
+          });
+        }
+        u0 = u1;
       });
       csrGpu.dispose();
-      return [dTable];
+      return dParts;
     },
   });
   return out;

@@ -17,11 +17,16 @@
 //   dh       += g · E[v0 : v0+vc]        gemm NN, accumulating over chunks in order
 //   dE[v0 : v0+vc] = gᵀ · h              gemm TN, written at offOut = v0·C
 // Everything has one writer and a fixed order, so the result is deterministic.
+// Split E (engine/table.ts; a table over one storage binding, e.g. gemma-2-2b's 2.36 GB one): each
+// row part contributes its own slices to partials (numbered on across parts, so combine merges all
+// of them in one fixed order), the part holding y_t writes z'[t, y_t], and the backward's chunks
+// lie inside one part (dh accumulates over all chunks of all parts in order; each part gets its dE).
 // h, E and labels must stay alive until backward (they are read again there).
 // Shader: src/gpu/shaders/logprobs.wgsl. Reference: src/engine/reference/logprobs.ts.
 
 import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
+import { checkTable, describeTable, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
 import { gemm } from './matmul.ts';
 import { expectDtype, rowsOf } from './util.ts';
@@ -63,19 +68,19 @@ export function defaultChunkSize(T: number, V: number): number {
 
 /**
  * Per-token log-probs of `labels` under logits z' = softcap(h·Eᵀ).
- * h: f32 [..., T, C] final hidden states; E: f32 [V, C] tied embedding; labels: i32 [..., T].
+ * h: f32 [..., T, C] final hidden states; E: f32 [V, C] tied embedding, one tensor or row parts;
+ * labels: i32 [..., T].
  */
-export function logprobs(h: Tensor, E: Tensor, labels: Tensor, opts: LogprobsOptions): LogprobsResult {
+export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: LogprobsOptions): LogprobsResult {
   const op = 'logprobs';
   expectDtype(op, 'h', h, 'f32');
-  expectDtype(op, 'E', E, 'f32');
   expectDtype(op, 'labels', labels, 'i32');
   if (h.rank < 2) throw new ShapeError(op, `h must be [..., T, C], got ${fmtShape(h.shape)}`);
-  if (E.rank !== 2) throw new ShapeError(op, `E must be [V, C], got ${fmtShape(E.shape)}`);
+  const { V, C: CE, parts } = checkTable(op, 'E', E);
+  const Es = parts.map((p) => p.tensor);
   const C = h.shape[h.rank - 1];
-  const [V, CE] = E.shape;
-  if (CE !== C) throw new ShapeError(op, `h ${fmtShape(h.shape)} and E ${fmtShape(E.shape)} disagree on C (${C} vs ${CE})`);
-  if (V === 0 || C === 0) throw new ShapeError(op, `empty vocabulary or width: E ${fmtShape(E.shape)}`);
+  if (CE !== C) throw new ShapeError(op, `h ${fmtShape(h.shape)} and E ${describeTable(E)} disagree on C (${C} vs ${CE})`);
+  if (V === 0 || C === 0) throw new ShapeError(op, `empty vocabulary or width: E ${describeTable(E)}`);
   const rowShape = h.shape.slice(0, -1);
   if (labels.shape.length !== rowShape.length || labels.shape.some((d, i) => d !== rowShape[i])) {
     throw new ShapeError(op, `labels ${fmtShape(labels.shape)} must have h's row shape ${fmtShape(rowShape)} (h ${fmtShape(h.shape)})`);
@@ -89,8 +94,11 @@ export function logprobs(h: Tensor, E: Tensor, labels: Tensor, opts: LogprobsOpt
 
   const VS = opts.sliceSize ?? defaultSliceSize(V);
   if (!(Number.isInteger(VS) && VS >= 1)) throw new ShapeError(op, `sliceSize must be a positive integer, got ${VS}`);
-  const S = Math.ceil(V / VS);
-  if (S > maxWg) throw new ShapeError(op, `${S} vocabulary slices of ${VS} exceed ${maxWg} workgroups per dimension`, 'use a larger sliceSize');
+  // Slices are cut inside each part; part i's slices are s0[i] … s0[i] + Sp[i] − 1 of all S.
+  const Sp = parts.map((p) => Math.ceil((p.row1 - p.row0) / VS));
+  const s0 = Sp.map((_, i) => Sp.slice(0, i).reduce((a, b) => a + b, 0));
+  const S = s0[parts.length - 1] + Sp[parts.length - 1];
+  if (Math.max(...Sp) > maxWg) throw new ShapeError(op, `${Math.max(...Sp)} vocabulary slices of ${VS} exceed ${maxWg} workgroups per dimension`, 'use a larger sliceSize');
   if (Math.ceil(T / BM) > maxWg) throw new ShapeError(op, `${T} rows need ${Math.ceil(T / BM)} token tiles, over ${maxWg}`, 'split the batch');
   if (opts.chunkSize !== undefined && !(Number.isInteger(opts.chunkSize) && opts.chunkSize >= 1)) {
     throw new ShapeError(op, `chunkSize must be a positive integer, got ${opts.chunkSize}`);
@@ -103,22 +111,25 @@ export function logprobs(h: Tensor, E: Tensor, labels: Tensor, opts: LogprobsOpt
   const lsp2 = e.empty(rowShape, 'f32', 'logprobs.lsp2');
   const partials = e.empty([T, S, 3], 'f32', 'logprobs.partials');
   const zlab = e.empty([T], 'f32', 'logprobs.zlab');
-  // pass 1: [T, S] triples (max, Σe^{z−m}, Σe^{2(z−m)})
-  e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, E], outputs: [partials], params: [T, C, V, VS, S, capP], workgroups: [Math.ceil(T / BM), S], overrides: { VEC } });
-  // z'[t, y_t] by an indexed dot, one 64-wide workgroup per row
-  e.run({ op: 'logprobs.label_logit', shader: 'logprobs', entry: 'logprobs_label_logit', inputs: [h, E, labels], outputs: [zlab], params: [T, C, V, capP], workgroups: e.grid(T * 64, 64) });
-  // merge the slices in order
+  parts.forEach((p, i) => {
+    // pass 1: this part's [T, Sp] triples (max, Σe^{z−m}, Σe^{2(z−m)}) at slices s0 …
+    const rows = p.row1 - p.row0;
+    e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, p.tensor], outputs: [partials], params: [T, C, rows, VS, S, s0[i], capP], workgroups: [Math.ceil(T / BM), Sp[i]], overrides: { VEC } });
+    // z'[t, y_t] by an indexed dot, one 64-wide workgroup per row (written by the part holding y_t)
+    e.run({ op: 'logprobs.label_logit', shader: 'logprobs', entry: 'logprobs_label_logit', inputs: [h, p.tensor, labels], outputs: [zlab], params: [T, C, V, p.row0, p.row1, capP], workgroups: e.grid(T * 64, 64) });
+  });
+  // merge all slices of all parts in order
   e.run({ op: 'logprobs.combine', shader: 'logprobs', entry: 'logprobs_combine', inputs: [partials, zlab, labels], outputs: [logp, lse, lsp2], params: [T, S], workgroups: e.grid(T, 64) });
   partials.dispose();
   zlab.dispose();
 
   // The backward needs lse; keep a private copy so the caller may dispose the returned one.
-  const tracking = e.tape.enabled && [h, E, labels].some((t) => t.requiresGrad);
+  const tracking = e.tape.enabled && [h, ...Es, labels].some((t) => t.requiresGrad);
   const lseSaved = tracking ? e.copy(lse, 'logprobs.lse.saved') : null;
 
   e.tape.record({
     op,
-    inputs: [h, E, labels],
+    inputs: [h, ...Es, labels],
     outputs: [logp, lse, lsp2],
     owned: lseSaved ? [lseSaved] : [],
     detached: [2],
@@ -129,29 +140,36 @@ export function logprobs(h: Tensor, E: Tensor, labels: Tensor, opts: LogprobsOpt
       const Vc = Math.min(opts.chunkSize ?? defaultChunkSize(T, V), V, BN * maxWg);
       const g = e.empty([T * Vc], 'f32', 'logprobs.g');
       const dh = h.requiresGrad ? e.empty(h.shape, 'f32', 'logprobs.dh') : null;
-      const dE = E.requiresGrad ? e.empty(E.shape, 'f32', 'logprobs.dE') : null;
-      for (let v0 = 0; v0 < V; v0 += Vc) {
-        const vc = Math.min(Vc, V - v0);
-        // g[T, vc] = ∂L/∂z (uncapped logits) for vocabulary rows v0 … v0+vc−1
-        e.run({
-          op: 'logprobs.grad_chunk',
-          shader: 'logprobs',
-          entry: 'logprobs_grad_chunk',
-          inputs: [h, E, labels, lseSaved!, dlogp, dlse],
-          outputs: [g],
-          params: [T, C, v0, vc, capP],
-          workgroups: [Math.ceil(T / BM), Math.ceil(vc / BN)],
-          overrides: { VEC },
-        });
-        // dh[T, C] (+)= g[T, vc] · E[v0 : v0+vc, C]
-        if (dh) gemm({ out: dh, a: g, b: E, M: T, N: C, K: vc, offB: v0 * C, accumulate: v0 > 0 });
-        // dE[v0 : v0+vc, C] = gᵀ[vc, T] · h[T, C]
-        if (dE) gemm({ out: dE, a: g, b: h, M: vc, N: C, K: T, transA: true, offOut: v0 * C });
-      }
+      const dEs = Es.map((t) => (t.requiresGrad ? e.empty(t.shape, 'f32', 'logprobs.dE') : null));
+      let first = true; // the first chunk overall writes dh, later ones accumulate
+      parts.forEach((p, i) => {
+        const Ep = p.tensor; // rows [row0, row1) of E; v0 below is local to it
+        const dE = dEs[i];
+        const rows = p.row1 - p.row0;
+        for (let v0 = 0; v0 < rows; v0 += Vc) {
+          const vc = Math.min(Vc, rows - v0);
+          // g[T, vc] = ∂L/∂z (uncapped logits) for vocabulary rows row0+v0 … row0+v0+vc−1
+          e.run({
+            op: 'logprobs.grad_chunk',
+            shader: 'logprobs',
+            entry: 'logprobs_grad_chunk',
+            inputs: [h, Ep, labels, lseSaved!, dlogp, dlse],
+            outputs: [g],
+            params: [T, C, v0, vc, p.row0, capP],
+            workgroups: [Math.ceil(T / BM), Math.ceil(vc / BN)],
+            overrides: { VEC },
+          });
+          // dh[T, C] (+)= g[T, vc] · Ep[v0 : v0+vc, C]
+          if (dh) gemm({ out: dh, a: g, b: Ep, M: T, N: C, K: vc, offB: v0 * C, accumulate: !first });
+          // dEp[v0 : v0+vc, C] = gᵀ[vc, T] · h[T, C]
+          if (dE) gemm({ out: dE, a: g, b: h, M: vc, N: C, K: T, transA: true, offOut: v0 * C });
+          first = false;
+        }
+      });
       g.dispose();
       if (!dlogpIn) dlogp.dispose();
       if (!dlseIn) dlse.dispose();
-      return [dh, dE, null];
+      return [dh, ...dEs, null];
     },
   });
   return { logp, lse, lsp2 };

@@ -15,7 +15,8 @@
 // maxStorageBufferBindingSize bytes (128 MiB on lavapipe, 1 GiB on SwiftShader, ~2 GiB on big GPUs), and one
 // buffer at most maxBufferSize. A tensor whose (converted) size exceeds either is split by rows
 // into RowSplitTensor parts, e.g. gemma-2-2b's embedding (256000 × 2304 f32 = 2.36 GB) becomes
-// 18 parts of 14563 rows under a 128 MiB limit. The ops do not take split tables yet.
+// 18 parts of 14563 rows under a 128 MiB limit. embedding(), logprobs() and generate.ts take such a
+// split table (engine/table.ts), so gemma2ParamsFromTensors passes a split embedding through.
 //
 // Not here: importing (import.ts), the key layout (manifest.ts).
 
@@ -25,38 +26,19 @@ import { expectedTensors, type Gemma2Config } from '../model/config.ts';
 import { LAYER_TENSORS, type Gemma2Layer, type Gemma2Params } from '../model/gemma2.ts';
 import { LoadError, loadWhere } from '../model/load_error.ts';
 import { toF32 } from '../ops/convert.ts';
+import { isRowSplit, type RowPart, type RowSplitTensor } from '../table.ts';
 import { Tensor, numel, storageBytes, type DType } from '../tensor.ts';
 import { chunkChecksum } from './checksum.ts';
 import { fmtBytes, releaseBytes, type KVBackend } from './kv.ts';
 import { getManifest, type ModelManifest, type StoredFile, type StoredTensor } from './manifest.ts';
 import { ProgressMeter, throwIfAborted, type ProgressCallback } from './progress.ts';
 
-/** Rows [row0, row1) of a split tensor, as one GPU tensor of shape [row1 - row0, ...rest]. */
-export interface RowPart {
-  row0: number;
-  row1: number;
-  tensor: Tensor;
-}
-
-/**
- * A tensor too large for one storage binding, held as consecutive row ranges. Concatenating the
- * parts' tensors along dim 0 gives the full tensor of `shape`.
- */
-export interface RowSplitTensor {
-  kind: 'row-split';
-  name: string;
-  shape: number[]; // the full shape
-  dtype: DType; // of every part
-  limitBytes: number; // the per-buffer limit that forced the split
-  parts: RowPart[];
-}
+// RowPart / RowSplitTensor are defined beside the ops' VocabTable (engine/table.ts) and re-exported
+// here, so the store's API is unchanged and store → model → ops has no cycle.
+export { isRowSplit, type RowPart, type RowSplitTensor } from '../table.ts';
 
 /** What the loader returns per tensor: one GPU tensor, or row parts when it is over the limit. */
 export type LoadedTensor = Tensor | RowSplitTensor;
-
-export function isRowSplit(t: LoadedTensor): t is RowSplitTensor {
-  return !(t instanceof Tensor) && t.kind === 'row-split';
-}
 
 /** Frees every GPU tensor of a loaded model. */
 export function disposeLoaded(tensors: Iterable<LoadedTensor>): void {
@@ -291,35 +273,55 @@ function assemble(up: Upload): LoadedTensor {
 // ---------------------------------------------------------------------------------------------
 // Gemma2Params from loaded tensors
 
+const EMBED = 'model.embed_tokens.weight';
+
 /**
- * Builds the model's parameter struct from loaded tensors (f32, whole). Throws a LoadError naming
- * the tensor when one is missing, has the wrong shape or dtype, or was split (not supported yet).
+ * Builds the model's parameter struct from loaded tensors (f32). The embedding may be split into
+ * row parts (it is passed on as a split table: embedding, LM head and generation take one); any
+ * other split tensor, and a missing, mis-shaped or non-f32 one, throws a LoadError naming it.
  */
 export function gemma2ParamsFromTensors(cfg: Gemma2Config, tensors: ReadonlyMap<string, LoadedTensor>): Gemma2Params {
   const shapes = new Map(expectedTensors(cfg).map((t) => [t.name, t.shape]));
-  const take = (name: string): Tensor => {
+  const where = (name: string): string => loadWhere('gemma2ParamsFromTensors', `tensor '${name}'`);
+  // Checks shared by whole tensors and split tables: present, f32, the shape config.json expects.
+  const find = (name: string): LoadedTensor => {
     const want = shapes.get(name)!;
     const t = tensors.get(name);
     if (t === undefined) {
-      throw new LoadError(loadWhere('gemma2ParamsFromTensors', `tensor '${name}'`), `is not among the ${tensors.size} loaded tensors (config.json expects ${fmtShape(want)})`, 'load the whole model (loadModelToGpu) of the same checkpoint as config.json');
+      throw new LoadError(where(name), `is not among the ${tensors.size} loaded tensors (config.json expects ${fmtShape(want)})`, 'load the whole model (loadModelToGpu) of the same checkpoint as config.json');
     }
-    if (isRowSplit(t)) {
-      const bytes = storageBytes(t.dtype, numel(t.shape));
-      throw new LoadError(
-        loadWhere('gemma2ParamsFromTensors', `tensor '${name}'`),
-        `${t.dtype}${fmtShape(t.shape)} is ${fmtBytes(bytes)}, over this device's limit of ${fmtBytes(t.limitBytes)} per buffer (maxStorageBufferBindingSize / maxBufferSize), so it was loaded as ${t.parts.length} row parts; the Gemma-2 ops do not take a split table yet (not supported yet)`,
-        `use a device whose maxStorageBufferBindingSize is at least ${fmtBytes(bytes)}, or a smaller model`,
-      );
-    }
-    if (t.dtype !== 'f32') {
-      throw new LoadError(loadWhere('gemma2ParamsFromTensors', `tensor '${name}'`), `is ${t.describe()}; the model's ops take f32 weights`, 'load without keep16 (bf16/f16 are then widened to f32 on the GPU)');
+    const dtype = t.dtype;
+    if (dtype !== 'f32') {
+      const desc = isRowSplit(t) ? `${dtype}${fmtShape(t.shape)} (in ${t.parts.length} row parts)` : t.describe();
+      throw new LoadError(where(name), `is ${desc}; the model's ops take f32 weights`, 'load without keep16 (bf16/f16 are then widened to f32 on the GPU)');
     }
     if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-      throw new LoadError(loadWhere('gemma2ParamsFromTensors', `tensor '${name}'`), `has shape ${fmtShape(t.shape)} but config.json expects ${fmtShape(want)}`, 'the loaded weights and config.json are from different checkpoints');
+      throw new LoadError(where(name), `has shape ${fmtShape(t.shape)} but config.json expects ${fmtShape(want)}`, 'the loaded weights and config.json are from different checkpoints');
     }
     return t;
   };
-  const embed = take('model.embed_tokens.weight'); // first, as in the state dict (and the likeliest to be split)
+  const take = (name: string): Tensor => {
+    const t = find(name);
+    if (isRowSplit(t)) {
+      const bytes = storageBytes(t.dtype, numel(t.shape));
+      throw new LoadError(
+        where(name),
+        `${t.dtype}${fmtShape(t.shape)} is ${fmtBytes(bytes)}, over this device's limit of ${fmtBytes(t.limitBytes)} per buffer (maxStorageBufferBindingSize / maxBufferSize), so it was loaded as ${t.parts.length} row parts; only the embedding may be split (the other ops take whole tensors)`,
+        `use a device whose maxStorageBufferBindingSize is at least ${fmtBytes(bytes)}, or a smaller model`,
+      );
+    }
+    return t;
+  };
+  // First, as in the state dict; the likeliest to be split, and the only tensor that may be.
+  const embedT = find(EMBED);
+  if (isRowSplit(embedT)) {
+    for (const p of embedT.parts) {
+      if (p.tensor.dtype !== 'f32' || p.tensor.shape[0] !== p.row1 - p.row0 || p.tensor.shape[1] !== embedT.shape[1]) {
+        throw new LoadError(where(EMBED), `row part [${p.row0}, ${p.row1}) is ${p.tensor.describe()}, expected f32${fmtShape([p.row1 - p.row0, embedT.shape[1]])}`, 'reload the model (loadModelToGpu)');
+      }
+    }
+  }
+  const embed = embedT;
   const layers: Gemma2Layer[] = [];
   for (let i = 0; i < cfg.L; i++) {
     const layer = {} as Gemma2Layer;

@@ -6,19 +6,30 @@
 // segment starts, token positions grouped by id in ascending token order). One workgroup per
 // unique id sums its tokens' dy rows in that fixed order and writes the table row once; rows no
 // token touched are zero-filled by the host before (Engine.fill). Deterministic on every adapter.
-// Not here: vec4 copies and splitting a table larger than one binding into vocab chunks.
+//
+// Split tables (a table over one storage binding, held as row parts [row0, row1) covering [0, V)):
+// each entry point sees one part. The forward runs once per part and writes only the output rows
+// whose id falls in the part (the part with row1 = V also writes the NaN rows of out-of-range ids),
+// so every output row has exactly one writer. The backward runs once per part over the part's
+// range [u0, u0 + n) of the CSR's unique ids (they are sorted, so each part's ids are contiguous).
+// A whole table is the single part [0, V).
+// Not here: vec4 copies.
 
 struct Params {
-  n: u32,       // forward: outputs = T·C;  backward: number of unique ids U
+  n: u32,       // forward: outputs = T·C;  backward: unique ids in this part
   C: u32,       // features per row
-  V: u32,       // rows in the table
+  V: u32,       // rows in the whole table
   scale: f32,   // multiplier folded into gather and scatter (Gemma: sqrt(C) rounded to act dtype)
   order_at: u32, // backward: offset of the token-order list in `csr` (= 2U + 1)
+  row0: u32,    // this part's rows of the table: [row0, row1)
+  row1: u32,
+  u0: u32,      // backward: this part's first unique-id index in the CSR
+  U: u32,       // backward: unique ids in the whole CSR
 }
 
 // ---------------------------------------------------------------------------------- forward
 
-@group(0) @binding(0) var<storage, read> table: array<f32>;      // [V, C]
+@group(0) @binding(0) var<storage, read> table: array<f32>;      // [row1 - row0, C]: one part
 @group(0) @binding(1) var<storage, read> ids: array<i32>;        // [T]
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;  // [T, C]
 @group(0) @binding(3) var<uniform> params: Params;
@@ -33,11 +44,13 @@ fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
   // NOTE: host ids are range-checked before upload; ids that arrive only as a GPU tensor cannot
   // be, so an id outside [0, V) yields NaN (never a silent zero row) and the loss shows it.
   if (id < 0 || u32(id) >= params.V) {
-    // A constant NaN does not compile (WGSL const-eval rejects it); build the bits at run time.
-    out[k] = bitcast<f32>(0x7fc00000u | (params.V & 0u));
+    // Written by the last part only. A constant NaN does not compile (WGSL const-eval rejects
+    // it); build the bits at run time.
+    if (params.row1 == params.V) { out[k] = bitcast<f32>(0x7fc00000u | (params.V & 0u)); }
     return;
   }
-  out[k] = table[u32(id) * params.C + c] * params.scale;
+  if (u32(id) < params.row0 || u32(id) >= params.row1) { return; }  // another part's row
+  out[k] = table[(u32(id) - params.row0) * params.C + c] * params.scale;
 }
 
 // ---------------------------------------------------------------------------------- backward
@@ -49,17 +62,18 @@ override WG: u32 = 64;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;              // [T, C]
 @group(0) @binding(1) var<storage, read> csr: array<u32>;             // [2U + 1 + T]
-@group(0) @binding(2) var<storage, read_write> dtable: array<f32>;    // [V, C], pre-zeroed
+@group(0) @binding(2) var<storage, read_write> dtable: array<f32>;    // [row1 - row0, C], pre-zeroed
 @group(0) @binding(3) var<uniform> bparams: Params;
 
 @compute @workgroup_size(WG)
 fn embedding_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  // One workgroup per unique id (1-D grid folded into y above 65535 workgroups).
-  let u = wid.x + wid.y * nwg.x;
-  let U = bparams.n;
-  if (u >= U) { return; }
+  // One workgroup per unique id of this part (1-D grid folded into y above 65535 workgroups).
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= bparams.n) { return; }
+  let u = bparams.u0 + w;            // index into the whole CSR
+  let U = bparams.U;
   let C = bparams.C;
-  let row = csr[u];                  // table row this workgroup owns
+  let row = csr[u] - bparams.row0;   // row of this part this workgroup owns
   let s0 = csr[U + u];               // its tokens: order[s0 .. s1)
   let s1 = csr[U + u + 1u];
   // Each invocation owns columns lid, lid + WG, …; adjacent invocations touch adjacent columns.

@@ -25,6 +25,13 @@
 // contiguous along K (NT); the global→workgroup load writes them K-major ([BK][BM], [BK][BN]) so
 // the inner loop reads one vec4 of each per k. Ragged T, V (slice, chunk) and C load zeros and
 // mask in the epilogue. VEC = 1 (C % 4 == 0) loads h and E as vec4.
+//
+// Split tables: E may be held as row parts [row0, row1) covering [0, V) (engine/table.ts). Each
+// entry point then sees one part bound as E (local rows 0 … row1−row0−1): partials runs per part
+// and writes that part's slices at global slice indices s0 …, so combine merges all slices of all
+// parts in one fixed order; label_logit runs once per part and only the part holding y_t writes
+// z'_{y_t}; grad_chunk takes chunks inside one part and compares labels with row0 + local index.
+// A whole table is the single part [0, V).
 // NOTE: exp(2(z−m)) is computed as exp(z−m)²: one exp per logit. The tiny terms underflow
 // either way; the max term is exactly 1, so Σ ≥ 1 and the logs are finite.
 
@@ -117,16 +124,17 @@ fn logits_tile(lid: u32, row0: u32, T: u32, col0: u32, colEnd: u32, C: u32) -> a
 struct PartialParams {
   T: u32,         // rows (tokens)
   C: u32,         // model width
-  V: u32,         // vocabulary
+  V: u32,         // vocabulary rows of this part (the whole vocabulary for an unsplit E)
   VS: u32,        // vocabulary rows per slice
-  S: u32,         // slices = ceil(V / VS)
+  S: u32,         // slices of all parts (the row stride of partials)
+  s0: u32,        // global index of this part's first slice
   cap: f32,       // final-logit softcap, 0 = none
 }
 
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [T, S, 3]
 @group(0) @binding(3) var<uniform> pp: PartialParams;
 
-// Workgroups: [ceil(T / BM), S]; token tiles vary fastest, so the tiles of one vocabulary slice
+// Workgroups: [ceil(T / BM), slices of this part]; token tiles vary fastest, so the tiles of one vocabulary slice
 // run together and share E tiles in cache.
 @compute @workgroup_size(256)
 fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -188,7 +196,7 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
       A += smem[o + 1u] * r;
       B += smem[o + 2u] * r * r;
     }
-    let out = ((row0 + lid) * pp.S + slice) * 3u;
+    let out = ((row0 + lid) * pp.S + pp.s0 + slice) * 3u;
     partials[out] = M;
     partials[out + 1u] = A;
     partials[out + 2u] = B;
@@ -200,7 +208,9 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
 struct LabelParams {
   T: u32,
   C: u32,
-  V: u32,
+  V: u32,       // whole vocabulary
+  row0: u32,    // this part's rows [row0, row1) of E
+  row1: u32,
   cap: f32,
 }
 
@@ -210,24 +220,26 @@ struct LabelParams {
 
 var<workgroup> red: array<f32, 64>;
 
-// One 64-invocation workgroup per row (1-D grid folded into y by Engine.grid). Ignored rows
-// write 0; a label ≥ V writes NaN, so the bad label surfaces as a NaN log-prob.
+// One 64-invocation workgroup per row (1-D grid folded into y by Engine.grid). The part holding
+// the label writes z'; ignored rows get 0 from the first part and a label ≥ V gets NaN from the
+// last, so the bad label surfaces as a NaN log-prob. Every row has exactly one writer.
 @compute @workgroup_size(64)
 fn logprobs_label_logit(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = wid.x + wid.y * nwg.x;
   if (t >= lp.T) { return; }
   let y = l_labels[t];
   if (y < 0) {
-    if (lid == 0u) { l_zlab[t] = 0.0; }
+    if (lid == 0u && lp.row0 == 0u) { l_zlab[t] = 0.0; }
     return;
   }
   if (u32(y) >= lp.V) {
     let nan_bits = 0x7fc00000u;
-    if (lid == 0u) { l_zlab[t] = bitcast<f32>(nan_bits); }
+    if (lid == 0u && lp.row1 == lp.V) { l_zlab[t] = bitcast<f32>(nan_bits); }
     return;
   }
+  if (u32(y) < lp.row0 || u32(y) >= lp.row1) { return; }  // another part holds the label
   let hb = t * lp.C;
-  let eb = u32(y) * lp.C;
+  let eb = (u32(y) - lp.row0) * lp.C;
   var s = 0.0;
   for (var c = lid; c < lp.C; c += 64u) { s = fma(h_at(hb + c), E_at(eb + c), s); }
   red[lid] = s;
@@ -289,8 +301,9 @@ fn logprobs_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 struct GradParams {
   T: u32,
   C: u32,
-  v0: u32,    // first vocabulary row of the chunk
+  v0: u32,    // first row of the chunk, local to this part of E
   vc: u32,    // rows in the chunk (g is [T, vc])
+  row0: u32,  // vocabulary index of the part's row 0 (labels are global)
   cap: f32,
 }
 
@@ -327,7 +340,7 @@ fn logprobs_grad_chunk(@builtin(local_invocation_index) lid: u32, @builtin(workg
       if (v >= v_end) { break; }
       let z = capped(acc[i][j], gp.cap);
       let p = exp(z - lse);
-      let onehot = select(0.0, 1.0, i32(v) == y);
+      let onehot = select(0.0, 1.0, i32(gp.row0 + v) == y);
       var dz = dlogp * (onehot - p) + dlse * p;      // ∂L/∂z'
       if (gp.cap > 0.0) {
         let u = z / gp.cap;
