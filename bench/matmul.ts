@@ -7,7 +7,7 @@
 //
 // Output contract (--json): one JSON object
 //   { adapter: {vendor, architecture, description, isSoftware}, roofline_gflops,
-//     cases: [{ name, M, N, K, layout, ours_gflops, ours_variant, variants: {tiled, reg4x4, reg8x4, reg8x8},
+//     cases: [{ name, M, N, K, layout, ours_gflops, ours_variant, variants: {tiled, reg4x4, reg4x8, reg8x4, reg8x8},
 //               tfjs_gflops, ratio, roofline_fraction }] }
 
 import { createNodeEngine, nodeGpu } from '../src/engine/node.ts';

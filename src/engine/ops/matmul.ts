@@ -9,7 +9,7 @@
 //
 // Variants (src/gpu/shaders/matmul_*.wgsl), all tested for correctness on every adapter:
 //   tiled   workgroup-memory 64×64 tiles, 4×4 register tiles, vec4 loads — the GPU workhorse;
-//   reg4x4, reg8x4, reg8x8
+//   reg4x4, reg4x8, reg8x4, reg8x8
 //           register tiles (rows × cols per invocation) without workgroup memory, one shader with
 //           TM/TN4 overrides — these win on CPU adapters (kernels.md §10) and weak-shared-memory GPUs;
 //   naive   one output per invocation — the on-device oracle, never chosen for speed.
@@ -20,15 +20,16 @@ import { ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDtype } from './util.ts';
 
-export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg8x4' | 'reg8x8' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg8x4', 'reg8x8', 'naive'];
+export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'naive'];
 /** Variants the tuner times (naive is the oracle, never a candidate). */
-export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg8x4', 'reg8x8'];
+export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8'];
 
 /** Shader, overrides and output tile (rows × cols per workgroup) of each variant. */
 const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
   tiled: { shader: 'matmul_tiled', overrides: {}, tileM: 64, tileN: 64 },
   reg4x4: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 1 }, tileM: 32, tileN: 32 },
+  reg4x8: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 2 }, tileM: 32, tileN: 64 },
   reg8x4: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 1 }, tileM: 64, tileN: 32 },
   reg8x8: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 2 }, tileM: 64, tileN: 64 },
   naive: { shader: 'matmul_naive', overrides: {}, tileM: 16, tileN: 16 },
