@@ -2,7 +2,7 @@
 // batches, broadcast operands, accumulate/alpha, NaN-poisoned surroundings; plus the autograd op's
 // backward against finite differences, for each variant.
 import type { Engine } from '../../../src/engine/engine.ts';
-import { gemm, matmul, MATMUL_VARIANTS, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
+import { candidateVariants, exportTuning, gemm, importTuning, matmul, MATMUL_VARIANTS, probeVariant, tuneMatmul, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
 import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
 import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
 
@@ -20,7 +20,23 @@ const SHAPES: [number, number, number][] = [
   [70, 33, 131],
 ];
 
+/** gemv_sg on a device without subgroups must refuse clearly (and is then never chosen). */
+function unavailable(e: Engine, v: MatmulVariant): boolean {
+  if (v !== 'gemv_sg' || e.features.has('subgroups')) return false;
+  const a = e.zeros([1, 1]);
+  let msg = '';
+  try {
+    gemm({ out: a, a, b: a, M: 1, N: 1, K: 1, variant: v });
+  } catch (err) {
+    msg = String(err);
+  }
+  a.dispose();
+  if (!msg.includes('subgroups')) throw new Error(`gemv_sg without the subgroups feature should throw naming it, got: ${msg || 'no error'}`);
+  return true;
+}
+
 async function gemmCase(e: Engine, variant: MatmulVariant, M: number, N: number, K: number, transA: boolean, transB: boolean): Promise<void> {
+  if (unavailable(e, variant)) return;
   // Place each operand at a non-zero offset inside a NaN-filled buffer: reads outside the logical
   // region would poison the result, and the output's surroundings must stay untouched.
   const pad = 4 * ((M + N + K) % 3) + 4; // keeps vec4 alignment possible (offset % 4 == 0)
@@ -48,6 +64,7 @@ async function gemmCase(e: Engine, variant: MatmulVariant, M: number, N: number,
 }
 
 async function batchedCase(e: Engine, variant: MatmulVariant, shareB: boolean): Promise<void> {
+  if (unavailable(e, variant)) return;
   const [batch, M, N, K] = [3, 9, 10, 11];
   const A = Float64Array.from(Float32Array.from(rng.array(batch * M * K)));
   const B = Float64Array.from(Float32Array.from(rng.array((shareB ? 1 : batch) * K * N)));
@@ -60,6 +77,7 @@ async function batchedCase(e: Engine, variant: MatmulVariant, shareB: boolean): 
 }
 
 function withVariant(e: Engine, v: MatmulVariant, fn: () => Promise<void>): Promise<void> {
+  if (unavailable(e, v)) return Promise.resolve();
   e.tuning.set('matmul.force', v);
   return fn().finally(() => e.tuning.delete('matmul.force'));
 }
@@ -87,6 +105,22 @@ export const cases: GpuCase[] = [
       await batchedCase(e, v, true);
     },
   })),
+  {
+    name: 'matmul: the tuner probes every candidate against the naive oracle and times the survivors',
+    run: async (e) => {
+      for (const [tA, tB] of layouts) {
+        for (const v of candidateVariants(e, 2)) {
+          if (!(await probeVariant(e, v, tA, tB))) throw new Error(`variant ${v} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} failed its probe on this adapter`);
+        }
+      }
+      const [few] = await tuneMatmul(e, [{ M: 2, N: 40, K: 70, transB: true }], { runs: 1 });
+      if (!('gemv' in few.ms)) throw new Error(`few-row shapes must time the gemv kernels: ${JSON.stringify(few.ms)}`);
+      const [many] = await tuneMatmul(e, [{ M: 70, N: 40, K: 30 }], { runs: 1 });
+      if ('gemv' in many.ms) throw new Error('gemv must not be a candidate for M > 16');
+      const saved = exportTuning(e);
+      if (Object.keys(saved).length < 2 || importTuning(e, saved) !== Object.keys(saved).length) throw new Error('tuning export/import lost entries');
+    },
+  },
   {
     name: 'matmul: K = 0 gives zeros; M = 0 is a no-op',
     run: async (e) => {

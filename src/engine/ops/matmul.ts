@@ -16,24 +16,41 @@
 // NOTE: never drop `tiled` because a software adapter prefers `reg`: users run real GPUs.
 
 import { f32, type Engine } from '../engine.ts';
-import { ShapeError, fmtShape } from '../errors.ts';
+import { EngineError, ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDtype } from './util.ts';
 
-export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'naive'];
-/** Variants the tuner times (naive is the oracle, never a candidate). */
+export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'gemv' | 'gemv_sg' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg', 'naive'];
+/** Variants the tuner times for big M (naive is the oracle, never a candidate). */
 export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8'];
+/** Rows up to which the few-row kernels (gemv, gemv_sg) are candidates too. */
+export const GEMV_MAX_M = 16;
 
 /** Shader, overrides and output tile (rows × cols per workgroup) of each variant. */
-const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
+const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_gemv' | 'matmul_gemv_sg' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
   tiled: { shader: 'matmul_tiled', overrides: {}, tileM: 64, tileN: 64 },
   reg4x4: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 1 }, tileM: 32, tileN: 32 },
   reg4x8: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 2 }, tileM: 32, tileN: 64 },
   reg8x4: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 1 }, tileM: 64, tileN: 32 },
   reg8x8: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 2 }, tileM: 64, tileN: 64 },
+  gemv: { shader: 'matmul_gemv', overrides: {}, tileM: 1, tileN: 4 },
+  gemv_sg: { shader: 'matmul_gemv_sg', overrides: {}, tileM: 1, tileN: 4 },
   naive: { shader: 'matmul_naive', overrides: {}, tileM: 16, tileN: 16 },
 };
+
+/** Whether this device can run a variant (gemv_sg needs the `subgroups` feature). */
+export function variantAvailable(e: Engine, v: MatmulVariant): boolean {
+  if (v === 'gemv_sg' && !e.features.has('subgroups')) return false;
+  const banned = e.tuning.get('matmul.banned') as Set<MatmulVariant> | undefined;
+  return !banned?.has(v);
+}
+
+/** Candidates the tuner times for a shape with M rows, on this device. */
+export function candidateVariants(e: Engine, M: number): MatmulVariant[] {
+  const few: MatmulVariant[] = M <= GEMV_MAX_M ? ['gemv', 'gemv_sg'] : [];
+  return [...TUNED_VARIANTS, ...few].filter((v) => variantAvailable(e, v));
+}
 
 export interface GemmArgs {
   out: Tensor;
@@ -80,7 +97,9 @@ export function chooseVariant(e: Engine, M: number, N: number, K: number, transA
   if (forced) return forced;
   const tuned = e.tuning.get(tuningKey(e, shapeClass(M, N, K, transA, transB))) as MatmulVariant | undefined;
   if (tuned) return tuned;
-  // Untuned default: register tiles on CPU adapters (measured, kernels.md §10), tiles on GPUs.
+  // Untuned defaults: the few-row kernel for decoding-like shapes; register tiles on CPU adapters
+  // (measured, kernels.md §10); workgroup-memory tiles on GPUs.
+  if (M <= 4) return variantAvailable(e, 'gemv_sg') ? 'gemv_sg' : 'gemv';
   if (!e.info.isSoftware) return 'tiled';
   return M >= 64 ? 'reg8x4' : 'reg4x4';
 }
@@ -115,9 +134,12 @@ export function gemm(g: GemmArgs): void {
     return;
   }
   const variant = g.variant ?? chooseVariant(e, M, N, K, transA, transB);
+  if (variant === 'gemv_sg' && !e.features.has('subgroups')) {
+    throw new EngineError(op, "variant 'gemv_sg' needs the 'subgroups' feature, which this device does not have", "use 'gemv' (the same kernel with a workgroup-memory reduction)");
+  }
   const kernel = KERNELS[variant];
   const overrides: Record<string, number> = { TRANS_A: +transA, TRANS_B: +transB, ...kernel.overrides };
-  if (variant !== 'naive') {
+  if (variant !== 'naive' && variant !== 'gemv' && variant !== 'gemv_sg') {
     overrides.VEC_A = +aligned(transA ? M : K, offA, strideA);
     overrides.VEC_B = +aligned(transB ? K : N, offB, strideB);
     overrides.VEC_OUT = +aligned(N, offOut, strideOut);
@@ -280,16 +302,43 @@ export async function tuneMatmul(e: Engine, shapes: GemmShape[], opts: { runs?: 
     const b = e.full(transB ? [s.N, s.K] : [s.K, s.N], 0.25, 'tune.b');
     const out = e.empty([s.M, s.N], 'f32', 'tune.out');
     const ms: TuneResult['ms'] = {};
-    for (const variant of TUNED_VARIANTS) {
+    const candidates: MatmulVariant[] = [];
+    for (const v of candidateVariants(e, s.M)) if (await probeVariant(e, v, transA, transB)) candidates.push(v);
+    for (const variant of candidates) {
       ms[variant] = await timeGpu(e, () => gemm({ out, a, b, M: s.M, N: s.N, K: s.K, transA, transB, variant }), { runs: opts.runs ?? 3 });
     }
-    const winner = TUNED_VARIANTS.reduce((best, v) => ((ms[v] ?? Infinity) < (ms[best] ?? Infinity) ? v : best));
+    const winner = candidates.reduce((best, v) => ((ms[v] ?? Infinity) < (ms[best] ?? Infinity) ? v : best));
     e.tuning.set(tuningKey(e, cls), winner);
     results.push({ shapeClass: cls, ms, winner });
     [a, b, out].forEach((t) => t.dispose());
     opts.onProgress?.(++done, shapes.length);
   }
   return results;
+}
+
+/**
+ * Checks a variant on this adapter before the tuner may pick it (kernels.md §11): a ragged product
+ * against the naive oracle on the same device. A variant that disagrees is banned for this engine
+ * (e.g. a subgroup kernel on a driver that packs subgroups unusually) and never chosen.
+ */
+export async function probeVariant(e: Engine, v: MatmulVariant, transA: boolean, transB: boolean): Promise<boolean> {
+  const [M, N, K] = [v.startsWith('gemv') ? 3 : 37, 29, 67];
+  const fill = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 12.9898 + i * 78.233) * 0.5);
+  const a = e.tensor(fill(M * K, 1), transA ? [K, M] : [M, K], { label: 'probe.a' });
+  const b = e.tensor(fill(K * N, 2), transB ? [N, K] : [K, N], { label: 'probe.b' });
+  const got = e.empty([M, N], 'f32', 'probe.out');
+  const want = e.empty([M, N], 'f32', 'probe.want');
+  gemm({ out: got, a, b, M, N, K, transA, transB, variant: v });
+  gemm({ out: want, a, b, M, N, K, transA, transB, variant: 'naive' });
+  const [x, y] = [await got.readF32(), await want.readF32()];
+  [a, b, got, want].forEach((t) => t.dispose());
+  const ok = x.every((val, i) => Math.abs(val - y[i]) <= 1e-4 * (1 + Math.abs(y[i])));
+  if (!ok) {
+    const banned = (e.tuning.get('matmul.banned') as Set<MatmulVariant> | undefined) ?? new Set<MatmulVariant>();
+    banned.add(v);
+    e.tuning.set('matmul.banned', banned);
+  }
+  return ok;
 }
 
 /** The tuned choices of this engine's adapter, to persist (e.g. with idb-keyval or a JSON file). */

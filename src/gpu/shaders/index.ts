@@ -15,6 +15,8 @@ import fma_probe from './fma_probe.wgsl?raw';
 import gelu_tanh from './gelu_tanh.wgsl?raw';
 import grad_norm from './grad_norm.wgsl?raw';
 import logprobs from './logprobs.wgsl?raw';
+import matmul_gemv from './matmul_gemv.wgsl?raw';
+import matmul_gemv_sg from './matmul_gemv_sg.wgsl?raw';
 import matmul_naive from './matmul_naive.wgsl?raw';
 import matmul_reg from './matmul_reg.wgsl?raw';
 import matmul_tiled from './matmul_tiled.wgsl?raw';
@@ -35,6 +37,8 @@ export const shaders = {
   gelu_tanh,
   grad_norm,
   logprobs,
+  matmul_gemv,
+  matmul_gemv_sg,
   matmul_naive,
   matmul_reg,
   matmul_tiled,
@@ -48,7 +52,13 @@ export const shaders = {
 
 export type ShaderName = keyof typeof shaders;
 
-/** Full module source: common.wgsl followed by the named file. */
+/**
+ * Full module source: common.wgsl followed by the named file. `enable …;` directives (e.g.
+ * `enable subgroups;` in matmul_gemv_sg.wgsl) must open a module, so they are moved to the top.
+ */
 export function shaderSource(name: ShaderName): string {
-  return `${common}\n// ---- ${name}.wgsl ----\n${shaders[name]}`;
+  const lines = shaders[name].split('\n');
+  const directives = lines.filter((l) => /^\s*enable\s+[\w, ]+;/.test(l));
+  const body = lines.filter((l) => !directives.includes(l)).join('\n');
+  return `${directives.join('\n')}${directives.length ? '\n' : ''}${common}\n// ---- ${name}.wgsl ----\n${body}`;
 }

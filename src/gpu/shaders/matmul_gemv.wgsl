@@ -1,0 +1,68 @@
+// matmul_gemv.wgsl — GEMM for few rows (M ≤ 16: decoding, GEMV-like products, kernels.md §2.5):
+// one workgroup of 64 invocations per output row m and group of 4 columns n0..n0+3, the K
+// reduction split across the 64 invocations (lane i takes k = i, i + 64, …: consecutive lanes read
+// consecutive k, i.e. contiguous memory for x·Wᵀ), then a fixed-order tree reduction in workgroup
+// memory. matmul_gemv_sg.wgsl is the same kernel with a subgroupAdd reduction (feature-detected).
+// Same Params / bindings / layouts as matmul_naive.wgsl.
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  offA: u32, offB: u32, offOut: u32,
+  strideA: u32, strideB: u32, strideOut: u32,
+  alpha: f32,
+  accumulate: u32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+var<workgroup> partial: array<vec4<f32>, 64>;
+
+fn gemv_a(base: u32, row: u32, k: u32) -> f32 {
+  var i: u32;
+  if (TRANS_A) { i = base + k * params.M + row; } else { i = base + row * params.K + k; }
+  return a[i >> 2u][i & 3u];
+}
+
+fn gemv_b(base: u32, k: u32, col: u32) -> f32 {
+  if (col >= params.N) { return 0.0; }
+  var i: u32;
+  if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
+  return b[i >> 2u][i & 3u];
+}
+
+@compute @workgroup_size(64)
+fn matmul_gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let n0 = wid.x * 4u;
+  let m = wid.y;
+  let z = wid.z;
+  let baseA = params.offA + z * params.strideA;
+  let baseB = params.offB + z * params.strideB;
+  var acc = vec4<f32>(0.0);
+  for (var k = lid; k < params.K; k += 64u) {
+    let x = gemv_a(baseA, m, k);
+    acc = fma(vec4<f32>(x), vec4<f32>(gemv_b(baseB, k, n0), gemv_b(baseB, k, n0 + 1u), gemv_b(baseB, k, n0 + 2u), gemv_b(baseB, k, n0 + 3u)), acc);
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let o = params.offOut + z * params.strideOut + m * params.N + n0;
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < params.N) {
+        let e = o + j;
+        var v = params.alpha * partial[0][j];
+        if (params.accumulate == 1u) { v += out[e >> 2u][e & 3u]; }
+        out[e >> 2u][e & 3u] = v;
+      }
+    }
+  }
+}
