@@ -238,13 +238,24 @@ def allowed_keys(attention_mask, window):
     return ok[:, None, :, :]  # [B, 1, T, T]
 
 
+# The function behind every projection (q/k/v/o, MLP, tied lm_head). Callers may replace it with an
+# equivalent kernel for speed (scripts/demo/train_demo.py routes it through oneDNN); the goldens and
+# self-checks here always use F.linear.
+LINEAR = F.linear
+
+
+def linear(x, W):
+    """Bias-free nn.Linear: x · Wᵀ through LINEAR. x: [..., in], W: [out, in] -> [..., out]."""
+    return LINEAR(x, W)
+
+
 def attention(x, Wq, Wk, Wv, Wo, d, cos, sin, allowed, trace=None):
     """Gemma2Attention + eager_attention_forward. x: [B, T, C] (normed) -> [B, T, C]."""
     B, T, _ = x.shape
     act = x.dtype
-    q = F.linear(x, Wq).view(B, T, d.NH, d.HD).transpose(1, 2)  # [B, NH, T, HD]
-    k = F.linear(x, Wk).view(B, T, d.KVH, d.HD).transpose(1, 2)  # [B, KVH, T, HD]
-    v = F.linear(x, Wv).view(B, T, d.KVH, d.HD).transpose(1, 2)  # [B, KVH, T, HD]
+    q = linear(x, Wq).view(B, T, d.NH, d.HD).transpose(1, 2)  # [B, NH, T, HD]
+    k = linear(x, Wk).view(B, T, d.KVH, d.HD).transpose(1, 2)  # [B, KVH, T, HD]
+    v = linear(x, Wv).view(B, T, d.KVH, d.HD).transpose(1, 2)  # [B, KVH, T, HD]
     q = apply_rope(q, cos, sin)
     k = apply_rope(k, cos, sin)
     # GQA (repeat_kv): kv head j serves query heads j·G … j·G+G−1
@@ -264,12 +275,12 @@ def attention(x, Wq, Wk, Wv, Wo, d, cos, sin, allowed, trace=None):
     if trace is not None:
         trace["q"], trace["k"], trace["v"], trace["heads"] = q.detach(), k.detach(), v.detach(), o.detach()
     o = o.transpose(1, 2).reshape(B, T, d.NH * d.HD)  # [B, T, NH·HD], head h in columns h·HD …
-    return F.linear(o, Wo)  # [B, T, C]
+    return linear(o, Wo)  # [B, T, C]
 
 
 def mlp(x, Wg, Wu, Wd):
     """GeGLU: down(gelu_tanh(gate(x)) ⊙ up(x)). x: [B, T, C] -> [B, T, C]."""
-    return F.linear(F.gelu(F.linear(x, Wg), approximate="tanh") * F.linear(x, Wu), Wd)
+    return linear(F.gelu(linear(x, Wg), approximate="tanh") * linear(x, Wu), Wd)
 
 
 def forward(params, d, input_ids, attention_mask, trace=None):
@@ -303,7 +314,7 @@ def forward(params, d, input_ids, attention_mask, trace=None):
             trace["hidden"].append(h)
             trace["layers"].append(lt)
     h = rms_norm(h, params["model.norm.weight"], d.eps)  # [B, T, C]
-    z = F.linear(h, E)  # [B, T, V]; tied lm_head, not scaled
+    z = linear(h, E)  # [B, T, V]; tied lm_head, not scaled
     if trace is not None:
         trace["final_norm"] = h
         trace["logits_precap"] = z.detach()
