@@ -43,6 +43,31 @@ describe('prefstudio logps', () => {
     });
   }
 
+  it('the built-in demo (bf16, 2 shards): text rows through the chat template match PyTorch and the id rows', () => {
+    // public/demo/samples.json holds, per sample, the TRL token ids and float64 PyTorch log-probs of
+    // the chosen and rejected answers (scripts/demo/train_demo.py, independent of the engine).
+    interface Sample { prompt: string; chosen: string; rejected: string; prompt_ids: number[]; chosen_ids: number[]; rejected_ids: number[]; chosen_logp: number; rejected_logp: number }
+    const samples = (JSON.parse(readFileSync(join(root, 'public', 'demo', 'samples.json'), 'utf8')) as { samples: Sample[] }).samples;
+    const dir = mkdtempSync(join(tmpdir(), 'prefstudio-cli-'));
+    const text = join(dir, 'text.json');
+    writeFileSync(text, JSON.stringify({ pairs: samples.map((s) => ({ prompt: [{ role: 'user', content: s.prompt }], chosen: [{ role: 'assistant', content: s.chosen }], rejected: [{ role: 'assistant', content: s.rejected }] })) }));
+    const ids = join(dir, 'ids.json');
+    writeFileSync(ids, JSON.stringify({ pairs: samples.map((s) => ({ prompt: s.prompt_ids, chosen: s.chosen_ids, rejected: s.rejected_ids })) }));
+    const model = join(root, 'public', 'demo', 'model');
+    const fromText = cli('logps', '--model', model, '--pairs', text);
+    const fromIds = cli('logps', '--model', model, '--pairs', ids);
+    expect(fromText.code, fromText.stderr).toBe(0);
+    expect(fromIds.code, fromIds.stderr).toBe(0);
+    const a = (JSON.parse(fromText.stdout) as { pairs: { chosen: Side; rejected: Side }[] }).pairs;
+    const b = (JSON.parse(fromIds.stdout) as { pairs: { chosen: Side; rejected: Side }[] }).pairs;
+    samples.forEach((s, i) => {
+      expect(a[i].chosen.tokens, `sample ${i} chosen token count`).toBe(s.chosen_ids.length);
+      expect(a[i].rejected.tokens).toBe(s.rejected_ids.length);
+      expect(a[i].chosen.token_logps).toEqual(b[i].chosen.token_logps); // same tokens → same numbers
+      expectClose([a[i].chosen.logp, a[i].rejected.logp], [s.chosen_logp, s.rejected_logp], { atol: 1e-4, rtol: 1e-4 }, `demo sample ${i} (${s.prompt})`);
+    });
+  });
+
   it('names the file, pair and id for bad input; exit 1; usage errors exit 2', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prefstudio-cli-'));
     const bad = join(dir, 'bad.json');
@@ -65,5 +90,21 @@ describe('prefstudio logps', () => {
     r = cli('frobnicate');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown command 'frobnicate'");
+  });
+});
+
+describe('prefstudio generate', () => {
+  it('greedy generations of the demo model equal PyTorch greedy decoding (KV cache, chat template, stop at <end_of_turn>)', () => {
+    interface Sample { prompt: string; completion: string; min_top2_logit_gap: number }
+    const samples = (JSON.parse(readFileSync(join(root, 'public', 'demo', 'samples.json'), 'utf8')) as { samples: Sample[] }).samples;
+    // Samples whose greedy path is robust to f32-vs-f64 rounding (top-1 beats top-2 by > 0.05 logits).
+    const robust = samples.filter((x) => x.min_top2_logit_gap > 0.05).slice(0, 3);
+    expect(robust.length).toBeGreaterThan(0);
+    for (const x of robust) {
+      const r = cli('generate', '--model', join(root, 'public', 'demo', 'model'), '--prompt', x.prompt, '--max-new-tokens', '24');
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim(), x.prompt).toBe(x.completion);
+      expect(r.stderr).toMatch(/generated \d+ tokens \(stop\)/);
+    }
   });
 });
