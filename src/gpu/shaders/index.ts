@@ -4,6 +4,8 @@
 //
 // One file per concept, named for what it computes; each holds both directions of its op
 // (e.g. rmsnorm.wgsl: rmsnorm_forward, rmsnorm_backward). tests check every file here has an op.
+// Files named *_common.wgsl hold declarations shared by a family (matmul_common.wgsl: Params,
+// bindings, element loads) and are prepended to its modules below.
 
 import common from './common.wgsl?raw';
 import attention from './attention.wgsl?raw';
@@ -15,6 +17,7 @@ import fma_probe from './fma_probe.wgsl?raw';
 import gelu_tanh from './gelu_tanh.wgsl?raw';
 import grad_norm from './grad_norm.wgsl?raw';
 import logprobs from './logprobs.wgsl?raw';
+import matmul_common from './matmul_common.wgsl?raw';
 import matmul_gemv from './matmul_gemv.wgsl?raw';
 import matmul_gemv_sg from './matmul_gemv_sg.wgsl?raw';
 import matmul_naive from './matmul_naive.wgsl?raw';
@@ -52,6 +55,15 @@ export const shaders = {
 
 export type ShaderName = keyof typeof shaders;
 
+/** Shared pieces (files named *_common.wgsl, no entry points) prepended to some modules, after common.wgsl. */
+const includes: Partial<Record<ShaderName, string[]>> = {
+  matmul_naive: [matmul_common],
+  matmul_reg: [matmul_common],
+  matmul_tiled: [matmul_common],
+  matmul_gemv: [matmul_common],
+  matmul_gemv_sg: [matmul_common],
+};
+
 /**
  * Full module source: common.wgsl followed by the named file. `enable …;` directives (e.g.
  * `enable subgroups;` in matmul_gemv_sg.wgsl) must open a module, so they are moved to the top.
@@ -60,5 +72,6 @@ export function shaderSource(name: ShaderName): string {
   const lines = shaders[name].split('\n');
   const directives = lines.filter((l) => /^\s*enable\s+[\w, ]+;/.test(l));
   const body = lines.filter((l) => !directives.includes(l)).join('\n');
-  return `${directives.join('\n')}${directives.length ? '\n' : ''}${common}\n// ---- ${name}.wgsl ----\n${body}`;
+  const shared = (includes[name] ?? []).map((text) => `${text}\n`).join('');
+  return `${directives.join('\n')}${directives.length ? '\n' : ''}${common}\n${shared}// ---- ${name}.wgsl ----\n${body}`;
 }

@@ -3,38 +3,11 @@
 // reduction split across the 64 invocations (lane i takes k = i, i + 64, …: consecutive lanes read
 // consecutive k, i.e. contiguous memory for x·Wᵀ), then a fixed-order tree reduction in workgroup
 // memory. matmul_gemv_sg.wgsl is the same kernel with a subgroupAdd reduction (feature-detected).
-// Same Params / bindings / layouts as matmul_naive.wgsl.
+// Params, bindings, layouts, elem_a/elem_b/store_out: matmul_common.wgsl (prepended).
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  offA: u32, offB: u32, offOut: u32,
-  strideA: u32, strideB: u32, strideOut: u32,
-  alpha: f32,
-  accumulate: u32,
-}
 
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: Params;
 
 var<workgroup> partial: array<vec4<f32>, 64>;
-
-fn gemv_a(base: u32, row: u32, k: u32) -> f32 {
-  var i: u32;
-  if (TRANS_A) { i = base + k * params.M + row; } else { i = base + row * params.K + k; }
-  return a[i >> 2u][i & 3u];
-}
-
-fn gemv_b(base: u32, k: u32, col: u32) -> f32 {
-  if (col >= params.N) { return 0.0; }
-  var i: u32;
-  if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
-  return b[i >> 2u][i & 3u];
-}
 
 @compute @workgroup_size(64)
 fn matmul_gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -45,8 +18,8 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let baseB = params.offB + z * params.strideB;
   var acc = vec4<f32>(0.0);
   for (var k = lid; k < params.K; k += 64u) {
-    let x = gemv_a(baseA, m, k);
-    acc = fma(vec4<f32>(x), vec4<f32>(gemv_b(baseB, k, n0), gemv_b(baseB, k, n0 + 1u), gemv_b(baseB, k, n0 + 2u), gemv_b(baseB, k, n0 + 3u)), acc);
+    let x = elem_a(baseA, m, k);
+    acc = fma(vec4<f32>(x), vec4<f32>(elem_b(baseB, k, n0), elem_b(baseB, k, n0 + 1u), elem_b(baseB, k, n0 + 2u), elem_b(baseB, k, n0 + 3u)), acc);
   }
   partial[lid] = acc;
   workgroupBarrier();

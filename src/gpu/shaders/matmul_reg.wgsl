@@ -5,44 +5,14 @@
 // when the layout needs it. 8×8 invocations → an (8·TM)×32 tile per workgroup.
 // Arithmetic per load is the lever on SIMD CPU adapters (lavapipe, SwiftShader) and on GPUs with
 // weak shared memory; matmul_tiled.wgsl is the shared-memory kernel for discrete GPUs.
-// Same Params / bindings / layouts as matmul_naive.wgsl.
+// Params, bindings, layouts and elem_a/elem_b/store_out: matmul_common.wgsl (prepended).
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  offA: u32, offB: u32, offOut: u32,
-  strideA: u32, strideB: u32, strideOut: u32,
-  alpha: f32,
-  accumulate: u32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
 override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
 override VEC_OUT: bool = false; // N, offOut, strideOut % 4 == 0
 override TM: u32 = 4u;          // rows per invocation: 4 or 8
 override TN4: u32 = 1u;         // column groups of 4 per invocation: 1 or 2 (tile (8·TM) × (32·TN4))
 
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-// op(A)[row, k] with bounds (0 outside).
-fn elem_a(base: u32, row: u32, k: u32) -> f32 {
-  if (row >= params.M || k >= params.K) { return 0.0; }
-  var i: u32;
-  if (TRANS_A) { i = base + k * params.M + row; } else { i = base + row * params.K + k; }
-  return a[i >> 2u][i & 3u];
-}
-
-// op(B)[k, col] with bounds.
-fn elem_b(base: u32, k: u32, col: u32) -> f32 {
-  if (k >= params.K || col >= params.N) { return 0.0; }
-  var i: u32;
-  if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
-  return b[i >> 2u][i & 3u];
-}
 
 // Four consecutive elements along A's contiguous dimension starting at (outer, inner).
 fn vec_a(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec4<f32> {
@@ -104,12 +74,7 @@ fn store_row(base: u32, row: u32, c0: u32, acc: vec4<f32>) {
     return;
   }
   for (var j = 0u; j < 4u; j++) {
-    if (c0 + j < params.N) {
-      let i = o + j;
-      var v = params.alpha * acc[j];
-      if (params.accumulate == 1u) { v += out[i >> 2u][i & 3u]; }
-      out[i >> 2u][i & 3u] = v;
-    }
+    if (c0 + j < params.N) { store_out(o + j, acc[j]); }
   }
 }
 

@@ -9,18 +9,8 @@
 // Storage: 2 × 16 × 64 × 4 B = 8 KiB (fits the 16 KiB default).
 // NOTE: CPU adapters run this slower than matmul_reg (barriers are coroutine switches there,
 // kernels.md §10); it is kept and tested because it is what wins on real GPUs.
-// Same Params / bindings / layouts as matmul_naive.wgsl.
+// Params, bindings, layouts and store_out: matmul_common.wgsl (prepended).
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  offA: u32, offB: u32, offOut: u32,
-  strideA: u32, strideB: u32, strideOut: u32,
-  alpha: f32,
-  accumulate: u32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
 override VEC_OUT: bool = false;
@@ -29,10 +19,6 @@ const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
 
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: Params;
 
 var<workgroup> As: array<vec4<f32>, 256>;  // [BK][BM/4]: As[kk*16 + rq][r] = op(A)[m0 + 4rq + r, k0 + kk]
 var<workgroup> Bs: array<vec4<f32>, 256>;  // [BK][BN/4]: Bs[kk*16 + cq][c] = op(B)[k0 + kk, n0 + 4cq + c]
@@ -129,12 +115,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       out[o >> 2u] = v;
     } else {
       for (var j = 0u; j < 4u; j++) {
-        if (c0 + j < params.N) {
-          let e = o + j;
-          var v = params.alpha * acc[i][j];
-          if (params.accumulate == 1u) { v += out[e >> 2u][e & 3u]; }
-          out[e >> 2u][e & 3u] = v;
-        }
+        if (c0 + j < params.N) { store_out(o + j, acc[i][j]); }
       }
     }
   }

@@ -1,0 +1,45 @@
+// matmul_common.wgsl — what every matmul_*.wgsl kernel shares, prepended to each by index.ts:
+// the Params uniform, the layout overrides, the bindings, and bounds-checked element loads.
+//   out[b] (+)= alpha · op(A[b]) · op(B[b]);  A is [M, K] row-major, or [K, M] when TRANS_A;
+//   B is [K, N], or [N, K] when TRANS_B; out is [M, N]. Matrix b of each operand starts at
+//   off + b·stride (elements; stride 0 = a shared operand).
+// Buffers are bound as vec4 arrays so kernels can use vec4 loads; scalar element i is x[i >> 2][i & 3].
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  offA: u32, offB: u32, offOut: u32,
+  strideA: u32, strideB: u32, strideOut: u32,
+  alpha: f32,
+  accumulate: u32,  // 1: out += alpha·A·B
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+// op(A)[row, k], 0 outside the matrix.
+fn elem_a(base: u32, row: u32, k: u32) -> f32 {
+  if (row >= params.M || k >= params.K) { return 0.0; }
+  var i: u32;
+  if (TRANS_A) { i = base + k * params.M + row; } else { i = base + row * params.K + k; }
+  return a[i >> 2u][i & 3u];
+}
+
+// op(B)[k, col], 0 outside the matrix.
+fn elem_b(base: u32, k: u32, col: u32) -> f32 {
+  if (k >= params.K || col >= params.N) { return 0.0; }
+  var i: u32;
+  if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
+  return b[i >> 2u][i & 3u];
+}
+
+// out[i] = alpha·v (+ out[i] when accumulating), scalar element i.
+fn store_out(i: u32, v: f32) {
+  var r = params.alpha * v;
+  if (params.accumulate == 1u) { r += out[i >> 2u][i & 3u]; }
+  out[i >> 2u][i & 3u] = r;
+}
