@@ -62,15 +62,17 @@ async function loadModel(dir: string): Promise<{ d: Gemma2Dims; params: Gemma2Pa
 
 /** The no-cache reference: soft-capped logits (T, V) of one sequence from the full forward. */
 async function fullLogits(d: Gemma2Dims, params: Gemma2Params, ids: number[]): Promise<Float32Array> {
-  return e.noGrad(async () => {
-    if (isRowSplit(params.embed)) throw new Error('fullLogits takes a whole embedding');
+  if (isRowSplit(params.embed)) throw new Error('fullLogits takes a whole embedding');
+  const embed = params.embed;
+  const { h, z, zc } = e.noGrad(() => {
     const h = forwardHidden(e, d, params, { B: 1, T: ids.length, ids: Int32Array.from(ids) }); // (T, C)
-    const z = matmul(h, params.embed, { transB: true }); // (T, V)
+    const z = matmul(h, embed, { transB: true }); // (T, V)
     const zc = d.finalSoftcap > 0 ? softcap(z, d.finalSoftcap) : z;
-    const out = await zc.readF32();
-    [h, z, zc].forEach((t) => t.dispose());
-    return out;
+    return { h, z, zc };
   });
+  const out = await zc.readF32();
+  [h, z, zc].forEach((t) => t.dispose());
+  return out;
 }
 
 /** A prompt of n ids in [3, V): <bos>-free, deterministic. */

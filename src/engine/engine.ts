@@ -215,15 +215,17 @@ export class Engine {
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST, label: `${t.label}.readback` });
     this.getEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, t.byteLength);
     this.flush();
+    let raw: ArrayBuffer;
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      raw = staging.getMappedRange().slice(0);
+      staging.unmap();
     } catch (e) {
       this.throwIfBroken(t.label);
       throw new GpuError(t.label, 'readback', String(e));
+    } finally {
+      staging.destroy();
     }
-    const raw = staging.getMappedRange().slice(0);
-    staging.unmap();
-    staging.destroy();
     await Promise.all([...this.scopes]);
     this.throwIfBroken(t.label);
     return fromRaw(raw, t.dtype, t.size);
@@ -270,13 +272,18 @@ export class Engine {
       module = this.device.createShaderModule({ code, label: `${shader}.module` });
       this.modules.set(shader, module);
       const m = module;
-      const p: Promise<void> = m.getCompilationInfo().then((info) => {
-        this.scopes.delete(p);
-        const errs = info.messages.filter((x) => x.type === 'error');
-        if (errs.length) {
-          this.setPending(new GpuError(`${shader}.wgsl`, 'compilation', errs.map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`).join('; ')));
-        }
-      });
+      const p: Promise<void> = m.getCompilationInfo().then(
+        (info) => {
+          this.scopes.delete(p);
+          const errs = info.messages.filter((x) => x.type === 'error');
+          if (errs.length) {
+            this.setPending(new GpuError(`${shader}.wgsl`, 'compilation', errs.map((x) => `line ${x.lineNum}:${x.linePos} ${x.message}`).join('; ')));
+          }
+        },
+        () => {
+          this.scopes.delete(p); // the device is gone; the lost handler reports it
+        },
+      );
       this.scopes.add(p);
     }
     this.device.pushErrorScope('validation');

@@ -50,18 +50,19 @@ export class Tape {
 
   /** Runs `fn` with recording off (reference-model passes, optimizer updates). */
   noGrad<T>(fn: () => T): T {
+    // NOTE: synchronous only. Grad mode is a per-engine counter, so an async callback would turn
+    // recording off for whatever else runs while it awaits (silently missing gradients).
     this.noGradDepth++;
+    let r: T;
     try {
-      const r = fn();
-      if (r instanceof Promise) {
-        return r.finally(() => this.noGradDepth--) as T;
-      }
+      r = fn();
+    } finally {
       this.noGradDepth--;
-      return r;
-    } catch (e) {
-      this.noGradDepth--;
-      throw e;
     }
+    if (r instanceof Promise) {
+      throw new EngineError('noGrad', 'was given an async function', 'run only the synchronous GPU calls inside noGrad(() => …) and await outside it');
+    }
+    return r;
   }
 
   /**
@@ -87,11 +88,21 @@ export class Tape {
       if (detached.has(i)) return;
       o.requiresGrad = true;
       o.node = node;
+      o.recorded = true;
     });
     // Backward closures read their inputs and outputs: keep them alive until the node has run.
     for (const t of [...node.inputs, ...node.outputs, ...node.keep]) t.hold();
     return true;
   }
+}
+
+/** A tensor whose producing node already ran (and was freed) in an earlier backward. */
+function freedGraph(t: Tensor): EngineError {
+  return new EngineError(
+    'backward',
+    `tried to backpropagate through ${t.describe()} ('${t.label}') a second time, but its graph was freed by an earlier backward`,
+    'sum the losses and call backward once, or pass retainGraph: true to the earlier backward',
+  );
 }
 
 /** Frees what a node kept for its backward and detaches it from its outputs. */
@@ -157,6 +168,7 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
   const grads = new Map<Tensor, Tensor>();
   rootList.forEach((root, i) => {
     if (!root.node) {
+      if (root.recorded) throw freedGraph(root);
       throw new EngineError('backward', `the root tensor ${root.describe()} was not produced by a recorded op`, 'make sure some input has requiresGrad: true and that the forward did not run under noGrad()');
     }
     const seed = opts.seeds?.[i];
@@ -176,16 +188,21 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
     for (let n = order.length - 1; n >= 0; n--) {
       const node = order[n];
       const dOut = node.outputs.map((o) => grads.get(o) ?? null);
-      if (dOut.every((g) => g === null)) continue;
+      if (dOut.every((g) => g === null)) {
+        if (!opts.retainGraph) releaseNode(node); // nothing reaches it: free what it kept
+        continue;
+      }
       if (!node.backward) throw new NoBackwardError(node.op);
       const dIn = node.backward(dOut);
       const handedOut = new Set<Tensor>();
+      const unclaimed = new Set<Tensor>();
       node.inputs.forEach((input, i) => {
         let g = dIn[i] ?? null;
         if (!g || !input.requiresGrad) {
-          if (g && !dOut.includes(g) && !handedOut.has(g)) g.dispose();
+          if (g && !dOut.includes(g)) unclaimed.add(g);
           return;
         }
+        if (!input.node && input.recorded) throw freedGraph(input);
         if (g.size !== input.size) {
           throw new ShapeError(`${node.op}.backward`, `gradient ${fmtShape(g.shape)} for input ${i} does not match its shape ${fmtShape(input.shape)}`);
         }
@@ -206,6 +223,8 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
           input.grad = g;
         }
       });
+      // Gradients computed for inputs that need none, and handed to no other input.
+      for (const g of unclaimed) if (!handedOut.has(g)) g.dispose();
       // This node's output gradients are consumed.
       for (const o of node.outputs) {
         grads.get(o)?.dispose();

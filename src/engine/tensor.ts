@@ -40,8 +40,10 @@ export class Tensor {
   requiresGrad: boolean;
   /** Accumulated gradient (leaf tensors only; intermediate grads are freed after backward). */
   grad: Tensor | null = null;
-  /** The tape node that produced this tensor, if it was recorded. */
+  /** The tape node that produced this tensor, if it was recorded (null again once it ran). */
   node: TapeNode | null = null;
+  /** Produced by a recorded op (stays set after its node is released): not a leaf. */
+  recorded = false;
   private storage: Storage | null;
   /** Tape nodes that still need this tensor for a backward (see hold()). */
   private holds = 0;

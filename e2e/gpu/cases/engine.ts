@@ -137,6 +137,46 @@ export const cases: GpuCase[] = [
     },
   },
   {
+    name: 'autograd: a second backward through a freed graph throws instead of dropping gradients',
+    run: async (e) => {
+      const x = e.tensor([1, 2, 3, 4], [2, 2]);
+      const w = e.tensor([1, 0, 0, 1], [2, 2], { requiresGrad: true });
+      const h = matmul(x, w);
+      const l1 = softcap(h, 5);
+      const l2 = softcap(h, 7);
+      const s = e.full([2, 2], 1);
+      e.backward(l1, { seeds: [s] });
+      const err = await expectThrows(() => e.backward(l2, { seeds: [s] }), (er) => String(er).includes('second time'), 'second backward');
+      if (!String(err).includes('retainGraph')) throw new Error(`the message should say how to avoid it: ${String(err)}`);
+      // With retainGraph the first backward keeps the shared part, and the gradients add up.
+      w.zeroGrad();
+      const h2 = matmul(x, w);
+      const m1 = softcap(h2, 5);
+      const m2 = softcap(h2, 7);
+      e.backward(m1, { seeds: [s], retainGraph: true });
+      e.backward(m2, { seeds: [s] });
+      const both = await w.grad!.read();
+      w.zeroGrad();
+      const h3 = matmul(x, w);
+      const n1 = softcap(h3, 5);
+      e.backward(n1, { seeds: [s] });
+      const one = await w.grad!.read();
+      if (!(Math.abs(both[0]) > Math.abs(one[0]) * 1.5)) throw new Error(`retainGraph: gradients did not accumulate (${both[0]} vs ${one[0]})`);
+      [x, w, h, l1, l2, s, h2, m1, m2, h3, n1].forEach((t) => t.dispose());
+    },
+  },
+  {
+    name: 'autograd: noGrad refuses an async function (it would stop recording for everyone)',
+    run: async (e) => {
+      await expectThrows(() => e.noGrad(async () => 1), (er) => String(er).includes('async'), 'noGrad(async)');
+      const x = e.tensor([1], [1], { requiresGrad: true });
+      const y = softcap(x, 2);
+      if (!y.node) throw new Error('grad mode stayed off after the refused call');
+      e.releaseGraph(y);
+      [x, y].forEach((t) => t.dispose());
+    },
+  },
+  {
     name: 'autograd: an op without a backward throws NoBackwardError naming it',
     run: async (e) => {
       const x = e.tensor([1, 2, 3], [3], { requiresGrad: true });

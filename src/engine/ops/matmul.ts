@@ -129,9 +129,9 @@ export function gemm(g: GemmArgs): void {
   if (M === 0 || N === 0 || batch === 0) return;
   const e = out.engine;
   if (K === 0) {
-    // Empty reduction: out = 0 (or unchanged when accumulating).
-    if (!g.accumulate) e.fill(out, 0);
-    return;
+    // Empty reduction: out = 0 (or unchanged when accumulating). The kernels handle K = 0 (their
+    // K loops run zero times and store alpha·0), so only the addressed matrices are written.
+    if (g.accumulate) return;
   }
   const variant = g.variant ?? chooseVariant(e, M, N, K, transA, transB);
   if (variant === 'gemv_sg' && !e.features.has('subgroups')) {
@@ -142,7 +142,6 @@ export function gemm(g: GemmArgs): void {
   if (variant !== 'naive' && variant !== 'gemv' && variant !== 'gemv_sg') {
     overrides.VEC_A = +aligned(transA ? M : K, offA, strideA);
     overrides.VEC_B = +aligned(transB ? K : N, offB, strideB);
-    overrides.VEC_OUT = +aligned(N, offOut, strideOut);
   }
   e.run({
     op: `matmul.${variant}`,

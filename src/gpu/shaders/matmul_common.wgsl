@@ -3,7 +3,8 @@
 //   out[b] (+)= alpha · op(A[b]) · op(B[b]);  A is [M, K] row-major, or [K, M] when TRANS_A;
 //   B is [K, N], or [N, K] when TRANS_B; out is [M, N]. Matrix b of each operand starts at
 //   off + b·stride (elements; stride 0 = a shared operand).
-// Buffers are bound as vec4 arrays so kernels can use vec4 loads; scalar element i is x[i >> 2][i & 3].
+// Inputs are bound as vec4 arrays so kernels can use vec4 loads (scalar element i is x[i >> 2][i & 3]);
+// the output is a scalar array and every element has exactly one writer.
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
@@ -18,7 +19,9 @@ override TRANS_B: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
+// NOTE: out is a scalar array: a store to one lane of a vec4 may be lowered as a read-modify-write
+// of the whole vector (WGSL memory model), which would race with the neighbour writing the next lane.
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 // op(A)[row, k], 0 outside the matrix.
@@ -40,6 +43,6 @@ fn elem_b(base: u32, k: u32, col: u32) -> f32 {
 // out[i] = alpha·v (+ out[i] when accumulating), scalar element i.
 fn store_out(i: u32, v: f32) {
   var r = params.alpha * v;
-  if (params.accumulate == 1u) { r += out[i >> 2u][i & 3u]; }
-  out[i >> 2u][i & 3u] = r;
+  if (params.accumulate == 1u) { r += out[i]; }
+  out[i] = r;
 }

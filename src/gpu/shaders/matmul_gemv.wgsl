@@ -30,12 +30,7 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   if (lid == 0u) {
     let o = params.offOut + z * params.strideOut + m * params.N + n0;
     for (var j = 0u; j < 4u; j++) {
-      if (n0 + j < params.N) {
-        let e = o + j;
-        var v = params.alpha * partial[0][j];
-        if (params.accumulate == 1u) { v += out[e >> 2u][e & 3u]; }
-        out[e >> 2u][e & 3u] = v;
-      }
+      if (n0 + j < params.N) { store_out(o + j, partial[0][j]); }
     }
   }
 }

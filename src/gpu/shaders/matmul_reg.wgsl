@@ -9,7 +9,6 @@
 
 override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
 override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
-override VEC_OUT: bool = false; // N, offOut, strideOut % 4 == 0
 override TM: u32 = 4u;          // rows per invocation: 4 or 8
 override TN4: u32 = 1u;         // column groups of 4 per invocation: 1 or 2 (tile (8·TM) × (32·TN4))
 
@@ -67,12 +66,6 @@ fn block_b(base: u32, k: u32, c0: u32) -> mat4x4<f32> {
 fn store_row(base: u32, row: u32, c0: u32, acc: vec4<f32>) {
   if (row >= params.M || c0 >= params.N) { return; }
   let o = base + row * params.N + c0;
-  if (VEC_OUT) {
-    var v = params.alpha * acc;
-    if (params.accumulate == 1u) { v += out[o >> 2u]; }
-    out[o >> 2u] = v;
-    return;
-  }
   for (var j = 0u; j < 4u; j++) {
     if (c0 + j < params.N) { store_out(o + j, acc[j]); }
   }

@@ -13,15 +13,16 @@
 
 override VEC_A: bool = false;
 override VEC_B: bool = false;
-override VEC_OUT: bool = false;
 
 const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
 
 
-var<workgroup> As: array<vec4<f32>, 256>;  // [BK][BM/4]: As[kk*16 + rq][r] = op(A)[m0 + 4rq + r, k0 + kk]
-var<workgroup> Bs: array<vec4<f32>, 256>;  // [BK][BN/4]: Bs[kk*16 + cq][c] = op(B)[k0 + kk, n0 + 4cq + c]
+// Scalar arrays: the transposing loads write single elements from different invocations, and a
+// store to one lane of a shared vec4 may be a read-modify-write of the whole vector (WGSL).
+var<workgroup> As: array<f32, 1024>;  // [BK][BM]: As[kk*64 + r] = op(A)[m0 + r, k0 + kk]
+var<workgroup> Bs: array<f32, 1024>;  // [BK][BN]: Bs[kk*64 + c] = op(B)[k0 + kk, n0 + c]
 
 fn scalar_a(i: u32) -> f32 { return a[i >> 2u][i & 3u]; }
 fn scalar_b(i: u32) -> f32 { return b[i >> 2u][i & 3u]; }
@@ -68,13 +69,14 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       // storage [K, M], contiguous along m: unit (kk = t / 16, rq = t % 16) → As[kk][rq] directly.
       let kk = t / 16u;
       let rq = t % 16u;
-      As[kk * 16u + rq] = load4_a(baseA, k0 + kk, m0 + 4u * rq, params.K, params.M);
+      let v = load4_a(baseA, k0 + kk, m0 + 4u * rq, params.K, params.M);
+      for (var c = 0u; c < 4u; c++) { As[kk * 64u + 4u * rq + c] = v[c]; }
     } else {
       // storage [M, K], contiguous along k: unit (row = t / 4, kq = t % 4) → 4 k values of one row.
       let row = t / 4u;
       let kq = t % 4u;
       let v = load4_a(baseA, m0 + row, k0 + 4u * kq, params.M, params.K);
-      for (var c = 0u; c < 4u; c++) { As[(4u * kq + c) * 16u + row / 4u][row % 4u] = v[c]; }
+      for (var c = 0u; c < 4u; c++) { As[(4u * kq + c) * 64u + row] = v[c]; }
     }
     // ---- stage op(B)[k0.., n0..] into Bs.
     if (TRANS_B) {
@@ -82,18 +84,21 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       let col = t / 4u;
       let kq = t % 4u;
       let v = load4_b(baseB, n0 + col, k0 + 4u * kq, params.N, params.K);
-      for (var c = 0u; c < 4u; c++) { Bs[(4u * kq + c) * 16u + col / 4u][col % 4u] = v[c]; }
+      for (var c = 0u; c < 4u; c++) { Bs[(4u * kq + c) * 64u + col] = v[c]; }
     } else {
       // storage [K, N], contiguous along n: unit (kk = t / 16, cq = t % 16) → Bs[kk][cq] directly.
       let kk = t / 16u;
       let cq = t % 16u;
-      Bs[kk * 16u + cq] = load4_b(baseB, k0 + kk, n0 + 4u * cq, params.K, params.N);
+      let v = load4_b(baseB, k0 + kk, n0 + 4u * cq, params.K, params.N);
+      for (var c = 0u; c < 4u; c++) { Bs[kk * 64u + 4u * cq + c] = v[c]; }
     }
     workgroupBarrier();
     // ---- 4×4 register tile: rows 4·lid.y.., cols 4·lid.x..
     for (var kk = 0u; kk < BK; kk++) {
-      let av = As[kk * 16u + lid.y];
-      let bv = Bs[kk * 16u + lid.x];
+      let ai = kk * 64u + 4u * lid.y;
+      let bi = kk * 64u + 4u * lid.x;
+      let av = vec4<f32>(As[ai], As[ai + 1u], As[ai + 2u], As[ai + 3u]);
+      let bv = vec4<f32>(Bs[bi], Bs[bi + 1u], Bs[bi + 2u], Bs[bi + 3u]);
       acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
       acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
       acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
@@ -109,14 +114,8 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let row = m0 + 4u * lid.y + i;
     if (row >= params.M || c0 >= params.N) { continue; }
     let o = baseO + row * params.N + c0;
-    if (VEC_OUT) {
-      var v = params.alpha * acc[i];
-      if (params.accumulate == 1u) { v += out[o >> 2u]; }
-      out[o >> 2u] = v;
-    } else {
-      for (var j = 0u; j < 4u; j++) {
-        if (c0 + j < params.N) { store_out(o + j, acc[i][j]); }
-      }
+    for (var j = 0u; j < 4u; j++) {
+      if (c0 + j < params.N) { store_out(o + j, acc[i][j]); }
     }
   }
 }
