@@ -14,7 +14,7 @@ import { createNodeEngine, nodeGpu } from '../src/engine/node.ts';
 import { f32, type Engine } from '../src/engine/engine.ts';
 import { timeGpu, tuneMatmul, type MatmulVariant } from '../src/engine/ops/matmul.ts';
 
-const COLUMNS: MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg'];
+const COLUMNS: MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg', 'rowvec'];
 
 interface Case {
   name: string;

@@ -12,6 +12,9 @@
 //   reg4x4, reg4x8, reg8x4, reg8x8
 //           register tiles (rows × cols per invocation) without workgroup memory, one shader with
 //           TM/TN4 overrides — these win on CPU adapters (kernels.md §10) and weak-shared-memory GPUs;
+//   gemv, gemv_sg, rowvec
+//           few-row products (decoding): K split across a workgroup (tree or subgroupAdd reduction),
+//           or one invocation per 4 columns over the whole K;
 //   naive   one output per invocation — the on-device oracle, never chosen for speed.
 // NOTE: never drop `tiled` because a software adapter prefers `reg`: users run real GPUs.
 
@@ -20,15 +23,15 @@ import { EngineError, ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDtype } from './util.ts';
 
-export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'gemv' | 'gemv_sg' | 'naive';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg', 'naive'];
+export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'gemv' | 'gemv_sg' | 'rowvec' | 'naive';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg', 'rowvec', 'naive'];
 /** Variants the tuner times for big M (naive is the oracle, never a candidate). */
 export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8'];
 /** Rows up to which the few-row kernels (gemv, gemv_sg) are candidates too. */
 export const GEMV_MAX_M = 16;
 
 /** Shader, overrides and output tile (rows × cols per workgroup) of each variant. */
-const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_gemv' | 'matmul_gemv_sg' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
+const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_gemv' | 'matmul_gemv_sg' | 'matmul_rowvec' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
   tiled: { shader: 'matmul_tiled', overrides: {}, tileM: 64, tileN: 64 },
   reg4x4: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 1 }, tileM: 32, tileN: 32 },
   reg4x8: { shader: 'matmul_reg', overrides: { TM: 4, TN4: 2 }, tileM: 32, tileN: 64 },
@@ -36,6 +39,7 @@ const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | '
   reg8x8: { shader: 'matmul_reg', overrides: { TM: 8, TN4: 2 }, tileM: 64, tileN: 64 },
   gemv: { shader: 'matmul_gemv', overrides: {}, tileM: 1, tileN: 4 },
   gemv_sg: { shader: 'matmul_gemv_sg', overrides: {}, tileM: 1, tileN: 4 },
+  rowvec: { shader: 'matmul_rowvec', overrides: {}, tileM: 1, tileN: 256 },
   naive: { shader: 'matmul_naive', overrides: {}, tileM: 16, tileN: 16 },
 };
 
@@ -48,7 +52,7 @@ export function variantAvailable(e: Engine, v: MatmulVariant): boolean {
 
 /** Candidates the tuner times for a shape with M rows, on this device. */
 export function candidateVariants(e: Engine, M: number): MatmulVariant[] {
-  const few: MatmulVariant[] = M <= GEMV_MAX_M ? ['gemv', 'gemv_sg'] : [];
+  const few: MatmulVariant[] = M <= GEMV_MAX_M ? ['gemv', 'gemv_sg', 'rowvec'] : [];
   return [...TUNED_VARIANTS, ...few].filter((v) => variantAvailable(e, v));
 }
 

@@ -22,6 +22,7 @@ import matmul_gemv from './matmul_gemv.wgsl?raw';
 import matmul_gemv_sg from './matmul_gemv_sg.wgsl?raw';
 import matmul_naive from './matmul_naive.wgsl?raw';
 import matmul_reg from './matmul_reg.wgsl?raw';
+import matmul_rowvec from './matmul_rowvec.wgsl?raw';
 import matmul_tiled from './matmul_tiled.wgsl?raw';
 import optim from './optim.wgsl?raw';
 import reduce from './reduce.wgsl?raw';
@@ -44,6 +45,7 @@ export const shaders = {
   matmul_gemv_sg,
   matmul_naive,
   matmul_reg,
+  matmul_rowvec,
   matmul_tiled,
   optim,
   reduce,
@@ -59,6 +61,7 @@ export type ShaderName = keyof typeof shaders;
 const includes: Partial<Record<ShaderName, string[]>> = {
   matmul_naive: [matmul_common],
   matmul_reg: [matmul_common],
+  matmul_rowvec: [matmul_common],
   matmul_tiled: [matmul_common],
   matmul_gemv: [matmul_common],
   matmul_gemv_sg: [matmul_common],
