@@ -46,3 +46,14 @@ fn store_out(i: u32, v: f32) {
   if (params.accumulate == 1u) { r += out[i]; }
   out[i] = r;
 }
+
+// Σ_k op(A)[m, k]·op(B)[k, n0..n0+3] over k = first, first + step, … (one invocation's share of a
+// K split; the few-row kernels reduce the shares across the workgroup).
+fn strided_row_dot(baseA: u32, baseB: u32, m: u32, n0: u32, first: u32, step: u32) -> vec4<f32> {
+  var acc = vec4<f32>(0.0);
+  for (var k = first; k < params.K; k += step) {
+    let x = elem_a(baseA, m, k);
+    acc = fma(vec4<f32>(x), vec4<f32>(elem_b(baseB, k, n0), elem_b(baseB, k, n0 + 1u), elem_b(baseB, k, n0 + 2u), elem_b(baseB, k, n0 + 3u)), acc);
+  }
+  return acc;
+}

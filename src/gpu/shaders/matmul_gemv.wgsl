@@ -14,13 +14,7 @@ fn matmul_gemv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
   let n0 = wid.x * 4u;
   let m = wid.y;
   let z = wid.z;
-  let baseA = params.offA + z * params.strideA;
-  let baseB = params.offB + z * params.strideB;
-  var acc = vec4<f32>(0.0);
-  for (var k = lid; k < params.K; k += 64u) {
-    let x = elem_a(baseA, m, k);
-    acc = fma(vec4<f32>(x), vec4<f32>(elem_b(baseB, k, n0), elem_b(baseB, k, n0 + 1u), elem_b(baseB, k, n0 + 2u), elem_b(baseB, k, n0 + 3u)), acc);
-  }
+  let acc = strided_row_dot(params.offA + z * params.strideA, params.offB + z * params.strideB, m, n0, lid, 64u);
   partial[lid] = acc;
   workgroupBarrier();
   for (var s = 32u; s > 0u; s >>= 1u) {

@@ -19,13 +19,7 @@ fn matmul_gemv_sg(
   let n0 = wid.x * 4u;
   let m = wid.y;
   let z = wid.z;
-  let baseA = params.offA + z * params.strideA;
-  let baseB = params.offB + z * params.strideB;
-  var acc = vec4<f32>(0.0);
-  for (var k = lid; k < params.K; k += 64u) {
-    let x = elem_a(baseA, m, k);
-    acc = fma(vec4<f32>(x), vec4<f32>(elem_b(baseB, k, n0), elem_b(baseB, k, n0 + 1u), elem_b(baseB, k, n0 + 2u), elem_b(baseB, k, n0 + 3u)), acc);
-  }
+  let acc = strided_row_dot(params.offA + z * params.strideA, params.offB + z * params.strideB, m, n0, lid, 64u);
   let s = subgroupAdd(acc);
   // NOTE: local_invocation_index / subgroup_size is the subgroup's index for 1-D workgroups,
   // which is how Dawn packs them (lanes of a subgroup are consecutive invocations).

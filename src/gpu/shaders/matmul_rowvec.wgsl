@@ -35,10 +35,7 @@ fn matmul_rowvec(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var j = 0u; j < 4u; j++) { store_out(o + j, acc[j]); }
     return;
   }
-  for (var k = 0u; k < params.K; k++) {
-    let x = elem_a(baseA, m, k);
-    acc = fma(vec4<f32>(x), vec4<f32>(elem_b(baseB, k, n0), elem_b(baseB, k, n0 + 1u), elem_b(baseB, k, n0 + 2u), elem_b(baseB, k, n0 + 3u)), acc);
-  }
+  acc = strided_row_dot(baseA, baseB, m, n0, 0u, 1u); // any layout, scalar loads
   let o = params.offOut + z * params.strideOut + m * params.N + n0;
   for (var j = 0u; j < 4u; j++) {
     if (n0 + j < params.N) { store_out(o + j, acc[j]); }
