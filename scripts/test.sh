@@ -139,14 +139,23 @@ fi
 # ------------------------------------------------------------------ 3. tests
 
 names=(); results=(); times=()
-step() { # step "name" command… — runs it, records pass/fail and seconds
-  local name=$1 t0 rc
+total_passed=0; total_failed=0
+step() { # step "name" command… — runs it, records pass/fail and seconds, and counts vitest's tests
+  local name=$1 t0 rc log
   shift
   say "$name: $*"
   t0=$SECONDS
-  "$@"
-  rc=$?
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
   names+=("$name"); results+=("$rc"); times+=("$((SECONDS - t0))")
+  # vitest's closing "Tests  N failed | M passed (K)" line (colours stripped)
+  local line p f
+  line=$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^ +Tests +' | tail -n 1)
+  p=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || true)
+  f=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '[0-9]+' || true)
+  total_passed=$((total_passed + ${p:-0})); total_failed=$((total_failed + ${f:-0}))
+  rm -f "$log"
   return 0
 }
 
@@ -176,4 +185,5 @@ if [ "$failed" = 0 ]; then
 else
   printf '%ssome tests failed (see above; scroll up for each failing test)%s\n' "$red$bold" "$off"
 fi
+echo "tests: $total_passed passed, $total_failed failed"
 exit "$failed"
