@@ -74,6 +74,7 @@ export class Engine {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private batchOps: string[] = [];
+  private lastSubmitted: string[] = [];
   private uniformFree: GPUBuffer[] = [];
   private uniformUsed: GPUBuffer[] = [];
   /** Upload staging buffers of the current batch, destroyed once it is submitted. */
@@ -102,7 +103,10 @@ export class Engine {
       this.lost = `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`;
     });
     this.device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
-      this.setPending(new GpuError(`batch [${this.batchOps.slice(-8).join(', ')}]`, errorKind(ev.error), ev.error.message));
+      // Outside every error scope the engine opens, so the culprit is not known exactly: name the
+      // last submitted batch and what is being recorded now, and say so.
+      const where = `uncaptured GPU error (last submitted batch [${summarise(this.lastSubmitted)}]; recording [${summarise(this.batchOps.slice(-8))}])`;
+      this.setPending(new GpuError(where, errorKind(ev.error), ev.error.message));
     };
   }
 
@@ -190,7 +194,7 @@ export class Engine {
       // Commands already encoded may read this buffer, so the write must land after them: stage it
       // and copy inside the batch (in order), instead of queue.writeBuffer, which would land first —
       // and instead of a flush, so a step with small uploads (ids, masks) stays one submit.
-      const staging = this.device.createBuffer({ size, usage: MAP_WRITE | COPY_SRC, mappedAtCreation: true, label: `${t.label}.upload` });
+      const staging = this.createBuffer({ size, usage: MAP_WRITE | COPY_SRC, mappedAtCreation: true, label: `${t.label}.upload` });
       new Uint8Array(staging.getMappedRange()).set(bytes);
       staging.unmap();
       this.encoder.copyBufferToBuffer(staging, 0, t.buffer, 0, size);
@@ -347,6 +351,7 @@ export class Engine {
     this.device.queue.submit([cmd]);
     this.watchScope(`batch [${summarise(ops)}]`);
     this.encoder = null;
+    this.lastSubmitted = ops;
     this.batchOps = [];
     this.pool.afterSubmit();
     this.uniformFree.push(...this.uniformUsed);
@@ -392,7 +397,7 @@ export class Engine {
   private uniform(params: ParamValue[], op: string): GPUBuffer {
     // Every uniform buffer is 256 B (64 fields), recycled after its batch is submitted.
     if (params.length > 64) throw new EngineError(op, `too many uniform params (${params.length} > 64)`);
-    const buf = this.uniformFree.pop() ?? this.device.createBuffer({ size: 256, usage: UNIFORM | COPY_DST, label: 'engine.params' });
+    const buf = this.uniformFree.pop() ?? this.createBuffer({ size: 256, usage: UNIFORM | COPY_DST, label: 'engine.params' });
     this.uniformUsed.push(buf);
     const data = new ArrayBuffer(Math.max(16, Math.ceil(params.length / 4) * 16));
     const u = new Uint32Array(data);
