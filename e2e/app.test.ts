@@ -3,33 +3,21 @@
 // its worker log no errors. No adapter is a failure, never a skip. (The Models screen has its own
 // test on an on-disk profile: e2e/models.chromium.test.ts.)
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { forwardConsole, launchChromium, startVite } from './gpu/browser/launch.ts';
+import { describe, expect, it } from 'vitest';
+import { forwardConsole } from './gpu/browser/launch.ts';
+import { useViteAndChromium } from './gpu/browser/lifecycle.ts';
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  vite = await startVite();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-});
+const env = useViteAndChromium();
 
 describe('studio (chromium)', () => {
   it('shows the WebGPU adapter the engine worker found', async () => {
-    const page = await browser!.newPage();
+    const page = await env.browser.newPage();
     const errors: string[] = [];
     forwardConsole(page, 'studio');
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
 
-    await page.goto(`${vite!.url}/`);
+    await page.goto(`${env.url}/`);
     await expect.poll(() => page.title()).toBe('PrefStudio');
 
     // The device panel leaves idle/probing once the worker answers.
@@ -56,10 +44,10 @@ describe('studio (chromium)', () => {
 
   it('says what to do when the built-in demo is missing from the server', async () => {
     // A fresh in-memory profile (no stored demo), and the demo's config.json answered with a 404.
-    const context = await browser!.newContext();
+    const context = await env.browser.newContext();
     await context.route('**/demo/model/config.json', (route) => route.fulfill({ status: 404, body: 'not found' }));
     const page = await context.newPage();
-    await page.goto(`${vite!.url}/`);
+    await page.goto(`${env.url}/`);
     const box = page.getByTestId('models-error');
     await box.waitFor({ timeout: 60_000 });
     expect(await box.getAttribute('data-during')).toBe('demo');

@@ -4,28 +4,16 @@
 // and fails listing every failed case. No adapter is a failure, never a skip; so is a case count
 // different from what Node selects. Filter like the Node runner: CASES=rmsnorm,rope.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import { describe, expect, it } from 'vitest';
 import { caseModules, selectCases } from './gpu/cases.ts';
-import { forwardConsole, launchChromium, startVite } from './gpu/browser/launch.ts';
+import { forwardConsole } from './gpu/browser/launch.ts';
+import { useViteAndChromium } from './gpu/browser/lifecycle.ts';
 import type { CaseResult, SuiteState } from './gpu/browser/suite.ts';
 
 // Generous: SwiftShader is a CPU emulation, several times slower than lavapipe.
 const SUITE_TIMEOUT_MS = Number(process.env.CHROMIUM_SUITE_TIMEOUT_MS ?? 30 * 60_000);
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: Browser | undefined;
-
-beforeAll(async () => {
-  vite = await startVite();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-});
+const env = useViteAndChromium();
 
 describe('gpu op suite (chromium)', () => {
   it('runs every case on a WebGPU adapter in headless Chromium', { timeout: SUITE_TIMEOUT_MS + 60_000 }, async () => {
@@ -33,9 +21,9 @@ describe('gpu op suite (chromium)', () => {
     const expected = selectCases(filter || undefined).map((c) => c.name);
     expect(caseModules.length, 'no case modules found under e2e/gpu/cases').toBeGreaterThan(0);
 
-    const page = await browser!.newPage();
+    const page = await env.browser.newPage();
     forwardConsole(page, 'chromium');
-    const url = `${vite!.url}/e2e/gpu/browser/index.html${filter ? `?cases=${encodeURIComponent(filter)}` : ''}`;
+    const url = `${env.url}/e2e/gpu/browser/index.html${filter ? `?cases=${encodeURIComponent(filter)}` : ''}`;
     await page.goto(url);
 
     // Follow the page: print each case as it finishes (a long SwiftShader run shows progress).

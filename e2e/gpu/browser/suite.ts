@@ -1,6 +1,8 @@
 // What the browser GPU suite page (main.ts) exposes on `window.__gpuSuite`, read by
 // e2e/chromium.test.ts through Playwright. Plain data only (it crosses page.evaluate).
 
+import type { AdapterDescription } from '../../../src/engine/device.ts';
+
 export interface CaseResult {
   name: string;
   ok: boolean;
@@ -9,14 +11,8 @@ export interface CaseResult {
   error?: string;
 }
 
-export interface SuiteAdapter {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  isSoftware: boolean;
-  subgroupMinSize: number;
-  subgroupMaxSize: number;
+/** The engine's adapter description plus what the suite reports about the device. */
+export interface SuiteAdapter extends AdapterDescription {
   features: string[];
   minStorageBufferOffsetAlignment: number;
 }
