@@ -4,7 +4,7 @@
 // dev server.
 //
 // WGSL shaders arrive as text through Vite's built-in `?raw` suffix (src/gpu/shaders/index.ts).
-// The engine runs in a module Web Worker (src/engine/train/worker.ts), so workers are ES modules.
+// The engine runs in a module Web Worker (src/engine/worker/worker.ts), so workers are ES modules.
 
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';

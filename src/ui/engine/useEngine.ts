@@ -1,15 +1,18 @@
 // The bridge between the studio and the engine worker: the only UI file that imports the
-// protocol (src/engine/train/protocol.ts). One worker per page, created on first use; every
+// protocol (src/engine/worker/protocol.ts). One worker per page, created on first use; every
 // event it sends becomes a store action, so components only read the store. Components that need
 // the worker call the command functions exported here (modelCommands), never postMessage.
+// sendCommand numbers the commands (the protocol's `id`; events echo it as `requestId`).
 
 import { useEffect } from 'react';
-import type { Command, EngineEvent, ModelSummary } from '../../engine/train/protocol.ts';
+import type { Command, CommandBody, EngineEvent, ModelSummary } from '../../engine/worker/protocol.ts';
 import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
 
 let worker: Worker | null = null;
+/** The last command id sent (ids count from 1 per page). */
+let lastId = 0;
 
 /** Which part of the UI a failed command belongs to (no command: the device). */
 const ACTIVITY: Partial<Record<Command['type'], ModelsActivity>> = {
@@ -34,7 +37,7 @@ function onEvent(ev: EngineEvent): void {
       modelsActions.importProgressed({ phase: ev.phase, percent: ev.percent, bytesDone: ev.bytesDone, bytesTotal: ev.bytesTotal, mbPerSec: ev.mbPerSec, file: ev.file });
       return;
     case 'importDone':
-      modelsActions.importFinished(ev.id, ev.name, ev.bytesSkipped);
+      modelsActions.importFinished(ev.modelId, ev.name, ev.bytesSkipped);
       return;
     case 'importCancelled':
       modelsActions.importCancelled();
@@ -51,14 +54,14 @@ function onEvent(ev: EngineEvent): void {
 /** The page's engine worker (a module worker, bundled by Vite from the URL below). */
 function getWorker(): Worker {
   if (!worker) {
-    worker = new Worker(new URL('../../engine/train/worker.ts', import.meta.url), { type: 'module', name: 'prefstudio-engine' });
+    worker = new Worker(new URL('../../engine/worker/worker.ts', import.meta.url), { type: 'module', name: 'prefstudio-engine' });
     worker.onmessage = (m: MessageEvent<EngineEvent>) => onEvent(m.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
       deviceActions.failed({
         name: 'WorkerError',
         message: `the engine worker failed to load or crashed: ${e.message || 'no message'}`,
-        where: 'src/engine/train/worker.ts',
+        where: 'src/engine/worker/worker.ts',
         hint: 'reload the page; if it persists, open the browser console for the worker error',
       });
     };
@@ -66,11 +69,13 @@ function getWorker(): Worker {
   return worker;
 }
 
-/** Sends a command to the engine worker (no React needed). */
-export function sendCommand(cmd: Command): void {
+/** Sends a command to the engine worker (no React needed); returns its id, which the answering events carry as `requestId`. */
+export function sendCommand(body: CommandBody): number {
+  const cmd = { ...body, id: ++lastId } as Command;
   if (cmd.type === 'probe') deviceActions.probeStarted();
   if (cmd.type === 'ensureDemo') modelsActions.demoRequested();
   getWorker().postMessage(cmd);
+  return cmd.id;
 }
 
 /** Where the built-in demo checkpoint is served: public/demo/model/ under the app's base URL. */
@@ -91,7 +96,7 @@ export const modelCommands = {
   },
   deleteModel(id: string): void {
     modelsActions.deleteRequested(id);
-    sendCommand({ type: 'deleteModel', id });
+    sendCommand({ type: 'deleteModel', modelId: id });
   },
   refresh(): void {
     sendCommand({ type: 'listModels' });

@@ -1,4 +1,4 @@
-// The one typed boundary between the UI and the engine worker (src/engine/train/worker.ts).
+// The one typed boundary between the UI and the engine worker (src/engine/worker/worker.ts).
 // Commands go UI → worker, events go worker → UI; both are discriminated unions on `type`, so a
 // `switch (msg.type)` narrows every field. Only plain, structured-cloneable data crosses: no
 // classes, no GPU objects, no functions (File objects are fine: they are structured-cloneable and
@@ -8,25 +8,52 @@
 // the UI side (src/ui/engine/useEngine.ts, the only UI file importing this) turns events into store
 // actions. Later issues add dataset and training commands and their progress events.
 //
+// Ids: every command carries `id` (a number the sender makes unique, e.g. a counter), and every
+// event sent because of a command echoes it as `requestId`, so a reply is matched to its request
+// even when two of the same kind are in flight. Events no command asked for (a lost device, an
+// unhandled rejection) have no requestId. Training events also carry the `runId` of their run
+// (RunScoped): a run outlives the command that started it, and a late event of a stopped run must
+// not be taken for the next run's.
+//
 // The model commands and what they answer:
 //   listModels                 → models
 //   ensureDemo {baseUrl}       → models (after importing the built-in demo if the store lacks it)
 //   importModel {files, name?} → importProgress… then importDone + models | importCancelled + models | error
-//   cancelImport               → (the running import answers importCancelled)
-//   deleteModel {id}           → models
-// Every failure is an `error` event whose `command` says which command failed.
+//   cancelImport               → (the running import answers importCancelled, with the import's requestId)
+//   deleteModel {modelId}      → models
+// Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
 
 import type { AdapterDescription } from '../device.ts';
+
+// ------------------------------------------------------------------ ids
+
+/** Fields of every command. */
+export interface CommandBase {
+  /** Chosen by the sender, unique among its commands; echoed as `requestId` by every answering event. */
+  id: number;
+}
+
+/** Fields of every event. */
+export interface EventBase {
+  /** The `id` of the command this event answers; absent for events no command asked for. */
+  requestId?: number;
+}
+
+/** Fields of every event that belongs to a training run (the training commands and events build on this). */
+export interface RunScoped {
+  /** The run's id, named when it starts; stays the same across the run's commands and events. */
+  runId: string;
+}
 
 // ------------------------------------------------------------------ commands (UI → worker)
 
 /** Acquire (once) the WebGPU adapter and device and report them with an `adapter` event. */
-export interface ProbeCommand {
+export interface ProbeCommand extends CommandBase {
   type: 'probe';
 }
 
 /** Report every model in the weight store (a `models` event). */
-export interface ListModelsCommand {
+export interface ListModelsCommand extends CommandBase {
   type: 'listModels';
 }
 
@@ -36,7 +63,7 @@ export interface ListModelsCommand {
  * picked folder (webkitdirectory) keep their webkitRelativePath; files in sub-folders are skipped.
  * One import at a time.
  */
-export interface ImportModelCommand {
+export interface ImportModelCommand extends CommandBase {
   type: 'importModel';
   files: File[];
   /** Name shown in the list; default: the folder's name, else "model". */
@@ -44,14 +71,15 @@ export interface ImportModelCommand {
 }
 
 /** Stop the running import between chunks. What was copied stays: importing the same files resumes. */
-export interface CancelImportCommand {
+export interface CancelImportCommand extends CommandBase {
   type: 'cancelImport';
 }
 
 /** Remove a model and all its stored bytes. */
-export interface DeleteModelCommand {
+export interface DeleteModelCommand extends CommandBase {
   type: 'deleteModel';
-  id: string;
+  /** The model's store id (ModelSummary.id). */
+  modelId: string;
 }
 
 /**
@@ -59,18 +87,22 @@ export interface DeleteModelCommand {
  * index and the shards it names, and the tokenizer files, and import them if this exact demo is not
  * stored yet (an older demo is replaced). Answers with a `models` event.
  */
-export interface EnsureDemoCommand {
+export interface EnsureDemoCommand extends CommandBase {
   type: 'ensureDemo';
   /** Absolute URL of the demo's folder, ending in '/', e.g. https://host/demo/model/. */
   baseUrl: string;
 }
+
+/** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
+export type CommandBody = WithoutId<Command>;
+type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
 
 export type Command = ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
 /** The adapter the engine runs on, with the limits it raised and the features it turned on. */
-export interface AdapterEvent {
+export interface AdapterEvent extends EventBase {
   type: 'adapter';
   info: AdapterDescription;
   /** Device limits as granted (raised to the adapter's maximum), e.g. maxBufferSize. */
@@ -95,7 +127,7 @@ export interface ModelSummary {
 }
 
 /** Every model in the store, by name. Sent after listModels, ensureDemo, an import and a delete. */
-export interface ModelsEvent {
+export interface ModelsEvent extends EventBase {
   type: 'models';
   models: ModelSummary[];
 }
@@ -105,7 +137,7 @@ export interface ModelsEvent {
  * read and checked; nothing is written), then copy (tensor bytes and tokenizer files into the
  * store). MB are 10^6 bytes; mbPerSec is the average since the phase started.
  */
-export interface ImportProgressEvent {
+export interface ImportProgressEvent extends EventBase {
   type: 'importProgress';
   phase: 'validate' | 'copy';
   percent: number; // 0…100 of this phase
@@ -116,16 +148,17 @@ export interface ImportProgressEvent {
 }
 
 /** The import finished: the model is listed (a `models` event follows). */
-export interface ImportDoneEvent {
+export interface ImportDoneEvent extends EventBase {
   type: 'importDone';
-  id: string;
+  /** The new model's store id. */
+  modelId: string;
   name: string;
   /** Bytes found already stored and skipped (a resumed or repeated import), 0 for a fresh one. */
   bytesSkipped: number;
 }
 
 /** The import stopped at cancelImport. Nothing new is listed; importing the same files resumes. */
-export interface ImportCancelledEvent {
+export interface ImportCancelledEvent extends EventBase {
   type: 'importCancelled';
 }
 
@@ -135,13 +168,15 @@ export interface ImportCancelledEvent {
  * `message` says what, `where` which op/file/tensor, `hint` what the user can do. `command` is the
  * command that failed (absent for failures outside any command, e.g. a lost device).
  */
-export interface ErrorEvent {
+export interface ErrorEvent extends EventBase {
   type: 'error';
   name: string;
   message: string;
   hint?: string;
   where?: string;
   command?: Command['type'];
+  /** The run the failure stopped, when it happened in a training run. */
+  runId?: string;
 }
 
 export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent;

@@ -1,66 +1,23 @@
-// The engine's Web Worker entry: the only engine file that knows about postMessage. It owns one
-// Engine (created from the worker's navigator.gpu) and the weight store (IndexedDB through
-// store/kv_idb.ts), answers the protocol's commands (protocol.ts) and reports every failure as a
-// typed `error` event, never as an unhandled exception.
-//
-// Loaded by src/ui/engine/useEngine.ts with
-//   new Worker(new URL('../../engine/train/worker.ts', import.meta.url), { type: 'module' }).
-//
-// Models: the store functions (store/import.ts, store/manifest.ts) do the work; this file adds
-// only the protocol around them — one user import at a time with an AbortController for
+// The worker's model commands (protocol.ts: listModels, importModel, cancelImport, deleteModel,
+// ensureDemo). The store functions (store/import.ts, store/manifest.ts) do the work; this file adds
+// what the protocol needs around them — one user import at a time with an AbortController for
 // cancelImport, the model list as plain summaries, and the built-in demo (ensureDemo): fetched
 // over HTTP from public/demo/model/ and imported under an id of its own ("prefstudio-demo.<hash of
 // its files>"), so the list can mark it and a rebuilt demo replaces the old one.
+//
+// Each function answers through the `reply` it is given (worker.ts stamps the command's id on it).
 
-import { Engine } from '../engine.ts';
 import { EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
 import { xxh32 } from '../store/checksum.ts';
 import { importCheckpoint, sourceFromFiles } from '../store/import.ts';
 import type { KVBackend } from '../store/kv.ts';
 import { createIdbBackend } from '../store/kv_idb.ts';
-import { deleteModel, getManifest, listIncomplete, listModels, type ModelManifest } from '../store/manifest.ts';
-import type { Command, EngineEvent, ModelSummary } from './protocol.ts';
+import { deleteModel as deleteStoredModel, getManifest, listIncomplete, listModels, type ModelManifest } from '../store/manifest.ts';
+import type { EngineEvent, ModelSummary } from './protocol.ts';
 
-// NOTE: tsconfig mixes the DOM and WebWorker libs, so `self` is typed as a Window; this is the
-// dedicated-worker scope it really is.
-const scope = self as unknown as DedicatedWorkerGlobalScope;
-
-function post(ev: EngineEvent): void {
-  scope.postMessage(ev);
-}
-
-/** An error as a protocol event; EngineErrors carry `where` and `hint` separately. */
-function errorEvent(e: unknown, command?: Command['type'], where?: string): EngineEvent {
-  if (e instanceof EngineError) {
-    // EngineError.message is "where: what\n---> HINT: …"; send the parts, not the concatenation.
-    const what = e.message.split('\n---> HINT:')[0].replace(`${e.where}: `, '');
-    return { type: 'error', name: e.name, message: what, where: e.where, hint: e.hint, command };
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { type: 'error', name: err.name, message: err.message, where, command };
-}
-
-// ---------------------------------------------------------------------------------------------
-// the GPU
-
-let engine: Promise<Engine> | null = null;
-
-/** The worker's Engine, created on first use (a failed attempt is retried on the next command). */
-function getEngine(): Promise<Engine> {
-  if (!engine) {
-    engine = Engine.create(scope.navigator.gpu).then((e) => {
-      void e.device.lost.then((info) => {
-        if (info.reason === 'destroyed') return;
-        post({ type: 'error', name: 'DeviceLostError', message: `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`, where: 'device', hint: 'reload the page; if it happens again, use a smaller batch or sequence length' });
-        engine = null;
-      });
-      return e;
-    });
-    engine.catch(() => (engine = null));
-  }
-  return engine;
-}
+/** Sends one event answering the command being handled. */
+export type Reply = (ev: EngineEvent) => void;
 
 // ---------------------------------------------------------------------------------------------
 // the weight store and the model list
@@ -101,11 +58,11 @@ function summarize(m: ModelManifest): ModelSummary {
 let listing: Promise<void> = Promise.resolve();
 
 /**
- * Posts the model list. Lists are read one after another, so the last `models` event is never
- * older than the last change that asked for it (a slow read cannot overtake a newer one).
+ * Answers with the model list. Lists are read one after another, so the last `models` event is
+ * never older than the last change that asked for it (a slow read cannot overtake a newer one).
  */
-function postModels(): Promise<void> {
-  const next = listing.catch(() => undefined).then(async () => post({ type: 'models', models: (await listModels(store())).map(summarize) }));
+export function sendModels(reply: Reply): Promise<void> {
+  const next = listing.catch(() => undefined).then(async () => reply({ type: 'models', models: (await listModels(store())).map(summarize) }));
   listing = next;
   return next;
 }
@@ -116,7 +73,8 @@ function postModels(): Promise<void> {
 /** The running user import (one at a time), for cancelImport. */
 let running: AbortController | null = null;
 
-async function importModel(files: File[], name: string | undefined): Promise<void> {
+/** Imports the user's files, answering with progress, then importDone or importCancelled, then the list. */
+export async function importModel(files: File[], name: string | undefined, reply: Reply): Promise<void> {
   if (running) {
     throw new EngineError('importModel', 'another import is still running', 'wait for it to finish, or cancel it first');
   }
@@ -128,16 +86,16 @@ async function importModel(files: File[], name: string | undefined): Promise<voi
       signal: ctl.signal,
       onProgress: (p) => {
         if (p.phase === 'upload') return; // not part of an import
-        post({ type: 'importProgress', phase: p.phase, percent: p.percent, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, mbPerSec: p.mbPerSec, file: p.file });
+        reply({ type: 'importProgress', phase: p.phase, percent: p.percent, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, mbPerSec: p.mbPerSec, file: p.file });
       },
     });
-    post({ type: 'importDone', id: r.manifest.id, name: r.manifest.name, bytesSkipped: r.bytesSkipped });
+    reply({ type: 'importDone', modelId: r.manifest.id, name: r.manifest.name, bytesSkipped: r.bytesSkipped });
   } catch (e) {
     if (!ctl.signal.aborted) throw e;
-    post({ type: 'importCancelled' });
+    reply({ type: 'importCancelled' });
   } finally {
     running = null;
-    await postModels().catch(() => undefined); // the import's own error (if any) is what matters
+    await sendModels(reply).catch(() => undefined); // the import's own error (if any) is what matters
   }
 }
 
@@ -201,7 +159,7 @@ async function demoId(files: File[]): Promise<string> {
   return `${DEMO_ID_PREFIX}${h.toString(16).padStart(8, '0')}`;
 }
 
-async function ensureDemo(baseUrl: string): Promise<void> {
+async function importDemo(baseUrl: string): Promise<void> {
   const kvs = store();
   const stored = (await listModels(kvs)).filter((m) => isDemoId(m.id));
   let files: File[];
@@ -209,54 +167,33 @@ async function ensureDemo(baseUrl: string): Promise<void> {
     files = await fetchDemo(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   } catch (e) {
     if (stored.length === 0) throw e;
-    return postModels(); // offline or the server lost it: keep the stored demo
+    return; // offline or the server lost it: keep the stored demo
   }
   const id = await demoId(files);
   if (!(await getManifest(kvs, id))) {
     await importCheckpoint(kvs, sourceFromFiles(files, DEMO_NAME), { id, name: DEMO_NAME });
   }
   // Older demos, and demo imports a closed tab left unfinished.
-  for (const m of stored) if (m.id !== id) await deleteModel(kvs, m.id);
-  for (const p of await listIncomplete(kvs)) if (isDemoId(p.id) && p.id !== id) await deleteModel(kvs, p.id);
-  return postModels();
+  for (const m of stored) if (m.id !== id) await deleteStoredModel(kvs, m.id);
+  for (const p of await listIncomplete(kvs)) if (isDemoId(p.id) && p.id !== id) await deleteStoredModel(kvs, p.id);
 }
 
 let demoRun: Promise<void> | null = null;
 
-// ---------------------------------------------------------------------------------------------
-// commands
-
-async function handle(cmd: Command): Promise<void> {
-  switch (cmd.type) {
-    case 'probe': {
-      const e = await getEngine();
-      post({ type: 'adapter', info: e.info, limits: { ...e.limits }, features: [...e.features].sort() });
-      return;
-    }
-    case 'listModels':
-      return postModels();
-    case 'ensureDemo':
-      // One at a time: a second call while the first runs waits for it.
-      demoRun ??= ensureDemo(cmd.baseUrl).finally(() => (demoRun = null));
-      return demoRun;
-    case 'importModel':
-      return importModel(cmd.files, cmd.name?.trim() || undefined);
-    case 'cancelImport':
-      running?.abort();
-      return;
-    case 'deleteModel':
-      await deleteModel(store(), cmd.id);
-      return postModels();
-    default: {
-      // A message from an out-of-date page, or a command added to the protocol without a case here.
-      post({ type: 'error', name: 'ProtocolError', message: `unknown command "${(cmd as { type?: unknown }).type}"`, where: 'worker' });
-    }
-  }
+/** Makes sure the demo is stored (importDemo), then answers with the list. A second call while one runs waits for it. */
+export async function ensureDemo(baseUrl: string, reply: Reply): Promise<void> {
+  demoRun ??= importDemo(baseUrl).finally(() => (demoRun = null));
+  await demoRun;
+  return sendModels(reply);
 }
 
-scope.onmessage = (ev: MessageEvent<Command>) => {
-  const type = ev.data?.type;
-  handle(ev.data).catch((e: unknown) => post(errorEvent(e, type, `worker.${type ?? '?'}`)));
-};
+/** Stops the running import (it answers importCancelled); nothing when none runs. */
+export function cancelImport(): void {
+  running?.abort();
+}
 
-scope.addEventListener('unhandledrejection', (ev) => post(errorEvent(ev.reason, undefined, 'worker')));
+/** Removes a model and its bytes, then answers with the list. */
+export async function deleteModel(modelId: string, reply: Reply): Promise<void> {
+  await deleteStoredModel(store(), modelId);
+  return sendModels(reply);
+}
