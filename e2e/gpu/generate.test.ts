@@ -23,7 +23,7 @@ import { createNodeEngine } from '../../src/engine/node.ts';
 import { matmul } from '../../src/engine/ops/matmul.ts';
 import { softcap } from '../../src/engine/ops/softcap.ts';
 import { isRowSplit, splitRowsFromHost } from '../../src/engine/table.ts';
-import { Rng } from '../../src/engine/reference/random.ts';
+import { Rng } from '../../src/engine/util/rng.ts';
 import { expectClose } from './harness.ts';
 
 const root = join(import.meta.dirname, '..', 'fixtures', 'checkpoints');

@@ -6,7 +6,7 @@
 import type { Engine } from '../../src/engine/engine.ts';
 import type { Tensor, DType } from '../../src/engine/tensor.ts';
 import { numericGrads, type RefFn } from '../../src/engine/reference/finite_diff.ts';
-import { Rng } from '../../src/engine/reference/random.ts';
+import { Rng } from '../../src/engine/util/rng.ts';
 
 export interface GpuCase {
   /** "<op>: <what>", e.g. "rmsnorm: rows=7 C=33". */

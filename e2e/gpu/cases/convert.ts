@@ -5,7 +5,8 @@ import type { Engine } from '../../../src/engine/engine.ts';
 import { NoBackwardError, ShapeError } from '../../../src/engine/errors.ts';
 import { toF32 } from '../../../src/engine/ops/convert.ts';
 import { sum } from '../../../src/engine/ops/reduce.ts';
-import { f32ToBf16Bits, f32ToF16Bits, toF32Ref } from '../../../src/engine/reference/convert.ts';
+import { toF32Ref } from '../../../src/engine/reference/convert.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../../../src/engine/util/halfs.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(41);

@@ -21,7 +21,7 @@
 //
 // Sampling (HF's order of logits processors): z / temperature → softmax → top-p nucleus (the
 // smallest set of most likely tokens whose mass reaches top_p; ties at the edge kept) →
-// renormalise → inverse-CDF draw with the seeded Rng (src/engine/reference/random.ts), one draw
+// renormalise → inverse-CDF draw with the seeded Rng (src/engine/util/rng.ts), one draw
 // per sequence per step in batch order, so a seed reproduces a generation exactly.
 //
 // Legend: B batch, Tq new tokens per step, S_max cache rows, C hidden_size, V vocab, L layers,
@@ -35,7 +35,7 @@ import { gemm } from '../ops/matmul.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { softcap } from '../ops/softcap.ts';
 import { checkTable } from '../table.ts';
-import { Rng } from '../reference/random.ts';
+import { Rng } from '../util/rng.ts';
 import type { Tensor } from '../tensor.ts';
 import { blockForward, embedScale, type AttendFn, type ForwardCtx, type Gemma2Dims, type Gemma2Params } from './gemma2.ts';
 

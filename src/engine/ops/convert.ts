@@ -2,7 +2,7 @@
 // half of word i) to f32 on the GPU. 16-bit tensors hold frozen weights (base model shards), so
 // there is no backward: a gradient reaching this op throws NoBackwardError instead of silently
 // stopping. Decoding rules: gemma2-and-formats.md §3 "bfloat16"; IEEE-754 binary16 for f16.
-// Shader: src/gpu/shaders/convert.wgsl. Host-side encoders/decoders: src/engine/reference/convert.ts.
+// Shader: src/gpu/shaders/convert.wgsl. Host encoders: src/engine/util/halfs.ts; float64 decoders (the reference): src/engine/reference/convert.ts.
 
 import { ShapeError } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';

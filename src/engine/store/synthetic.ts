@@ -14,7 +14,7 @@
 import { expectedTensors, parseGemma2Config } from '../model/config.ts';
 import { encodeSafetensorsHeader, type Dtype } from '../model/safetensors.ts';
 import { planShards, writeShardIndex } from '../model/sharded.ts';
-import { f32ToBf16Bits, f32ToF16Bits } from '../reference/convert.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../util/halfs.ts';
 import type { ImportSource, SourceFile } from './import.ts';
 
 /** Elements per block (values repeat every BLOCK elements of a tensor; ≥ Snappy's 64 KiB window). */

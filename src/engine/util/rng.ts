@@ -1,5 +1,8 @@
-// Seeded random numbers for tests, references and initialisation (mulberry32 + Box–Muller).
-// Deterministic across Node and browsers, so a failing case reproduces from its seed.
+// Seeded random numbers (mulberry32 + Box–Muller): generation's sampler (model/generate.ts),
+// initialisation, and the test suites' inputs. Deterministic across Node and browsers, so a
+// sampled answer or a failing case reproduces from its seed.
+//
+// Not a reference: it lives with the engine's utilities (reference/ is the test oracle only).
 
 export class Rng {
   private state: number;
