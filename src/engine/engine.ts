@@ -10,10 +10,16 @@
 // Error routing: pipeline and bind-group creation run inside error scopes tagged with the op's
 // label; device.lost and uncaptured errors are kept and rethrown, as typed EngineErrors naming
 // the op, from the next engine call.
+//
+// Memory: tensors are freed by dispose(), or in bulk by tidy(fn), which disposes every tensor
+// created inside fn that fn does not return (tfjs's tidy). Readback: read(t) for one tensor,
+// readMany(ts) for the once-per-step metrics (one staging buffer, one mapAsync, no stall while
+// the next step is encoded). `stats` counts dispatches, submits, GPU→CPU waits and pipeline
+// compilations (the bench's per-step figures).
 
 import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterDescription } from './device.ts';
 import { DeviceLostError, EngineError, GpuError, ShapeError, fmtShape } from './errors.ts';
-import { BufferPool } from './pool.ts';
+import { BufferPool, OutOfMemoryError } from './pool.ts';
 import { Tape, backward, releaseGraph, type BackwardOptions } from './tape.ts';
 import { Tensor, numel, storageBytes, type DType, type HostArray } from './tensor.ts';
 import { shaderSource, type ShaderName } from '../gpu/shaders/index.ts';
@@ -48,7 +54,24 @@ export interface EngineOptions extends AcquireOptions {
   debug?: number;
   /** Dispatches per submitted batch before an automatic flush. */
   maxBatch?: number;
+  /** Cap on the buffer pool's bytes (default: none until the device reports out-of-memory). */
+  memoryBudget?: number;
 }
+
+/** Counters since the engine was created (read them before and after a step for per-step figures). */
+export interface EngineStats {
+  /** Compute dispatches recorded. */
+  dispatches: number;
+  /** Command batches submitted to the queue. */
+  submits: number;
+  /** Waits for the GPU: one per read()/readMany() (mapAsync) and per sync(). */
+  syncs: number;
+  /** Compute pipelines created (cache misses: a steady-state step should add none). */
+  pipelineCompiles: number;
+}
+
+/** What tidy() keeps: a tensor, or arrays / objects holding tensors (searched recursively). */
+export type TidyResult = unknown;
 
 const MAP_READ = 0x01;
 const MAP_WRITE = 0x02;
@@ -69,6 +92,7 @@ export class Engine {
   debug: number;
   /** Cache for per-adapter choices (e.g. the matmul variant per shape class). */
   readonly tuning = new Map<string, unknown>();
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, syncs: 0, pipelineCompiles: 0 };
 
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -85,6 +109,10 @@ export class Engine {
   private scopes = new Set<Promise<void>>();
   /** Set once the device is lost: the reason, repeated by every later call. */
   private lost: string | null = null;
+  /** Open tidy() scopes, innermost last: the tensors created while each was open. */
+  private scopeStack: Set<Tensor>[] = [];
+  /** Readbacks encoded in the current batch: resolved when it is submitted. */
+  private submitWaiters: (() => void)[] = [];
 
   static async create(gpu: GPU | undefined, opts: EngineOptions = {}): Promise<Engine> {
     return new Engine(await acquireDevice(gpu, opts), opts);
@@ -98,7 +126,8 @@ export class Engine {
     this.limits = acq.limits;
     this.debug = opts.debug ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
-    this.pool = new BufferPool(this.limits.maxBufferSize, (desc) => this.createBuffer(desc));
+    this.pool = new BufferPool(this.limits.maxBufferSize, (desc) => this.createBuffer(desc, (buf) => this.pool.outOfMemory(buf)));
+    if (opts.memoryBudget !== undefined) this.pool.setBudget(opts.memoryBudget);
     this.device.lost.then((info) => {
       this.lost = `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`;
     });
@@ -121,6 +150,14 @@ export class Engine {
     const bytes = storageBytes(dtype, numel(shape));
     if (bytes > this.limits.maxBufferSize) {
       throw new ShapeError(label, `${dtype}${fmtShape(shape)} needs ${bytes} bytes, over this device's maxBufferSize ${this.limits.maxBufferSize}`, 'split the tensor into chunks (e.g. by rows)');
+    }
+    // Every tensor is bound whole to some kernel, so it must fit one storage binding too.
+    if (bytes > this.limits.maxStorageBufferBindingSize) {
+      throw new ShapeError(
+        label,
+        `${dtype}${fmtShape(shape)} needs ${bytes} bytes, over this device's maxStorageBufferBindingSize ${this.limits.maxStorageBufferBindingSize} (the most one kernel binding may cover)`,
+        'split the tensor by rows (engine/table.ts row parts, as the embedding is), or use fewer rows per call',
+      );
     }
     return new Tensor(this, shape, dtype, this.pool.acquire(bytes, label), label);
   }
@@ -212,31 +249,117 @@ export class Engine {
     }
   }
 
-  /** Copies a tensor to the host. */
+  /** Copies a tensor to the host (readMany of one). */
   async read(t: Tensor): Promise<HostArray> {
-    this.throwIfBroken(t.label);
-    const bytes = Math.max(4, t.byteLength);
-    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST, label: `${t.label}.readback` });
-    this.getEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, t.byteLength);
-    this.flush();
-    let raw: ArrayBuffer;
-    try {
-      await staging.mapAsync(GPUMapMode.READ);
-      raw = staging.getMappedRange().slice(0);
-      staging.unmap();
-    } catch (e) {
-      this.throwIfBroken(t.label);
-      throw new GpuError(t.label, 'readback', String(e));
-    } finally {
-      staging.destroy();
+    return (await this.readMany([t]))[0];
+  }
+
+  /**
+   * Copies several tensors to the host with ONE staging buffer and ONE mapAsync: the once-per-step
+   * metrics readback. The copies are encoded into the current batch at the call (they see every
+   * write encoded before it; later work may overwrite or dispose the tensors freely), and nothing
+   * waits here: the batch is submitted by the next flush — at the latest when the calling task
+   * yields — and the promise resolves once the GPU has run that far. So
+   *   const metrics = e.readMany([loss, pairs, gradNorm]);  // step k
+   *   encodeStep(k + 1);                                     // the GPU keeps working
+   *   log(await metrics);
+   * costs one GPU→CPU wait per step and never idles the GPU. Each result has its tensor's dtype
+   * and size (16-bit dtypes: raw Uint16 words).
+   */
+  readMany(tensors: readonly Tensor[]): Promise<HostArray[]> {
+    const where = tensors.length === 1 ? tensors[0].label : `readMany [${tensors.map((t) => t.label).slice(0, 4).join(', ')}${tensors.length > 4 ? ', …' : ''}]`;
+    this.throwIfBroken(where);
+    if (tensors.length === 0) return Promise.resolve([]);
+    const buffers = tensors.map((t) => t.buffer); // throws DisposedError (naming it) before any allocation
+    const offsets: number[] = [];
+    let total = 0;
+    for (const t of tensors) {
+      offsets.push(total);
+      total += t.byteLength; // a multiple of 4 (16-bit dtypes pack whole u32 words)
     }
-    await Promise.all([...this.scopes]);
-    this.throwIfBroken(t.label);
-    return fromRaw(raw, t.dtype, t.size);
+    const staging = this.createBuffer({ size: Math.max(4, total), usage: MAP_READ | COPY_DST, label: `${where}.readback` });
+    const enc = this.getEncoder();
+    tensors.forEach((t, i) => {
+      if (t.byteLength) enc.copyBufferToBuffer(buffers[i], 0, staging, offsets[i], t.byteLength);
+    });
+    this.batchOps.push('readback');
+    const submitted = new Promise<void>((resolve) => this.submitWaiters.push(resolve));
+    // Submit when the caller yields, unless something flushes first.
+    queueMicrotask(() => {
+      if (this.submitWaiters.length && !this.lost) this.flush();
+    });
+    return (async () => {
+      await submitted;
+      this.stats.syncs++;
+      let raw: ArrayBuffer;
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+        raw = staging.getMappedRange().slice(0);
+        staging.unmap();
+      } catch (e) {
+        this.throwIfBroken(where);
+        throw new GpuError(where, 'readback', String(e));
+      } finally {
+        staging.destroy();
+      }
+      await Promise.all([...this.scopes]);
+      this.throwIfBroken(where);
+      return tensors.map((t, i) => fromRaw(raw, t.dtype, t.size, offsets[i]));
+    })();
   }
 
   releaseBuffer(buf: GPUBuffer): void {
     this.pool.release(buf);
+  }
+
+  // ---------------------------------------------------------------- scoped disposal
+
+  /**
+   * Runs `fn` and disposes every tensor created inside it that it does not return (a Tensor, or
+   * arrays and objects holding Tensors, searched recursively), in the spirit of tfjs's tidy. Scopes
+   * nest: what an inner tidy returns belongs to the enclosing one. Works with autograd: tensors a
+   * recorded op keeps for its backward are held by the tape, so their dispose waits until the
+   * backward (or releaseGraph) is done; gradients that backward() stores in a leaf's `.grad` and
+   * optimizer state are taken out of every scope (keep()). If `fn` throws, everything it created
+   * is disposed and the error is rethrown. Synchronous only, as noGrad().
+   */
+  tidy<T extends TidyResult>(fn: () => T): T {
+    const scope = new Set<Tensor>();
+    this.scopeStack.push(scope);
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      this.endScope(scope, new Set());
+      throw e;
+    }
+    if (result instanceof Promise) {
+      this.endScope(scope, new Set());
+      throw new EngineError('tidy', 'was given an async function', 'run only the synchronous GPU calls inside tidy(() => …) and await outside it');
+    }
+    this.endScope(scope, collectTensors(result));
+    return result;
+  }
+
+  /** Takes `t` out of every open tidy() scope: it outlives them, and its owner disposes it. */
+  keep<T extends Tensor>(t: T): T {
+    for (const s of this.scopeStack) s.delete(t);
+    return t;
+  }
+
+  /** Called by the Tensor constructor: a new tensor belongs to the innermost open tidy() scope. */
+  track(t: Tensor): void {
+    if (this.scopeStack.length) this.scopeStack[this.scopeStack.length - 1].add(t);
+  }
+
+  private endScope(scope: Set<Tensor>, kept: Set<Tensor>): void {
+    const i = this.scopeStack.lastIndexOf(scope);
+    this.scopeStack.splice(i, 1);
+    const parent = this.scopeStack[this.scopeStack.length - 1];
+    for (const t of scope) {
+      if (kept.has(t)) parent?.add(t);
+      else t.dispose();
+    }
   }
 
   // ---------------------------------------------------------------- autograd
@@ -290,6 +413,7 @@ export class Engine {
       );
       this.scopes.add(p);
     }
+    this.stats.pipelineCompiles++;
     this.device.pushErrorScope('validation');
     p = this.device.createComputePipeline({
       label: `${shader}.${entry}.pipeline`,
@@ -334,6 +458,7 @@ export class Engine {
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
     this.batchOps.push(d.op);
+    this.stats.dispatches++;
     if (this.batchOps.length >= this.maxBatch) this.flush();
   }
 
@@ -349,6 +474,7 @@ export class Engine {
     this.device.pushErrorScope('validation');
     const cmd = this.encoder.finish({ label: 'engine.batch' });
     this.device.queue.submit([cmd]);
+    this.stats.submits++;
     this.watchScope(`batch [${summarise(ops)}]`);
     this.encoder = null;
     this.lastSubmitted = ops;
@@ -358,11 +484,15 @@ export class Engine {
     this.uniformUsed = [];
     for (const b of this.stagingUsed) b.destroy(); // destroy after submit: the copies still run
     this.stagingUsed = [];
+    const waiters = this.submitWaiters;
+    this.submitWaiters = [];
+    for (const w of waiters) w(); // readbacks in this batch may map their staging buffers now
   }
 
   /** Flushes and waits until the GPU has finished everything submitted. */
   async sync(): Promise<void> {
     this.flush();
+    this.stats.syncs++;
     await this.device.queue.onSubmittedWorkDone();
     await Promise.all([...this.scopes]);
     this.throwIfBroken('sync');
@@ -404,27 +534,39 @@ export class Engine {
     const f = new Float32Array(data);
     const s = new Int32Array(data);
     params.forEach((p, i) => {
-      if (p instanceof F32) f[i] = p.value;
-      else if (p instanceof I32) s[i] = p.value;
-      else if (p < 0) s[i] = p;
-      else u[i] = p;
+      if (p instanceof F32) {
+        f[i] = p.value;
+        return;
+      }
+      // Integers must fit their 32-bit field exactly: a typed-array store would wrap silently.
+      const v = p instanceof I32 ? p.value : p;
+      const signed = p instanceof I32 || v < 0;
+      const fits = Number.isInteger(v) && (signed ? v >= -(2 ** 31) && v < 2 ** 31 : v < 2 ** 32);
+      if (!fits) {
+        throw new ShapeError(op, `uniform parameter ${i} = ${v} is not a 32-bit ${signed ? 'signed' : 'unsigned'} integer (it would wrap)`, 'split the work into smaller dispatches (fewer rows, a smaller batch or vocabulary part)');
+      }
+      if (signed) s[i] = v;
+      else u[i] = v;
     });
     this.device.queue.writeBuffer(buf, 0, data);
     return buf;
   }
 
-  private createBuffer(desc: GPUBufferDescriptor): GPUBuffer {
+  /** createBuffer inside an out-of-memory scope; `onOom` (the pool's) describes what it freed. */
+  private createBuffer(desc: GPUBufferDescriptor, onOom?: (buf: GPUBuffer) => string): GPUBuffer {
     this.device.pushErrorScope('out-of-memory');
     const b = this.device.createBuffer(desc);
-    this.watchScope(`allocation of ${desc.size} bytes for ${desc.label}`);
+    const where = `allocation of ${desc.size} bytes for ${desc.label}`;
+    this.watchScope(where, onOom && ((err) => (errorKind(err) === 'out-of-memory' ? new OutOfMemoryError(where, `${err.message}; ${onOom(b)}`) : null)));
     return b;
   }
 
-  private watchScope(where: string): void {
+  /** Pops the innermost error scope; an error becomes the pending EngineError (`special` may type it). */
+  private watchScope(where: string, special?: (err: GPUError) => EngineError | null): void {
     const p: Promise<void> = this.device.popErrorScope().then(
       (err) => {
         this.scopes.delete(p);
-        if (err) this.setPending(new GpuError(where, errorKind(err), err.message, errorHint(err)));
+        if (err) this.setPending(special?.(err) ?? new GpuError(where, errorKind(err), err.message, errorHint(err)));
       },
       () => {
         this.scopes.delete(p); // the device is lost; lostError reports it
@@ -469,16 +611,29 @@ function toHost(data: ArrayLike<number> | HostArray, dtype: DType): HostArray {
   }
 }
 
-function fromRaw(raw: ArrayBuffer, dtype: DType, size: number): HostArray {
+/** The `size` elements of `dtype` at byte `offset` of a readback (views, not copies). */
+function fromRaw(raw: ArrayBuffer, dtype: DType, size: number, offset: number): HostArray {
   switch (dtype) {
     case 'f32':
-      return new Float32Array(raw, 0, size);
+      return new Float32Array(raw, offset, size);
     case 'i32':
-      return new Int32Array(raw, 0, size);
+      return new Int32Array(raw, offset, size);
     case 'u32':
-      return new Uint32Array(raw, 0, size);
+      return new Uint32Array(raw, offset, size);
     case 'bf16':
     case 'f16':
-      return new Uint16Array(raw, 0, size);
+      return new Uint16Array(raw, offset, size);
   }
+}
+
+/** The tensors in a tidy() result: a Tensor, or arrays / objects (own properties) holding them. */
+function collectTensors(x: unknown, found = new Set<Tensor>(), seen = new Set<object>()): Set<Tensor> {
+  if (x instanceof Tensor) {
+    found.add(x);
+  } else if (x !== null && typeof x === 'object' && !seen.has(x) && !(x instanceof Engine) && !ArrayBuffer.isView(x) && !(x instanceof ArrayBuffer)) {
+    seen.add(x);
+    const values = x instanceof Map ? [...x.values()] : x instanceof Set ? [...x] : Array.isArray(x) ? x : Object.values(x);
+    for (const v of values) collectTensors(v, found, seen);
+  }
+  return found;
 }

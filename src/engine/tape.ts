@@ -8,6 +8,10 @@
 // - backward() accumulates into leaf tensors' existing `.grad` (gradient accumulation).
 // - An op without a backward throws NoBackwardError when a gradient reaches it — never a silent 0.
 // - Gradients are checked against their input's shape; a mismatch names the op and both shapes.
+// - Every tensor a node reads in its backward (inputs, outputs, `keep`, `owned`) is held, so a
+//   dispose() — by the caller or by engine.tidy() — waits until the node has run or is released.
+// - An exception during backward releases the whole graph and every gradient not yet stored in a
+//   leaf, then propagates (leaves may have received part of their gradients: zero them to retry).
 
 import { EngineError, NoBackwardError, ShapeError, fmtShape } from './errors.ts';
 import type { Engine } from './engine.ts';
@@ -90,8 +94,9 @@ export class Tape {
       o.node = node;
       o.recorded = true;
     });
-    // Backward closures read their inputs and outputs: keep them alive until the node has run.
-    for (const t of [...node.inputs, ...node.outputs, ...node.keep]) t.hold();
+    // Backward closures read their inputs, outputs and temporaries: keep them alive until the node
+    // has run (a tidy() scope ending before the backward only requests their dispose).
+    for (const t of [...node.inputs, ...node.outputs, ...node.keep, ...node.owned]) t.hold();
     return true;
   }
 }
@@ -107,7 +112,10 @@ function freedGraph(t: Tensor): EngineError {
 
 /** Frees what a node kept for its backward and detaches it from its outputs. */
 function releaseNode(node: TapeNode): void {
-  for (const t of node.owned) t.dispose();
+  for (const t of node.owned) {
+    t.dispose(); // deferred by its hold ...
+    t.unhold(); // ... and done here
+  }
   node.owned = [];
   for (const o of node.outputs) if (o.node === node) o.node = null;
   for (const t of [...node.inputs, ...node.outputs, ...node.keep]) t.unhold();
@@ -165,31 +173,41 @@ export interface BackwardOptions {
  */
 export function backward(engine: Engine, roots: Tensor | Tensor[], opts: BackwardOptions = {}): void {
   const rootList = Array.isArray(roots) ? roots : [roots];
-  const grads = new Map<Tensor, Tensor>();
+  // Check every root before anything is allocated (a failed check leaves the graph as it was).
   rootList.forEach((root, i) => {
     if (!root.node) {
       if (root.recorded) throw freedGraph(root);
       throw new EngineError('backward', `the root tensor ${root.describe()} was not produced by a recorded op`, 'make sure some input has requiresGrad: true and that the forward did not run under noGrad()');
     }
     const seed = opts.seeds?.[i];
-    if (!seed) {
-      if (root.size !== 1) {
-        throw new ShapeError('backward', `root ${root.describe()} is not a scalar; pass a seed gradient of the same shape`);
-      }
-      grads.set(root, engine.full(root.shape, 1));
-    } else {
-      if (seed.size !== root.size) throw new ShapeError('backward', `seed ${fmtShape(seed.shape)} does not match root ${fmtShape(root.shape)}`);
-      grads.set(root, engine.copy(seed));
-    }
+    if (!seed && root.size !== 1) throw new ShapeError('backward', `root ${root.describe()} is not a scalar; pass a seed gradient of the same shape`);
+    if (seed && seed.size !== root.size) throw new ShapeError('backward', `seed ${fmtShape(seed.shape)} does not match root ${fmtShape(root.shape)}`);
   });
   const order = topoOrder(rootList);
+  const grads = new Map<Tensor, Tensor>();
+  try {
+    rootList.forEach((root, i) => {
+      const seed = opts.seeds?.[i];
+      grads.set(root, seed ? engine.copy(seed) : engine.full(root.shape, 1));
+    });
+    walk(engine, order, grads, opts.retainGraph ?? false);
+  } catch (e) {
+    // Release the whole graph (nodes already run are released twice: a no-op), then rethrow.
+    for (let n = order.length - 1; n >= 0; n--) releaseNode(order[n]);
+    throw e;
+  } finally {
+    for (const g of grads.values()) g.dispose();
+  }
+}
 
+/** The reverse walk: runs each node's backward, routes gradients to inputs, frees what ran. */
+function walk(engine: Engine, order: TapeNode[], grads: Map<Tensor, Tensor>, retainGraph: boolean): void {
   engine.tape.noGrad(() => {
     for (let n = order.length - 1; n >= 0; n--) {
       const node = order[n];
       const dOut = node.outputs.map((o) => grads.get(o) ?? null);
       if (dOut.every((g) => g === null)) {
-        if (!opts.retainGraph) releaseNode(node); // nothing reaches it: free what it kept
+        if (!retainGraph) releaseNode(node); // nothing reaches it: free what it kept
         continue;
       }
       if (!node.backward) throw new NoBackwardError(node.op);
@@ -220,7 +238,7 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
           engine.accumulate(input.grad, g);
           g.dispose();
         } else {
-          input.grad = g;
+          input.grad = engine.keep(g); // a leaf's gradient outlives any tidy() scope
         }
       });
       // Gradients computed for inputs that need none, and handed to no other input.
@@ -230,8 +248,7 @@ export function backward(engine: Engine, roots: Tensor | Tensor[], opts: Backwar
         grads.get(o)?.dispose();
         grads.delete(o);
       }
-      if (!opts.retainGraph) releaseNode(node);
+      if (!retainGraph) releaseNode(node);
     }
   });
-  for (const g of grads.values()) g.dispose();
 }

@@ -66,6 +66,7 @@ export class Tensor {
       this.storage = { buffer: storage, refs: 1 };
     }
     this.requiresGrad = requiresGrad;
+    engine.track(this); // owned by the innermost open engine.tidy() scope, if any
   }
 
   get buffer(): GPUBuffer {
