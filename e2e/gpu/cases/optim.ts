@@ -204,31 +204,113 @@ export const cases: GpuCase[] = [
     },
   },
   {
-    name: 'optim: non-finite flag (NaN, ±Inf planted in one gradient) poisons the step as in PyTorch',
+    name: 'optim: non-finite gradients (NaN, ±Inf) or an overflowing norm set the flag by bit tests; scale stays 1',
     run: async (e) => {
-      for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const [bad, flag] of [[NaN, 1], [Infinity, 1], [-Infinity, 1], [1e30, 2]] as const) {
         const ps = makeParams(e, rng, [7, 5000, 300], 0);
         const gs = setGrads(e, rng, ps, 1);
-        // Plant the value in the 2nd workgroup's chunk of the 5000-element gradient.
+        // Plant the value in the 2nd workgroup's chunk of the 5000-element gradient. 1e30 is finite,
+        // but its square overflows f32: the sum, not an element, becomes non-finite.
         const g1 = Float32Array.from(gs[1]!);
         g1[4500] = bad;
         ps[1].gpu.grad!.write(g1);
         const clip = clipGradNorm(ps.map((p) => p.gpu), 1);
-        const r = await clip.read();
-        if (!r.nonFinite || !Number.isNaN(r.norm) || !Number.isNaN(r.scale)) throw new Error(`gradient with ${bad}: got ${JSON.stringify(r)}, want nonFinite with NaN norm and scale`);
+        const [norm, scale, nonFinite] = await e.readMany([clip.norm, clip.scale, clip.nonFinite]);
+        if (nonFinite[0] !== flag) throw new Error(`gradient with ${bad}: flag ${nonFinite[0]}, want ${flag}`);
+        if (scale[0] !== 1) throw new Error(`gradient with ${bad}: the clip factor must be exactly 1 (never NaN), got ${scale[0]}`);
+        const wantNorm = flag === 1 ? 'NaN' : 'Infinity';
+        if (String(norm[0]) !== wantNorm) throw new Error(`gradient with ${bad}: norm ${norm[0]}, want ${wantNorm}`);
         // Finite gradients elsewhere leave the flag clear.
         const clean = clipGradNorm([ps[0].gpu, ps[2].gpu], 1);
         if ((await clean.read()).nonFinite) throw new Error('flag set for finite gradients');
-        // AdamW with the NaN clip factor: every parameter becomes NaN (torch's clip_grad_norm_ +
-        // step would too); the caller is expected to read nonFinite and restore a checkpoint.
-        const opt = new AdamW(ps.map((p) => p.gpu), { lr: 0.01 });
-        opt.step({ clip });
-        const p0 = await ps[0].gpu.read();
-        if (!Array.from(p0).every(Number.isNaN)) throw new Error(`parameters after a non-finite step should be NaN, got ${p0.slice(0, 3).join(', ')}`);
         [clip, clean].forEach((c) => c.dispose());
-        opt.dispose();
         ps.forEach((p) => p.gpu.dispose());
       }
+    },
+  },
+  {
+    name: 'optim: a flagged step is skipped on the GPU (AdamW, RMSProp: parameters and state bit-identical), rollbackStep keeps AdamW on the reference',
+    run: async (e) => {
+      const bits = (x: ArrayLike<number>): string => Array.from(new Uint32Array(Float32Array.from(x).buffer)).join(',');
+      const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
+      const ps = makeParams(e, rng, [7, 5000], hyper.weightDecay);
+      const opt = new AdamW(ps.map((p) => p.gpu), { lr: hyper.lr, weightDecay: hyper.weightDecay });
+      const st = ps.map((p) => adamwStateRef(p.ref.length));
+      const goodStep = async (): Promise<void> => {
+        const gs = setGrads(e, rng, ps, 1);
+        const { clip, scale } = await clipBoth(opt.params, gs, 1, 'skip case good step');
+        opt.step({ clip });
+        clip!.dispose();
+        ps.forEach((p, i) => adamwStepRef(p.ref, gs[i]!, st[i], hyper, scale));
+      };
+      await goodStep();
+      const snapshot = async (): Promise<string[]> => {
+        const out: string[] = [];
+        for (const p of ps) out.push(bits(await p.gpu.read()), bits(await opt.state(p.gpu)!.m.read()), bits(await opt.state(p.gpu)!.v.read()));
+        return out;
+      };
+      const before = await snapshot();
+      // A NaN in the first gradient only: the flag must stop the update of *every* parameter.
+      const gs = setGrads(e, rng, ps, 1);
+      const g0 = Float32Array.from(gs[0]!);
+      g0[3] = NaN;
+      ps[0].gpu.grad!.write(g0);
+      const clip = clipGradNorm(opt.params, 1);
+      opt.step({ clip });
+      const flagged = (await clip.read()).nonFinite;
+      clip.dispose();
+      if (!flagged) throw new Error('NaN gradient did not set nonFinite');
+      const after = await snapshot();
+      after.forEach((b, i) => {
+        if (b !== before[i]) throw new Error(`skipped AdamW step changed ${['p', 'm', 'v'][i % 3]} of ${ps[Math.floor(i / 3)].gpu.label}`);
+      });
+      opt.rollbackStep();
+      if (opt.state(ps[0].gpu)!.step !== 1) throw new Error(`rollbackStep: step count ${opt.state(ps[0].gpu)!.step}, want 1`);
+      // The next finite steps equal a reference run that never saw the bad step.
+      await goodStep();
+      await goodStep();
+      for (const [i, p] of ps.entries()) {
+        expectClose(await p.gpu.read(), p.ref, paramTol, `after a skipped step ${p.gpu.label}`);
+        expectClose(await opt.state(p.gpu)!.v.read(), st[i].v, stateTol(1), `after a skipped step ${p.gpu.label}.v`);
+      }
+      opt.dispose();
+      // RMSProp (centered + momentum: every state buffer) with an explicit skipIf flag and no clip.
+      const rp = new RMSProp(ps.map((p) => p.gpu), { lr: 0.01, momentum: 0.9, centered: true });
+      setGrads(e, rng, ps, 1);
+      rp.step();
+      const rstate = async (): Promise<string[]> => {
+        const out: string[] = [];
+        for (const p of ps) {
+          const s = rp.state(p.gpu)!;
+          out.push(bits(await p.gpu.read()), bits(await s.squareAvg.read()), bits(await s.gradAvg!.read()), bits(await s.momentumBuffer!.read()));
+        }
+        return out;
+      };
+      const r0 = await rstate();
+      setGrads(e, rng, ps, 1);
+      const skip = e.tensor([1], [1], { dtype: 'u32' });
+      rp.step({ skipIf: skip });
+      const r1 = await rstate();
+      r1.forEach((b, i) => {
+        if (b !== r0[i]) throw new Error(`skipped RMSProp step changed state ${i % 4} of ${ps[Math.floor(i / 4)].gpu.label}`);
+      });
+      // A clear flag lets the same step through.
+      skip.write(Uint32Array.from([0]));
+      rp.step({ skipIf: skip });
+      const r2 = await rstate();
+      if (r2[0] === r0[0]) throw new Error('RMSProp step with a clear skip flag did not update the parameter');
+      let msg = '';
+      const f32Flag = e.zeros([1]);
+      try {
+        rp.step({ skipIf: f32Flag });
+      } catch (err) {
+        msg = String(err);
+      }
+      f32Flag.dispose();
+      if (!msg.includes('u32')) throw new Error(`an f32 skip flag should be refused naming the dtype, got: ${msg || 'no error'}`);
+      rp.dispose();
+      skip.dispose();
+      ps.forEach((p) => p.gpu.dispose());
     },
   },
 ];

@@ -1,6 +1,7 @@
 // AdamW: PyTorch's torch.optim.AdamW (decoupled weight decay, Loshchilov & Hutter), one fused
 // GPU kernel per parameter (optim.wgsl adamw_step). Per parameter p with gradient g, step t:
 //
+//   (nothing at all when the skip flag is set: clipGradNorm's nonFinite by default)
 //   g ← clip·g                                   (clip factor from clipGradNorm, else 1)
 //   p ← p·(1 − lr·λ)                             (decay first, on the old p)
 //   m ← β1·m + (1 − β1)·g,   v ← β2·v + (1 − β2)·g²
@@ -13,7 +14,9 @@
 // Usage (nanoGPT's configure_optimizers: no decay for norms and biases):
 //   const opt = new AdamW([{ params: matrices }, { params: norms, weightDecay: 0 }], { lr: 5e-7 });
 //   const clip = clipGradNorm(opt.params, 1.0);
-//   opt.step({ lr: lrAt(5e-7, schedule, k), clip });  opt.zeroGrad();  clip.dispose();
+//   opt.step({ lr: lrAt(5e-7, schedule, k), clip });  opt.zeroGrad();
+//   if ((await clip.read()).nonFinite) opt.rollbackStep();  // the GPU skipped it
+//   clip.dispose();
 
 import { f32 } from '../engine.ts';
 import { EngineError } from '../errors.ts';
@@ -57,11 +60,11 @@ export class AdamW extends Optimizer<AdamWState> {
     return this.states.get(p);
   }
 
-  protected override update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor): void {
+  protected override update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor, skip: Tensor): void {
     const e = this.engine;
     let s = this.states.get(p);
     if (!s) {
-      s = { m: e.zeros(p.shape, `${p.label}.adamw.m`), v: e.zeros(p.shape, `${p.label}.adamw.v`), step: 0 };
+      s = { m: e.keep(e.zeros(p.shape, `${p.label}.adamw.m`)), v: e.keep(e.zeros(p.shape, `${p.label}.adamw.v`)), step: 0 };
       this.states.set(p, s);
     }
     s.step += 1;
@@ -72,11 +75,16 @@ export class AdamW extends Optimizer<AdamWState> {
       op: 'adamw.step',
       shader: 'optim',
       entry: 'adamw_step',
-      inputs: [g, clip],
+      inputs: [g, clip, skip],
       outputs: [p, s.m, s.v],
       params: [p.size, f32(1 - lr * group.weightDecay), f32(this.beta1), f32(1 - this.beta1), f32(this.beta2), f32(1 - this.beta2), f32(lr / bc1), f32(Math.sqrt(bc2)), f32(this.eps)],
       workgroups: e.grid(p.size, 256),
     });
+  }
+
+  protected override uncount(p: Tensor): void {
+    const s = this.states.get(p);
+    if (s) s.step -= 1;
   }
 
   protected override disposeState(s: AdamWState): void {

@@ -3,11 +3,14 @@
 // clipGradNorm computes, on the GPU (grad_norm.wgsl, two deterministic stages):
 //   norm  = ‖(g₁, g₂, …)‖₂ over every parameter's gradient as one vector
 //   scale = min(1, maxNorm / (norm + 1e-6))
-//   nonFinite = 1 if any gradient element is NaN or ±Inf (then norm and scale are NaN)
+//   nonFinite = 1 if any gradient element is NaN or ±Inf (bit test), 2 if every element is finite
+//               but Σg² overflows f32; 0 otherwise. When set, norm is NaN (1) or +Inf (2) and
+//               scale is 1 — never NaN.
 // into 1-element tensors. It does NOT modify the gradients: pass the result to the optimizer
 // (`opt.step({ clip })`), whose kernel multiplies each gradient by `scale` as it reads it —
-// the same update as PyTorch's clip_grad_norm_ followed by optimizer.step().
-// Read `norm` / `nonFinite` whenever convenient (e.g. one step late, for logging), then dispose.
+// the same update as PyTorch's clip_grad_norm_ followed by optimizer.step() — and skips the whole
+// update when nonFinite is set (parameters and state untouched; then call opt.rollbackStep()).
+// Read the values whenever convenient (one readMany per step, with the other metrics), then dispose.
 // Reference: src/engine/reference/optim.ts clipGradNormRef.
 
 import { f32 } from '../engine.ts';
@@ -20,17 +23,17 @@ const CHUNK = 4096;
 /** GPU-resident results of clipGradNorm. The caller owns them: dispose() after use. */
 export class GradClip {
   constructor(
-    /** f32[1]: the total L2 norm (NaN when nonFinite). */
+    /** f32[1]: the total L2 norm (NaN / +Inf when nonFinite is 1 / 2). */
     readonly norm: Tensor,
-    /** f32[1]: min(1, maxNorm / (norm + 1e-6)), or 1 without a maxNorm; NaN when nonFinite. */
+    /** f32[1]: min(1, maxNorm / (norm + 1e-6)), or 1 without a maxNorm; 1 when nonFinite. */
     readonly scale: Tensor,
-    /** u32[1]: 1 if some gradient element is NaN or ±Inf, else 0. */
+    /** u32[1]: 0 = finite; 1 = some gradient element is NaN or ±Inf; 2 = Σg² overflowed f32. */
     readonly nonFinite: Tensor,
   ) {}
 
-  /** Reads the three values back (awaits the GPU; do it outside the step's hot path). */
+  /** Reads the three values back with one readMany (awaits the GPU; once per step at most). */
   async read(): Promise<{ norm: number; scale: number; nonFinite: boolean }> {
-    const [n, s, f] = await Promise.all([this.norm.read(), this.scale.read(), this.nonFinite.read()]);
+    const [n, s, f] = await this.norm.engine.readMany([this.norm, this.scale, this.nonFinite]);
     return { norm: n[0], scale: s[0], nonFinite: f[0] !== 0 };
   }
 

@@ -4,6 +4,12 @@
 // An optimizer is not an autograd op: its kernels update parameters in place and never touch
 // the tape. A step only encodes GPU work (one dispatch per parameter that has a gradient) and
 // never reads anything back, so a training step stays one submit with no await.
+//
+// Non-finite steps: the kernels take a u32[1] skip flag (by default the GradClip's nonFinite) and
+// change nothing when it is set, on the GPU. The host cannot see the flag without a readback, so
+// it counts the step as taken; once the trainer has read the flag (once per step, before the next
+// step()), rollbackStep() undoes the count, and the next update uses the bias corrections of a run
+// in which the bad step never happened (PyTorch's behaviour when the step is not called).
 
 import { EngineError, ShapeError, fmtShape } from '../errors.ts';
 import type { Engine } from '../engine.ts';
@@ -28,6 +34,12 @@ export interface StepOptions {
   lr?: number;
   /** Clip factor from clipGradNorm (or any f32[1] tensor): gradients are multiplied by it in the kernel. */
   clip?: GradClip | Tensor;
+  /**
+   * u32[1] on the GPU: nonzero → the kernels leave every parameter and state untouched. Default:
+   * the GradClip's `nonFinite` when `clip` is a GradClip, else never skip. Pass the trainer's own
+   * combined flag (e.g. non-finite loss or gradient) to skip on either.
+   */
+  skipIf?: Tensor;
 }
 
 export abstract class Optimizer<S> {
@@ -38,6 +50,9 @@ export abstract class Optimizer<S> {
   /** Per-parameter state (moments, step count), created on a parameter's first step. */
   protected readonly states = new Map<Tensor, S>();
   private one: Tensor | null = null;
+  private zeroFlag: Tensor | null = null;
+  /** Parameters the last step() encoded an update for (rollbackStep undoes their counts). */
+  private lastStepped: Tensor[] = [];
 
   constructor(
     protected readonly name: string,
@@ -81,6 +96,8 @@ export abstract class Optimizer<S> {
     const lr = o.lr ?? this.lr;
     checkHyper(this.name, 'lr', lr);
     const clip = this.clipTensor(o.clip);
+    const skip = this.skipTensor(o);
+    this.lastStepped = [];
     for (const group of this.groups) {
       for (const p of group.params) {
         const g = p.grad;
@@ -89,9 +106,20 @@ export abstract class Optimizer<S> {
           throw new ShapeError(`${this.name}.step`, `gradient ${g.describe()} of parameter ${p.label} does not match the parameter ${p.describe()}`);
         }
         if (p.size === 0) continue;
-        this.update(p, g, group, lr, clip);
+        this.update(p, g, group, lr, clip, skip);
+        this.lastStepped.push(p);
       }
     }
+  }
+
+  /**
+   * The GPU skipped the last step() (its skip flag was set, as read back by the trainer): the
+   * per-parameter step counts it advanced go back, so the next step matches a run without it.
+   * Call it before the next step(). Parameters and state need nothing: the kernels left them.
+   */
+  rollbackStep(): void {
+    for (const p of this.lastStepped) this.uncount(p);
+    this.lastStepped = [];
   }
 
   /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
@@ -105,16 +133,20 @@ export abstract class Optimizer<S> {
     this.states.clear();
     this.one?.dispose();
     this.one = null;
+    this.zeroFlag?.dispose();
+    this.zeroFlag = null;
   }
 
   /** Encodes the update of one parameter with its gradient (non-empty, shapes checked). */
-  protected abstract update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor): void;
+  protected abstract update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor, skip: Tensor): void;
   protected abstract disposeState(s: S): void;
+  /** Undoes the host-side step count of `p` (rollbackStep); nothing for optimizers without one. */
+  protected uncount(_p: Tensor): void {}
 
   /** The f32[1] tensor the kernel multiplies gradients by: the given clip factor, or 1. */
   private clipTensor(clip: GradClip | Tensor | undefined): Tensor {
     if (!clip) {
-      this.one ??= this.engine.full([1], 1, `${this.name}.clip_one`);
+      this.one ??= this.engine.keep(this.engine.full([1], 1, `${this.name}.clip_one`));
       return this.one;
     }
     const t = 'scale' in clip ? clip.scale : clip;
@@ -122,6 +154,20 @@ export abstract class Optimizer<S> {
       throw new ShapeError(`${this.name}.step`, `clip must be a GradClip or an f32 tensor of 1 element, got ${t.describe()} ${fmtShape(t.shape)}`, 'pass the result of clipGradNorm(opt.params, maxNorm)');
     }
     if (t.engine !== this.engine) throw new ShapeError(`${this.name}.step`, 'the clip tensor lives on a different Engine than the parameters');
+    return t;
+  }
+
+  /** The u32[1] skip flag the kernels read: skipIf, the GradClip's nonFinite, or a constant 0. */
+  private skipTensor(o: StepOptions): Tensor {
+    const t = o.skipIf ?? (o.clip && 'nonFinite' in o.clip ? o.clip.nonFinite : null);
+    if (!t) {
+      this.zeroFlag ??= this.engine.keep(this.engine.tensor([0], [1], { dtype: 'u32', label: `${this.name}.skip_never` }));
+      return this.zeroFlag;
+    }
+    if (t.dtype !== 'u32' || t.size !== 1) {
+      throw new ShapeError(`${this.name}.step`, `skipIf must be a u32 tensor of 1 element, got ${t.describe()}`, 'pass clip.nonFinite from clipGradNorm, or a u32[1] flag computed on the GPU');
+    }
+    if (t.engine !== this.engine) throw new ShapeError(`${this.name}.step`, 'the skip flag lives on a different Engine than the parameters');
     return t;
   }
 }

@@ -1,6 +1,7 @@
 // RMSProp: PyTorch's torch.optim.RMSprop, one fused GPU kernel per parameter (optim.wgsl
 // rmsprop_step). Per parameter p with gradient g:
 //
+//   (nothing at all when the skip flag is set: clipGradNorm's nonFinite by default)
 //   g ← clip·g + λ·p                                 (L2 weight decay, added to the gradient)
 //   v ← α·v + (1 − α)·g²
 //   centered:  g_ave ← α·g_ave + (1 − α)·g,  ṽ = v − g_ave²   (else ṽ = v)
@@ -62,24 +63,24 @@ export class RMSProp extends Optimizer<RMSPropState> {
     return this.states.get(p);
   }
 
-  protected override update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor): void {
+  protected override update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor, skip: Tensor): void {
     const e = this.engine;
     let s = this.states.get(p);
     if (!s) {
       s = {
-        squareAvg: e.zeros(p.shape, `${p.label}.rmsprop.square_avg`),
-        gradAvg: this.centered ? e.zeros(p.shape, `${p.label}.rmsprop.grad_avg`) : null,
-        momentumBuffer: this.momentum > 0 ? e.zeros(p.shape, `${p.label}.rmsprop.momentum_buffer`) : null,
+        squareAvg: e.keep(e.zeros(p.shape, `${p.label}.rmsprop.square_avg`)),
+        gradAvg: this.centered ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.grad_avg`)) : null,
+        momentumBuffer: this.momentum > 0 ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.momentum_buffer`)) : null,
       };
       this.states.set(p, s);
     }
     // Two distinct placeholders: a buffer may not be bound twice as read_write in one dispatch.
-    this.placeholders ??= [e.zeros([1], 'rmsprop.placeholder0'), e.zeros([1], 'rmsprop.placeholder1')];
+    this.placeholders ??= [e.keep(e.zeros([1], 'rmsprop.placeholder0')), e.keep(e.zeros([1], 'rmsprop.placeholder1'))];
     e.run({
       op: 'rmsprop.step',
       shader: 'optim',
       entry: 'rmsprop_step',
-      inputs: [g, clip],
+      inputs: [g, clip, skip],
       outputs: [p, s.squareAvg, s.gradAvg ?? this.placeholders[0], s.momentumBuffer ?? this.placeholders[1]],
       params: [p.size, f32(lr), f32(this.alpha), f32(1 - this.alpha), f32(this.eps), f32(group.weightDecay), f32(this.momentum)],
       workgroups: e.grid(p.size, 256),

@@ -106,7 +106,11 @@ export interface ClipRef {
   nonFinite: boolean; // some element is NaN or ±Inf
 }
 
-/** torch.nn.utils.clip_grad_norm_ (L2): the total norm and the clip factor; grads untouched. */
+/**
+ * torch.nn.utils.clip_grad_norm_ (L2): the total norm and the clip factor; grads untouched.
+ * A non-finite step is skipped by our optimizers (optim.wgsl), so its scale is irrelevant there;
+ * this reference keeps torch's arithmetic (NaN/0 scale) for the finite-case comparisons.
+ */
 export function clipGradNormRef(grads: Float64Array[], maxNorm: number): ClipRef {
   let sumSq = 0;
   let nonFinite = false;

@@ -11,10 +11,11 @@
 //
 // Same inputs → same bits on one adapter, whatever the dispatch timing.
 // NaN/±Inf elements are detected with a bit test (common.wgsl not_finite, reliable where float
-// comparisons with NaN are not) and kept out of the sum; when any is seen, finish writes NaN to
-// norm and scale explicitly, as PyTorch's norm and clip factor would be NaN (for NaN) or give NaN
-// updates (for Inf). The optimizer kernels multiply by that scale, so a non-finite step poisons the
-// parameters exactly as torch's would; callers read `nonFinite` (one step late) to react.
+// comparisons with NaN are not: WGSL lets drivers assume NaN and Inf away) and kept out of the
+// sum. The flag: bit 0 = some element is NaN/±Inf, bit 1 = every element is finite but Σg²
+// overflowed f32 (bit test on the sum). When it is set, finish writes the norm as NaN (bit 0) or
+// +Inf (bit 1) from bit patterns — a reported value, never used in arithmetic — and the clip
+// factor as 1, never NaN; the optimizer kernels read the flag and skip the step (optim.wgsl).
 // Host side: src/engine/optim/clip.ts. Reference: src/engine/reference/optim.ts clipGradNormRef.
 
 const WG: u32 = 256u;                 // invocations per workgroup (SwiftShader's maximum)
@@ -102,14 +103,15 @@ fn grad_norm_finish(@builtin(local_invocation_index) lid: u32) {
   workgroupBarrier();
   reduce_workgroup(lid);
   if (lid == 0u) {
-    let flag = s_bad[0];
+    var flag = s_bad[0];
+    if (flag == 0u && not_finite(s_sum[0])) { flag = 2u; }  // finite elements, overflowed sum
     var norm = sqrt(s_sum[0]);
     var scale = 1.0;
-    if (fparams.clip != 0u) { scale = min(1.0, fparams.max_norm / (norm + 1e-6)); }
     if (flag != 0u) {
-      // A quiet NaN built at run time (a constant NaN is a shader-creation error in WGSL).
-      norm = bitcast<f32>(0x7fc00000u | flag);
-      scale = norm;
+      // Quiet NaN / +Inf from bit patterns (a constant NaN is a shader-creation error in WGSL).
+      norm = bitcast<f32>(select(0x7f800000u, 0x7fc00000u, flag == 1u));
+    } else if (fparams.clip != 0u) {
+      scale = min(1.0, fparams.max_norm / (norm + 1e-6));
     }
     out_norm[0] = norm;
     out_scale[0] = scale;

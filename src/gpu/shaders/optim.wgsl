@@ -8,6 +8,12 @@
 // Python-float scalars when it applies them to an f32 tensor. The gradient-clip factor is the one
 // exception: it is a 1-element storage tensor written on the GPU by grad_norm.wgsl (or 1.0), so
 // clipping needs no CPU round trip. Gradients are read, never modified.
+//
+// Skipping: both kernels read a u32 flag (clip.ts's nonFinite, or any u32[1] tensor) and return
+// before touching anything when it is nonzero, so a step whose gradients hold NaN/Inf leaves every
+// parameter and every state buffer bit-for-bit as it was, without a CPU round trip and without
+// relying on NaN arithmetic (which WGSL lets drivers assume away). The host rolls back its step
+// count once it has read the flag (optimizer.ts rollbackStep).
 
 // ---------------------------------------------------------------------------------- AdamW
 
@@ -25,15 +31,16 @@ struct AdamWParams {
 
 @group(0) @binding(0) var<storage, read> a_grad: array<f32>;     // [n] dL/dθ, unclipped
 @group(0) @binding(1) var<storage, read> a_clip: array<f32>;     // [1] clip factor
-@group(0) @binding(2) var<storage, read_write> a_p: array<f32>;  // [n] θ, updated in place
-@group(0) @binding(3) var<storage, read_write> a_m: array<f32>;  // [n] first moment
-@group(0) @binding(4) var<storage, read_write> a_v: array<f32>;  // [n] second moment
-@group(0) @binding(5) var<uniform> aparams: AdamWParams;
+@group(0) @binding(2) var<storage, read> a_skip: array<u32>;     // [1] nonzero: change nothing
+@group(0) @binding(3) var<storage, read_write> a_p: array<f32>;  // [n] θ, updated in place
+@group(0) @binding(4) var<storage, read_write> a_m: array<f32>;  // [n] first moment
+@group(0) @binding(5) var<storage, read_write> a_v: array<f32>;  // [n] second moment
+@group(0) @binding(6) var<uniform> aparams: AdamWParams;
 
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg, 256u);
-  if (i >= aparams.n) { return; }
+  if (i >= aparams.n || a_skip[0] != 0u) { return; }
   let g = a_grad[i] * a_clip[0];
   // θ ← θ·(1 − lr·λ) first, on the old θ (PyTorch: param.mul_(1 - lr * weight_decay)).
   let p = a_p[i] * aparams.decay;
@@ -66,16 +73,17 @@ struct RMSpropParams {
 
 @group(0) @binding(0) var<storage, read> r_grad: array<f32>;        // [n] dL/dθ, unclipped
 @group(0) @binding(1) var<storage, read> r_clip: array<f32>;        // [1] clip factor
-@group(0) @binding(2) var<storage, read_write> r_p: array<f32>;     // [n] θ, updated in place
-@group(0) @binding(3) var<storage, read_write> r_sq: array<f32>;    // [n] v, square average
-@group(0) @binding(4) var<storage, read_write> r_gavg: array<f32>;  // [n] g_ave (CENTERED) or [1]
-@group(0) @binding(5) var<storage, read_write> r_buf: array<f32>;   // [n] b (MOMENTUM) or [1]
-@group(0) @binding(6) var<uniform> rparams: RMSpropParams;
+@group(0) @binding(2) var<storage, read> r_skip: array<u32>;        // [1] nonzero: change nothing
+@group(0) @binding(3) var<storage, read_write> r_p: array<f32>;     // [n] θ, updated in place
+@group(0) @binding(4) var<storage, read_write> r_sq: array<f32>;    // [n] v, square average
+@group(0) @binding(5) var<storage, read_write> r_gavg: array<f32>;  // [n] g_ave (CENTERED) or [1]
+@group(0) @binding(6) var<storage, read_write> r_buf: array<f32>;   // [n] b (MOMENTUM) or [1]
+@group(0) @binding(7) var<uniform> rparams: RMSpropParams;
 
 @compute @workgroup_size(256)
 fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg, 256u);
-  if (i >= rparams.n) { return; }
+  if (i >= rparams.n || r_skip[0] != 0u) { return; }
   var p = r_p[i];
   // g ← clip·g (+ λθ: L2 decay, only when λ ≠ 0, as PyTorch; the branch is uniform).
   var g = r_grad[i] * r_clip[0];
