@@ -1,8 +1,8 @@
 // matmul: every kernel variant (tiled, reg, naive) in every layout, on ragged shapes, with offsets,
 // batches, broadcast operands, accumulate/alpha, NaN-poisoned surroundings; plus the autograd op's
 // backward against finite differences, for each variant.
-import type { Engine } from '../../../src/engine/engine.ts';
-import { candidateVariants, exportTuning, gemm, importTuning, matmul, MATMUL_VARIANTS, probeVariant, tuneMatmul, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
+import { Engine } from '../../../src/engine/engine.ts';
+import { candidateVariants, chooseVariant, exportTuning, gemm, importTuning, matmul, MATMUL_VARIANTS, probeVariant, shapeClass, tuneMatmul, tuningKey, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
 import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
 import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
 
@@ -118,7 +118,68 @@ export const cases: GpuCase[] = [
       const [many] = await tuneMatmul(e, [{ M: 70, N: 40, K: 30 }], { runs: 1 });
       if ('gemv' in many.ms) throw new Error('gemv must not be a candidate for M > 16');
       const saved = exportTuning(e);
-      if (Object.keys(saved).length < 2 || importTuning(e, saved) !== Object.keys(saved).length) throw new Error('tuning export/import lost entries');
+      if (Object.keys(saved).length < 2 || (await importTuning(e, saved)) !== Object.keys(saved).length) throw new Error('tuning export/import lost entries');
+    },
+  },
+  {
+    name: 'matmul: imported choices are used as recorded and never re-timed; defaults never use an unprobed subgroup kernel',
+    run: async (e) => {
+      // A fresh engine: nothing probed or tuned yet.
+      const f = await Engine.create(e.gpu);
+      try {
+        if (chooseVariant(f, 2, 300, 64, false, true) === 'gemv_sg') throw new Error('the untuned default chose gemv_sg before any probe');
+        // A run's recorded state: another variant than the default for two classes.
+        const key = (cls: string): string => tuningKey(f, cls);
+        const recorded = { [key(shapeClass(2, 300, 64, false, true))]: 'rowvec', [key(shapeClass(70, 40, 30, false, false))]: 'reg4x8' };
+        if ((await importTuning(f, recorded)) !== 2) throw new Error('importTuning did not take both recorded choices');
+        if (chooseVariant(f, 2, 300, 64, false, true) !== 'rowvec' || chooseVariant(f, 70, 40, 30, false, false) !== 'reg4x8') throw new Error('gemm does not use the imported choices');
+        const compilesBefore = f.stats.pipelineCompiles;
+        const res = await tuneMatmul(f, [{ M: 2, N: 300, K: 64, transB: true }, { M: 70, N: 40, K: 30 }], { runs: 1 });
+        if (!res.every((r) => r.kept && Object.keys(r.ms).length === 0)) throw new Error(`tuneMatmul re-timed imported classes: ${JSON.stringify(res)}`);
+        if (f.stats.pipelineCompiles !== compilesBefore) throw new Error('tuneMatmul compiled kernels for imported classes');
+        if (exportTuning(f)[key(shapeClass(2, 300, 64, false, true))] !== 'rowvec') throw new Error('an imported choice changed');
+        // A recorded subgroup kernel is probed on import before gemm may use it.
+        if (f.features.has('subgroups')) {
+          const sg = { [key(shapeClass(3, 20, 20, false, true))]: 'gemv_sg' };
+          await importTuning(f, sg);
+          if (chooseVariant(f, 3, 20, 20, false, true) !== 'gemv_sg') throw new Error('a probed, imported gemv_sg choice is not used');
+          // A gemv_sg choice set without a probe (another layout) is never used.
+          f.tuning.set(key(shapeClass(3, 20, 20, true, false)), 'gemv_sg');
+          if (chooseVariant(f, 3, 20, 20, true, false) === 'gemv_sg') throw new Error('an unprobed gemv_sg choice was used');
+        }
+      } finally {
+        f.destroy();
+      }
+    },
+  },
+  {
+    name: 'matmul: few-row kernels loop over column groups beyond the grid limit (limit lowered to 7 groups)',
+    run: async (e) => {
+      // The real case is N > 4 × 65535 (vocabularies above 262,140; gemmGrid's shape check is in
+      // src/engine/ops/matmul_grid.test.ts). Here the same loop runs at a small size: an engine whose
+      // per-dimension limit is lowered to 7 takes 26 column groups of N = 103 in 4 rounds.
+      const f = await Engine.create(e.gpu);
+      try {
+        f.limits.maxComputeWorkgroupsPerDimension = 7;
+        const [M, N, K] = [3, 103, 70];
+        const A = Float64Array.from(Float32Array.from(rng.array(M * K)));
+        const B = Float64Array.from(Float32Array.from(rng.array(N * K))); // [N, K]: x·Wᵀ as in decoding logits
+        const want = matmulRef(A, B, M, N, K, false, true);
+        const a = f.tensor(Float32Array.from(A), [M, K]);
+        const b = f.tensor(Float32Array.from(B), [N, K]);
+        for (const v of ['gemv', 'gemv_sg'] as const) {
+          if (unavailable(f, v)) continue;
+          const out = f.tensor(new Float32Array(M * N + 4).fill(NaN), [M * N + 4]);
+          gemm({ out, a, b, M, N, K, transB: true, variant: v });
+          const got = await out.read();
+          expectClose(got.subarray(0, M * N), want, fwd, `gemm ${v} N=${N} over 7 workgroups`);
+          if (!got.subarray(M * N).every(Number.isNaN)) throw new Error(`gemm ${v}: wrote past the output`);
+          out.dispose();
+        }
+        [a, b].forEach((t) => t.dispose());
+      } finally {
+        f.destroy();
+      }
     },
   },
   {

@@ -7,6 +7,15 @@
 //   tuneMatmul(e, shapes) times every kernel variant once per adapter and shape class and caches
 //                         the winner; gemm() uses the cached choice, else a per-adapter default.
 //
+// Correctness on this adapter: a variant whose result depends on behaviour WGSL leaves to the
+// driver (PROBED_VARIANTS: gemv_sg and its subgroups) is chosen automatically only after
+// probeVariant() has compared it with the naive kernel on this engine, for that layout. Defaults
+// never depend on a probe (so an untuned run is the same run every time).
+// Determinism: timing may pick different variants on different runs, and variants sum in
+// different orders. exportTuning() is part of a run's state: importTuning() restores the choices
+// (checking any probed variant first), and tuneMatmul() never re-times a shape class that
+// already has a choice, so a resumed or repeated run uses the same kernels bit for bit.
+//
 // Variants (src/gpu/shaders/matmul_*.wgsl), all tested for correctness on every adapter:
 //   tiled   workgroup-memory 64×64 tiles, 4×4 register tiles, vec4 loads — the GPU workhorse;
 //   reg4x4, reg4x8, reg8x4, reg8x8
@@ -29,6 +38,10 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 're
 export const TUNED_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8'];
 /** Rows up to which the few-row kernels (gemv, gemv_sg) are candidates too. */
 export const GEMV_MAX_M = 16;
+/** Variants chosen automatically only after probeVariant() passed on this engine (subgroup behaviour). */
+export const PROBED_VARIANTS: readonly MatmulVariant[] = ['gemv_sg'];
+/** Variants that loop over column groups, so their grid's x may be capped at the per-dimension limit. */
+const COLUMN_LOOP: ReadonlySet<MatmulVariant> = new Set(['gemv', 'gemv_sg']);
 
 /** Shader, overrides and output tile (rows × cols per workgroup) of each variant. */
 const KERNELS: Record<MatmulVariant, { shader: 'matmul_tiled' | 'matmul_reg' | 'matmul_gemv' | 'matmul_gemv_sg' | 'matmul_rowvec' | 'matmul_naive'; overrides: Record<string, number>; tileM: number; tileN: number }> = {
@@ -91,8 +104,17 @@ export function shapeClass(M: number, N: number, K: number, transA: boolean, tra
   return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${bucket(M)}${bucket(N)}${bucket(K)}`;
 }
 
-function tuningKey(e: Engine, cls: string): string {
+/** The e.tuning / exportTuning key of a shape class on this engine's adapter. */
+export function tuningKey(e: Engine, cls: string): string {
   return `matmul:${e.info.vendor}/${e.info.architecture}/${e.info.description}:${cls}`;
+}
+
+const layoutName = (transA: boolean, transB: boolean): string => `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+
+/** Whether probeVariant() has passed for `v` in this layout on this engine. */
+export function variantChecked(e: Engine, v: MatmulVariant, transA: boolean, transB: boolean): boolean {
+  const checked = e.tuning.get('matmul.checked') as Set<string> | undefined;
+  return checked?.has(`${v}:${layoutName(transA, transB)}`) ?? false;
 }
 
 /** The variant gemm() will use for this shape on this engine. */
@@ -100,12 +122,28 @@ export function chooseVariant(e: Engine, M: number, N: number, K: number, transA
   const forced = e.tuning.get('matmul.force') as MatmulVariant | undefined;
   if (forced) return forced;
   const tuned = e.tuning.get(tuningKey(e, shapeClass(M, N, K, transA, transB))) as MatmulVariant | undefined;
-  if (tuned) return tuned;
-  // Untuned defaults: the few-row kernel for decoding-like shapes; register tiles on CPU adapters
-  // (measured, kernels.md §10); workgroup-memory tiles on GPUs.
-  if (M <= 4) return variantAvailable(e, 'gemv_sg') ? 'gemv_sg' : 'gemv';
+  if (tuned && (!PROBED_VARIANTS.includes(tuned) || variantChecked(e, tuned, transA, transB))) return tuned;
+  // Untuned defaults (never a probed variant): the few-row kernel for decoding-like shapes;
+  // register tiles on CPU adapters (measured, kernels.md §10); workgroup-memory tiles on GPUs.
+  if (M <= 4) return 'gemv';
   if (!e.info.isSoftware) return 'tiled';
   return M >= 64 ? 'reg8x4' : 'reg4x4';
+}
+
+/**
+ * The workgroup grid of one gemm: [column tiles, row tiles, batch]. The few-row kernels loop over
+ * column groups, so their x is capped at the per-dimension limit (N above 4 × 65535 = 262,140
+ * columns: decoding logits of large vocabularies); other variants must fit the limit as they are.
+ */
+export function gemmGrid(variant: MatmulVariant, M: number, N: number, batch: number, maxWg: number): [number, number, number] {
+  const k = KERNELS[variant];
+  const cols = Math.ceil(N / k.tileN);
+  const x = COLUMN_LOOP.has(variant) ? Math.min(cols, maxWg) : cols;
+  const y = Math.ceil(M / k.tileM);
+  if (x > maxWg || y > maxWg || batch > maxWg) {
+    throw new ShapeError('matmul.gemm', `M=${M} N=${N} batch=${batch} needs a [${x}, ${y}, ${batch}] grid of ${variant} tiles, over ${maxWg} workgroups per dimension`, 'split the product into row or column ranges (offsets), or use fewer batch entries per call');
+  }
+  return [x, y, batch];
 }
 
 const aligned = (...xs: number[]): boolean => xs.every((x) => x % 4 === 0);
@@ -154,7 +192,7 @@ export function gemm(g: GemmArgs): void {
     inputs: [a, b],
     outputs: [out],
     params: [M, N, K, batch, offA, offB, offOut, strideA, strideB, strideOut, f32(g.alpha ?? 1), g.accumulate ? 1 : 0],
-    workgroups: [Math.ceil(N / kernel.tileN), Math.ceil(M / kernel.tileM), batch],
+    workgroups: gemmGrid(variant, M, N, batch, e.limits.maxComputeWorkgroupsPerDimension),
     overrides,
   });
 }
@@ -261,9 +299,11 @@ export interface GemmShape {
 
 export interface TuneResult {
   shapeClass: string;
-  /** Median milliseconds per GEMM for each variant timed. */
+  /** Median milliseconds per GEMM for each variant timed (empty when the choice was kept). */
   ms: Partial<Record<MatmulVariant, number>>;
   winner: MatmulVariant;
+  /** The class already had a choice (tuned earlier or imported): nothing was timed. */
+  kept: boolean;
 }
 
 /** Milliseconds per call of `fn` (wall clock around onSubmittedWorkDone; median of `runs`). */
@@ -291,16 +331,24 @@ export async function timeGpu(e: Engine, fn: () => void, opts: { minMs?: number;
 }
 
 /**
- * Times every TUNED_VARIANTS kernel on each shape and caches the winner per adapter and shape
- * class in e.tuning (exportTuning/importTuning persist it across sessions). Returns what it measured.
+ * Times every candidate kernel (those that pass probeVariant) on each shape and caches the winner
+ * per adapter and shape class in e.tuning (exportTuning/importTuning persist it across sessions).
+ * A class that already has a choice — tuned before or imported from a run's state — is not timed
+ * again unless `retime` is set, so imported choices stay as recorded. Returns what it measured.
  */
-export async function tuneMatmul(e: Engine, shapes: GemmShape[], opts: { runs?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<TuneResult[]> {
+export async function tuneMatmul(e: Engine, shapes: GemmShape[], opts: { runs?: number; retime?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<TuneResult[]> {
   const results: TuneResult[] = [];
   let done = 0;
   for (const s of shapes) {
     const transA = s.transA ?? false;
     const transB = s.transB ?? false;
     const cls = shapeClass(s.M, s.N, s.K, transA, transB);
+    const chosen = e.tuning.get(tuningKey(e, cls)) as MatmulVariant | undefined;
+    if (chosen && !opts.retime) {
+      results.push({ shapeClass: cls, ms: {}, winner: chosen, kept: true });
+      opts.onProgress?.(++done, shapes.length);
+      continue;
+    }
     const a = e.full(transA ? [s.K, s.M] : [s.M, s.K], 0.5, 'tune.a');
     const b = e.full(transB ? [s.N, s.K] : [s.K, s.N], 0.25, 'tune.b');
     const out = e.empty([s.M, s.N], 'f32', 'tune.out');
@@ -312,7 +360,7 @@ export async function tuneMatmul(e: Engine, shapes: GemmShape[], opts: { runs?: 
     }
     const winner = candidates.reduce((best, v) => ((ms[v] ?? Infinity) < (ms[best] ?? Infinity) ? v : best));
     e.tuning.set(tuningKey(e, cls), winner);
-    results.push({ shapeClass: cls, ms, winner });
+    results.push({ shapeClass: cls, ms, winner, kept: false });
     [a, b, out].forEach((t) => t.dispose());
     opts.onProgress?.(++done, shapes.length);
   }
@@ -336,11 +384,13 @@ export async function probeVariant(e: Engine, v: MatmulVariant, transA: boolean,
   const [x, y] = [await got.readF32(), await want.readF32()];
   [a, b, got, want].forEach((t) => t.dispose());
   const ok = x.every((val, i) => Math.abs(val - y[i]) <= 1e-4 * (1 + Math.abs(y[i])));
-  if (!ok) {
-    const banned = (e.tuning.get('matmul.banned') as Set<MatmulVariant> | undefined) ?? new Set<MatmulVariant>();
-    banned.add(v);
-    e.tuning.set('matmul.banned', banned);
-  }
+  const record = (key: string, item: string): void => {
+    const set = (e.tuning.get(key) as Set<string> | undefined) ?? new Set<string>();
+    set.add(item);
+    e.tuning.set(key, set);
+  };
+  if (ok) record('matmul.checked', `${v}:${layoutName(transA, transB)}`);
+  else record('matmul.banned', v);
   return ok;
 }
 
@@ -352,15 +402,28 @@ export function exportTuning(e: Engine): Record<string, MatmulVariant> {
   return out;
 }
 
-/** Restores choices saved by exportTuning; entries of other adapters or unknown variants are ignored. */
-export function importTuning(e: Engine, saved: Record<string, string>): number {
+/**
+ * Restores choices saved by exportTuning (a run's state), so gemm() picks exactly the recorded
+ * kernels and tuneMatmul() times nothing for those classes. Entries of other adapters or unknown
+ * variants are ignored (that adapter's choices are made afresh: bitwise reproduction holds on the
+ * same adapter only). A recorded probed variant (gemv_sg) is checked on this engine first; if it
+ * fails, the run cannot be reproduced here and this throws, naming it. Returns how many it took.
+ */
+export async function importTuning(e: Engine, saved: Record<string, string>): Promise<number> {
   const prefix = tuningKey(e, '');
   let n = 0;
   for (const [k, v] of Object.entries(saved)) {
-    if (k.startsWith(prefix) && (MATMUL_VARIANTS as readonly string[]).includes(v) && v !== 'naive') {
-      e.tuning.set(k, v);
-      n++;
+    if (!k.startsWith(prefix) || !(MATMUL_VARIANTS as readonly string[]).includes(v) || v === 'naive') continue;
+    const variant = v as MatmulVariant;
+    const cls = k.slice(prefix.length);
+    const [transA, transB] = [cls[0] === 'T', cls[1] === 'T'];
+    if (PROBED_VARIANTS.includes(variant) && !variantChecked(e, variant, transA, transB)) {
+      if (!variantAvailable(e, variant) || !(await probeVariant(e, variant, transA, transB))) {
+        throw new EngineError('matmul.importTuning', `the recorded kernel '${variant}' for shape class ${cls} fails its correctness check on this device (or the device lacks its feature)`, 'this run cannot be repeated bit for bit here; start without the recorded tuning to choose kernels afresh');
+      }
     }
+    e.tuning.set(k, variant);
+    n++;
   }
   return n;
 }
