@@ -11,9 +11,11 @@ import { parseGemma2Config } from '../../src/engine/model/config.ts';
 import { bytesReader, readSafetensorsHeader, toFloat32 } from '../../src/engine/model/safetensors.ts';
 import { importCheckpoint, sourceFromFiles, type ImportSource } from '../../src/engine/store/import.ts';
 import { createIdbBackend } from '../../src/engine/store/kv_idb.ts';
-import { disposeLoaded, gemma2ParamsFromTensors, isRowSplit, loadModelToGpu, readStoredTensor, type LoadedTensor } from '../../src/engine/store/load.ts';
+import { disposeLoaded, gemma2ParamsFromTensors, loadTensors, type LoadedTensor } from '../../src/engine/model/load.ts';
+import { readStoredTensor, storedWeights } from '../../src/engine/store/load.ts';
+import { isRowSplit } from '../../src/engine/table.ts';
 import { deleteModel, getManifest, listIncomplete, listModels } from '../../src/engine/store/manifest.ts';
-import type { StoreProgress } from '../../src/engine/store/progress.ts';
+import type { StoreProgress } from '../../src/engine/util/progress.ts';
 import { syntheticBlobSource, syntheticCheckpoint, syntheticValue, type SyntheticCheckpoint } from '../../src/engine/store/synthetic.ts';
 
 const kv = createIdbBackend();
@@ -143,7 +145,7 @@ const store = {
       const m = await getManifest(kv, id);
       if (!m) throw new Error(`model ${id} is not listed`);
       const e = await gpu();
-      const loaded = await loadModelToGpu(e, kv, id);
+      const loaded = await loadTensors(e, await storedWeights(kv, id));
       let bytes = 0;
       try {
         for (const f of files.filter((x) => x.endsWith('.safetensors'))) {
@@ -200,8 +202,8 @@ const store = {
       await e.sync();
       const t0 = performance.now();
       const seen: { last: StoreProgress | null } = { last: null };
-      const { result: loaded, heap } = await sampled((sample) =>
-        loadModelToGpu(e, kv, id, {
+      const { result: loaded, heap } = await sampled(async (sample) =>
+        loadTensors(e, await storedWeights(kv, id), {
           maxTensorBytes,
           onProgress: (p) => {
             store.progress = seen.last = p;

@@ -8,9 +8,8 @@
 // (2 for a usage error).
 
 import { EngineError } from '../engine/errors.ts';
-import { openCheckpoint, readTokenizerFiles, uploadCheckpoint } from '../engine/model/load.ts';
+import { checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles } from '../engine/model/load.ts';
 import { sourceFromDirectory } from '../engine/store/kv_node.ts';
-import { gemma2ParamsFromTensors } from '../engine/store/load.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import { logpsCommand } from './logps.ts';
 import { generateCommand } from './generate.ts';
@@ -68,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     const e = await createNodeEngine();
     log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
     let lastLog = 0;
-    const tensors = await uploadCheckpoint(e, ckpt, {
+    const { params } = await loadGemma2(e, checkpointWeights(ckpt), {
       onProgress: (p) => {
         // At most a few lines a second, and always the last one.
         if (p.bytesDone < p.bytesTotal && performance.now() - lastLog < 250) return;
@@ -76,7 +75,6 @@ export async function main(argv: string[]): Promise<number> {
         log(`loading weights: ${p.percent.toFixed(0)}% (${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB, ${p.mbPerSec.toFixed(1)} MB/s)`);
       },
     });
-    const params = gemma2ParamsFromTensors(ckpt.cfg, tensors);
     const tokenizer = await readTokenizerFiles(ckpt);
     let out: string;
     if (command === 'logps') {

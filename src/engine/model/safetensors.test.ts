@@ -8,8 +8,8 @@ import { expectLoadError } from './expect_load_error.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../reference/convert.ts';
 import { LoadError } from './load_error.ts';
 import {
-  blobReader, bytesReader, compareCodePoints, encodeSafetensorsHeader, findDuplicateKey, findTensor,
-  parseSafetensorsHeader, readSafetensorsHeader, tensorBytes, tensorNbytes, toFloat32, writeSafetensors,
+  blobReader, bytesReader, compareCodePoints, encodeSafetensorsHeader, findDuplicateKey, findTensor, firstNonFinite,
+  jsonDepth, parseSafetensorsHeader, readSafetensorsHeader, show, tensorBytes, tensorNbytes, toFloat32, writeSafetensors,
   type ByteReader, type Dtype, type TensorToWrite,
 } from './safetensors.ts';
 
@@ -111,6 +111,18 @@ describe('parseSafetensorsHeader: malformed files (one message each)', () => {
     expectLoadError(() => parse(file('{}', 3)), F, 'has 3 bytes after its tensor data that the header does not describe (there are no tensors');
   });
 
+  it('a header nested thousands of levels deep is refused by name, without a stack overflow', () => {
+    for (const depth of [65, 100_000]) {
+      const deep = `{"a":${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
+      expectLoadError(() => parse(file(deep)), F, `its header nests objects/arrays ${depth} levels deep (more than 64`);
+      const inShape = `{"t":{"dtype":"F32","shape":${'['.repeat(depth - 2)}${']'.repeat(depth - 2)},"data_offsets":[0,0]}}`;
+      expectLoadError(() => parse(file(inShape)), F, `nests objects/arrays ${depth} levels deep`);
+    }
+    // 64 levels is still parsed, and the message shows the entry cut short
+    const ok = `{"a":${'['.repeat(63)}${']'.repeat(63)}}`;
+    expectLoadError(() => parse(file(ok)), T('a'), 'header entry must be {"dtype", "shape", "data_offsets"}, found [[[[');
+  });
+
   it('the caller must pass the whole header (internal error, also a LoadError)', () => {
     const f = file({ a: entry('U8', [4], 0, 4) }, 4);
     expect(() => parseSafetensorsHeader(f.subarray(0, 20), f.length, F)).toThrow(LoadError);
@@ -134,6 +146,54 @@ describe('parseSafetensorsHeader: valid files', () => {
     expect(parse(file('{}      ')).tensors).toEqual([]);
     expect(parse(file({ __metadata__: null })).metadata).toBeNull();
     expect(parse(file({ w: { ...entry('F4', [4], 0, 2), extra: 1 } }, 2)).tensors[0].dtype).toBe('F4');
+  });
+});
+
+describe('jsonDepth / show', () => {
+  it('counts nesting, skipping brackets inside strings (escaped quotes too)', () => {
+    expect(jsonDepth('1')).toBe(0);
+    expect(jsonDepth('{"a": [1, {"b": []}], "c": {}}')).toBe(4);
+    expect(jsonDepth('{"[[[": "]]]{{{\\"[[[", "x": [[]]}')).toBe(3);
+    expect(jsonDepth('['.repeat(1e6) + ']'.repeat(1e6))).toBe(1e6);
+  });
+
+  it('shows a value for a message, cut after 120 characters, never throwing', () => {
+    expect(show(undefined)).toBe('nothing');
+    expect(show([1, 'a'])).toBe('[1,"a"]');
+    expect(show('x'.repeat(500))).toBe(`"${'x'.repeat(119)}…`);
+    let deep: unknown[] = [];
+    for (let i = 0; i < 1e5; i++) deep = [deep];
+    expect(show(deep).length).toBeLessThanOrEqual(121);
+  });
+});
+
+describe('firstNonFinite (the loader\'s NaN/Inf check)', () => {
+  it('agrees with the decoders on every BF16 and F16 pattern, at an odd byte offset', () => {
+    for (const dtype of ['BF16', 'F16'] as const) {
+      const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+      const values = (dtype === 'BF16' ? bf16BitsToF32 : f16BitsToF32)(all);
+      const odd = new Uint8Array(2 * 65536 + 1);
+      odd.set(new Uint8Array(all.buffer), 1);
+      const bytes = odd.subarray(1);
+      for (let i = 0; i < 65536; i++) {
+        const got = firstNonFinite(dtype, bytes.subarray(2 * i, 2 * i + 2));
+        if (got !== (Number.isFinite(values[i]) ? -1 : 0)) throw new Error(`${dtype} 0x${i.toString(16)} (${values[i]}): firstNonFinite ${got}`);
+      }
+      const firstBad = values.findIndex((v) => !Number.isFinite(v));
+      expect(firstNonFinite(dtype, bytes), dtype).toBe(firstBad);
+    }
+  });
+
+  it('F32: specials, and the first bad element of an array', () => {
+    const bits = [0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffffffff, 0x7f7fffff, 0x00000001, 0x80000000, 0x3f800000, 0x007fffff, 0xff7fffff];
+    const x = new Float32Array(Uint32Array.from(bits).buffer);
+    bits.forEach((_, i) => expect(firstNonFinite('F32', new Uint8Array(x.buffer, 4 * i, 4)), `0x${bits[i].toString(16)}`).toBe(Number.isFinite(x[i]) ? -1 : 0));
+    const arr = new Float32Array(1000).fill(1.5);
+    expect(firstNonFinite('F32', new Uint8Array(arr.buffer))).toBe(-1);
+    arr[777] = -Infinity;
+    arr[900] = NaN;
+    expect(firstNonFinite('F32', new Uint8Array(arr.buffer))).toBe(777);
+    expect(() => firstNonFinite('I32', new Uint8Array(4))).toThrow(/not a float format/);
   });
 });
 
@@ -309,6 +369,18 @@ describe('a file written by Python/torch (e2e/fixtures/safetensors/tiny.safetens
         expect(Array.from(ref), w.name).toEqual(got);
       }
     }
+  });
+
+  it("firstNonFinite finds the first inf/nan torch wrote, in every float tensor", () => {
+    const h = parse(bytes, 'tiny.safetensors');
+    let withBad = 0;
+    for (const w of want.tensors) {
+      if (w.values === undefined) continue;
+      const first = w.values.findIndex((v) => !Number.isFinite(num(v)));
+      if (first >= 0) withBad++;
+      expect(firstNonFinite(w.dtype, tensorBytes(bytes, h, findTensor(h, w.name)!)), w.name).toBe(first);
+    }
+    expect(withBad, 'the fixture has non-finite values to find').toBeGreaterThan(0);
   });
 
   it('integer tensors hold the bytes torch wrote (I64 little-endian, U8)', () => {

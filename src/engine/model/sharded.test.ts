@@ -103,6 +103,8 @@ describe('the index: writeShardIndex / parseShardIndex', () => {
     expectLoadError(() => parseShardIndex({ metadata: [], weight_map: {} }), `${I}, key 'metadata'`, 'must be an object, found []');
     expectLoadError(() => parseShardIndex({ metadata: { total_size: '10' }, weight_map: {} }), `${I}, key 'metadata.total_size'`, 'must be a non-negative integer (bytes), found "10"');
     expectLoadError(() => parseShardIndex({ metadata: { total_size: -1 }, weight_map: {} }), `${I}, key 'metadata.total_size'`, 'found -1');
+    const deep = `{"weight_map": {"w": ${'['.repeat(50_000)}${']'.repeat(50_000)}}}`;
+    expectLoadError(() => parseShardIndex(deep), I, 'it nests objects/arrays 50002 levels deep (more than 64');
     expectLoadError(
       () => parseShardIndex('{"weight_map": {"w": "model-00001-of-00002.safetensors", "w": "model-00002-of-00002.safetensors"}}'),
       `${I}, key 'w'`, 'appears twice in "weight_map"',

@@ -16,7 +16,7 @@
 import { EngineError } from '../errors.ts';
 import { expectedTensors, shapeSource, type Gemma2Config } from './config.ts';
 import { LoadError, loadWhere } from './load_error.ts';
-import { compareCodePoints, findDuplicateKey, type Dtype, type SafetensorsHeader } from './safetensors.ts';
+import { checkJsonDepth, compareCodePoints, findDuplicateKey, show, type Dtype, type SafetensorsHeader } from './safetensors.ts';
 
 /** The index file's name next to the shards. */
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -27,7 +27,6 @@ export const MAX_SHARD_SIZE = 5_000_000_000;
 /** The dtypes PrefStudio can load a Gemma-2 tensor from. */
 export const LOADABLE_DTYPES: readonly Dtype[] = ['F32', 'BF16', 'F16'];
 
-const show = (v: unknown): string => (v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
 const fmtShape = (s: readonly number[]): string => `[${s.join(', ')}]`;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -75,6 +74,7 @@ export function parseShardIndex(input: string | object, file = INDEX_FILE): Shar
   const hint = `choose the ${INDEX_FILE} that came with the shards, or download the checkpoint again`;
   let json: unknown = input;
   if (typeof input === 'string') {
+    checkJsonDepth(input, file, 'it'); // before anything walks it: deep nesting overflows the stack
     try {
       json = JSON.parse(input);
     } catch (e) {

@@ -13,7 +13,7 @@ import { createMemoryBackend, quotaError, type KVBackend } from './kv.ts';
 import { createFileBackend, sourceFromDirectory } from './kv_node.ts';
 import { readStoredTensor } from './load.ts';
 import { deleteModel, getManifest, listIncomplete, listModels, type ModelManifest } from './manifest.ts';
-import type { StoreProgress } from './progress.ts';
+import type { StoreProgress } from '../util/progress.ts';
 import { syntheticCheckpoint, syntheticReaderSource } from './synthetic.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../e2e/fixtures/checkpoints');

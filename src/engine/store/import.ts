@@ -6,8 +6,9 @@
 //                   BEFORE anything is written; only headers are read, never tensor data.
 //     2. plan       each shard's tensor stream (manifest.ts) and its chunks; the model id.
 //     3. space      free space (navigator.storage.estimate() / statfs) against what is still missing.
-//     4. copy       chunk by chunk: read the source bytes, checksum, skip if the store already holds
-//                   that exact chunk (resume), else write. Then tokenizer.json & co.
+//     4. copy       chunk by chunk: read the source bytes, refuse NaN/±Inf weights (naming the
+//                   tensor and element), checksum, skip if the store already holds that exact chunk
+//                   (resume), else write. Then tokenizer.json & co.
 //     5. list       the manifest is written LAST: an import that stops anywhere before is never
 //                   listed. Its chunks stay for a resume (same source → same id → chunks skipped)
 //                   until deleteModel removes them.
@@ -21,17 +22,18 @@
 // Not here: the backends (kv*.ts), loading to the GPU (load.ts). No node: imports (kv_node.ts has
 // sourceFromDirectory for Node).
 
-import { EXTRA_FILES, openCheckpoint, readWholeFile, type CheckpointFile, type CheckpointSource, type OpenedCheckpoint } from '../model/load.ts';
+import { EXTRA_FILES, assertFinite, openCheckpoint, readWholeFile, type CheckpointFile, type CheckpointSource, type OpenedCheckpoint } from '../model/load.ts';
 import { LoadError, loadWhere } from '../model/load_error.ts';
 import { blobReader } from '../model/safetensors.ts';
 import type { CheckpointTensor } from '../model/sharded.ts';
 import { chunkChecksum, xxh32 } from './checksum.ts';
-import { fmtBytes, isQuotaError, releaseBytes, type FreeSpace, type JsonValue, type KVBackend } from './kv.ts';
+import { fmtBytes, releaseBytes } from '../util/bytes.ts';
+import { isQuotaError, type FreeSpace, type JsonValue, type KVBackend } from './kv.ts';
 import {
   MANIFEST_FORMAT, MANIFEST_VERSION, MODEL_ID_PATTERN, chunkKey, dataPrefix, extraKey, getManifest, manifestKey, pendingKey,
   type ChunkRecord, type ModelManifest, type PendingImport, type StoredFile, type StoredTensor,
 } from './manifest.ts';
-import { ProgressMeter, throwIfAborted, type ProgressCallback } from './progress.ts';
+import { ProgressMeter, throwIfAborted, type ProgressCallback } from '../util/progress.ts';
 
 const MiB = 1 << 20;
 
@@ -184,6 +186,16 @@ async function readChunk(plan: StreamPlan, i: number, chunkSize: number): Promis
   return { bytes: out, owned: true };
 }
 
+/** Refuses NaN/±Inf weights in chunk `i` (bytes) of a stream, naming the file, tensor and element. */
+function checkFinite(source: string, plan: StreamPlan, i: number, chunkSize: number, bytes: Uint8Array): void {
+  const c0 = i * chunkSize;
+  for (const { t, offset } of plan.tensors) {
+    const a = Math.max(c0, offset);
+    const b = Math.min(c0 + bytes.length, offset + t.nbytes);
+    if (a < b) assertFinite({ ...t, where: `${source}/${t.file}` }, a - offset, bytes.subarray(a - c0, b - c0));
+  }
+}
+
 /** Model id: a slug of the name plus 8 hex digits of the checkpoint's fingerprint. */
 async function defaultId(name: string, v: Validated, plans: StreamPlan[]): Promise<string> {
   // The fingerprint covers config.json, every header, and the first 64 KiB of each stream: the
@@ -291,6 +303,7 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
       for (let i = 0; i < p.chunks; i++) {
         throwIfAborted(signal);
         const { bytes, owned } = await readChunk(p, i, chunkSize);
+        checkFinite(v.source, p, i, chunkSize, bytes);
         const key = chunkKey(id, p.file.name, i);
         const checksum = chunkChecksum(bytes);
         const n = bytes.length;

@@ -10,7 +10,8 @@
 // Runs in a page or a Worker. Not in Node (no indexedDB there): use kv_node.ts.
 
 import { createStore, del, get, promisifyRequest, set, type UseStore } from 'idb-keyval';
-import { compareKeys, fmtBytes, type FreeSpace, type KVBackend, type KVValue } from './kv.ts';
+import { fmtBytes } from '../util/bytes.ts';
+import { compareKeys, type FreeSpace, type KVBackend, type KVValue } from './kv.ts';
 
 /** The database and object store of the weight store. */
 export const IDB_DATABASE = 'prefstudio';

@@ -15,7 +15,8 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, statfs } from 'node:f
 import { basename, join } from 'node:path';
 import { LoadError } from '../errors.ts';
 import type { ByteReader } from '../model/safetensors.ts';
-import { compareKeys, fmtBytes, type JsonValue, type KVBackend, type KVValue } from './kv.ts';
+import { fmtBytes } from '../util/bytes.ts';
+import { compareKeys, type JsonValue, type KVBackend, type KVValue } from './kv.ts';
 import type { ImportSource, SourceFile } from './import.ts';
 
 const TAG_BYTES = 0x00;

@@ -1,8 +1,9 @@
-// Progress events of the weight store (import and GPU upload), and the meter that makes them.
-// One event type for all phases so that the UI draws one progress bar:
+// Progress events of loading and storing weights (the store's import, the GPU upload from files or
+// the store), and the meter that makes them. One event type for all phases so that the UI draws
+// one progress bar:
 //   validate  reading config.json, the index and every safetensors header (bytes = bytes read)
 //   copy      copying tensor bytes (and tokenizer files) into the store (skipped chunks count too)
-//   upload    streaming chunks from the store into GPU buffers
+//   upload    streaming tensor bytes (from the files or the store) into GPU buffers
 // MB are 10^6 bytes; mbPerSec is the average since the phase started.
 
 export type StorePhase = 'validate' | 'copy' | 'upload';
