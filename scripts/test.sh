@@ -9,9 +9,10 @@
 #                              bookworm comes from bookworm-backports (added to apt sources if absent).
 #                              Optional: without it the Node tests run on SwiftShader, and we say so.
 #   2. npm packages: `npm ci` when node_modules is missing, `npm install` when it is stale.
-#   3. tests: tsc --noEmit, then `vitest run` (every tier: CPU references, the GPU op suite in Node on
-#      lavapipe, the same suite and the studio in headless Chromium), then the Node GPU suite again
-#      on SwiftShader, whose subgroup size (4 vs 8) and offset alignment (256 vs 16) differ.
+#   3. tests: `npm run typecheck` (tsc on tsconfig.json and on the engine's own DOM-free configs),
+#      then `vitest run` (every tier: CPU references, the GPU op suite in Node on lavapipe, the same
+#      suite and the studio in headless Chromium), then the Node GPU suite again on SwiftShader,
+#      whose subgroup size (4 vs 8) and offset alignment (256 vs 16) differ.
 #
 # Every test step runs even if an earlier one failed; the summary at the end lists them all and the
 # exit status is non-zero if any failed. Extra arguments go to the main `vitest run`.
@@ -160,7 +161,7 @@ step() { # step "name" command… — runs it, records pass/fail and seconds, an
 }
 
 adapter_default="${PREFSTUDIO_ADAPTER:-auto}"
-step "typecheck" npx tsc --noEmit -p tsconfig.json
+step "typecheck (the app, the DOM-free engine, its worker, its Node files)" npm run --silent typecheck
 step "vitest (all tiers; Node GPU adapter: $adapter_default)" npx vitest run "$@"
 step "Node GPU suite on SwiftShader" env PREFSTUDIO_ADAPTER=swiftshader npx vitest run e2e/gpu/node.test.ts
 
