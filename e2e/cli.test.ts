@@ -108,3 +108,31 @@ describe('prefstudio generate', () => {
     }
   });
 });
+
+describe('prefstudio usage (from the command table, src/cli/commands.ts)', () => {
+  it('--help prints the commands, `<command> --help` its flags; both exit 0 on stdout', () => {
+    let r = cli('--help');
+    expect(r.code, r.stderr).toBe(0);
+    for (const c of ['logps', 'generate', 'tokenize', 'train', 'step']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    r = cli('train', '--help');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('usage: prefstudio train --model DIR --data FILE --out DIR [flags]');
+    expect(r.stdout).toContain('--learning_rate LR');
+    r = cli('help', 'tokenize');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--add_special_tokens');
+  });
+
+  it('usage errors exit 2 and name the flag (and the closest valid one) before anything loads', () => {
+    const model = join(fixtures, 'checkpoints', 'tiny-f32-1shard');
+    let r = cli('train', '--model', model, '--data', 'x.jsonl', '--out', 'o', '--lerning-rate', '1e-3');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown flag --lerning-rate for train (did you mean --learning_rate?)');
+    r = cli('generate', '--model', model, '--prompt', 'Hi', '--max-new-tokens', 'ten');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--max_new_tokens must be an integer, got 'ten'");
+    r = cli('step', '--model', model, '--pairs', 'p.json');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--report is required');
+  });
+});
