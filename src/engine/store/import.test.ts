@@ -12,7 +12,8 @@ import { importCheckpoint, type ImportSource, type SourceFile } from './import.t
 import { createMemoryBackend, quotaError, type KVBackend } from './kv.ts';
 import { createFileBackend, sourceFromDirectory } from './kv_node.ts';
 import { readStoredTensor } from './load.ts';
-import { deleteModel, getManifest, listIncomplete, listModels, type ModelManifest } from './manifest.ts';
+import { chunkChecksum } from './checksum.ts';
+import { deleteModel, getManifest, listIncomplete, listModels, manifestKey, type ModelManifest } from './manifest.ts';
 import type { StoreProgress } from '../util/progress.ts';
 import { syntheticCheckpoint, syntheticReaderSource } from './synthetic.ts';
 
@@ -89,6 +90,33 @@ async function expectSameTensors(kv: KVBackend, m: ModelManifest, name: string):
       expect(Buffer.compare(got, want), `${name}: ${t.name}`).toBe(0);
     }
   }
+}
+
+/** The listed model `id` is complete: every key its manifest names holds bytes with the recorded size and checksum. */
+async function expectComplete(kv: KVBackend, id: string): Promise<ModelManifest> {
+  const m = await getManifest(kv, id);
+  expect(m, `model ${id} is listed`).not.toBeNull();
+  const recs = [...m!.files.flatMap((f) => f.chunks), ...Object.values(m!.extras)];
+  for (const r of recs) {
+    const v = await kv.get(r.key);
+    expect(v instanceof Uint8Array && v.length === r.bytes && chunkChecksum(v) === r.checksum, `key ${r.key}`).toBe(true);
+  }
+  return m!;
+}
+
+/** `kv` whose set() of `key` (or first del()) throws, as if the process died there. */
+function crashesAt(kv: KVBackend, at: { set?: string; del?: boolean }): KVBackend {
+  return {
+    ...kv,
+    set: async (key, value) => {
+      if (key === at.set) throw new Error(`crash before writing ${key}`);
+      return kv.set(key, value);
+    },
+    del: async (key) => {
+      if (at.del) throw new Error(`crash before deleting ${key}`);
+      return kv.del(key);
+    },
+  };
 }
 
 describe.each(backends)('weight store import (%s backend)', (_, make) => {
@@ -274,6 +302,62 @@ describe.each(backends)('weight store import (%s backend)', (_, make) => {
     expect(Object.keys(m.extras)).toEqual(['tokenizer.json']);
     const stored = (await kv.get(m.extras['tokenizer.json'].key)) as Uint8Array;
     expect(new TextDecoder().decode(stored)).toBe(new TextDecoder().decode(tok));
+  });
+
+  it('re-importing without tokenizer files keeps them; given ones replace them; a crash at any step leaves a complete listed model', async () => {
+    const kv = await make();
+    const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+    const withFiles = (files: Record<string, Uint8Array>): ImportSource => {
+      const src = fixtureSource('tiny-f32-1shard');
+      for (const [name, b] of Object.entries(files)) src.files.push({ name, size: b.length, read: bytesReader(b) });
+      return src;
+    };
+    const tok = enc({ model: { type: 'BPE', vocab: { a: 0 } } });
+    const cfg1 = enc({ chat_template: 'v1' });
+    const cfg2 = enc({ chat_template: 'v2, longer' });
+    const m1 = (await importCheckpoint(kv, withFiles({ 'tokenizer.json': tok, 'tokenizer_config.json': cfg1 }), { chunkSize: CHUNK })).manifest;
+
+    // 1. the same weights from a folder without the tokenizer files: nothing is lost
+    const m2 = (await importCheckpoint(kv, fixtureSource('tiny-f32-1shard'), { chunkSize: CHUNK })).manifest;
+    expect(m2.id).toBe(m1.id);
+    expect(m2.extras).toEqual(m1.extras);
+    expect(m2.storedBytes).toBe(m1.storedBytes);
+    await expectComplete(kv, m1.id);
+    expect(new TextDecoder().decode((await kv.get(m2.extras['tokenizer.json'].key)) as Uint8Array)).toBe(new TextDecoder().decode(tok));
+
+    // 2. a changed tokenizer_config.json, and the process dies just before the manifest write:
+    //    the listed model is the old one, complete, with the old file
+    const changed = withFiles({ 'tokenizer_config.json': cfg2 });
+    await expect(importCheckpoint(crashesAt(kv, { set: manifestKey(m1.id) }), changed, { chunkSize: CHUNK })).rejects.toThrow(/crash before writing manifest/);
+    expect((await expectComplete(kv, m1.id)).extras).toEqual(m1.extras);
+
+    // 3. it dies just after the manifest write, before removing anything: the new model is complete
+    await expect(importCheckpoint(crashesAt(kv, { del: true }), changed, { chunkSize: CHUNK })).rejects.toThrow(/crash before deleting/);
+    const m3 = await expectComplete(kv, m1.id);
+    expect(m3.extras['tokenizer.json']).toEqual(m1.extras['tokenizer.json']); // kept: not given
+    expect(m3.extras['tokenizer_config.json'].checksum).toBe(chunkChecksum(cfg2));
+    expect(m3.extras['tokenizer_config.json'].key).not.toBe(m1.extras['tokenizer_config.json'].key);
+
+    // 4. the next import removes the replaced file: the store holds exactly what the manifest names
+    const m4 = (await importCheckpoint(kv, changed, { chunkSize: CHUNK })).manifest;
+    expect(m4.extras).toEqual(m3.extras);
+    const named = [...m4.files.flatMap((f) => f.chunks.map((c) => c.key)), ...Object.values(m4.extras).map((x) => x.key)];
+    expect(await kv.keys(`data/${m4.id}/`)).toEqual(named.sort());
+    expect(new TextDecoder().decode((await kv.get(m4.extras['tokenizer_config.json'].key)) as Uint8Array)).toBe(new TextDecoder().decode(cfg2));
+  });
+
+  it('refuses NaN / Inf weights, naming the file, tensor and element; nothing is listed', async () => {
+    const kv = await make();
+    const src = fixtureSource('tiny-l3-f32-2shard', (f, b) => {
+      if (f !== 'model-00002-of-00002.safetensors') return b;
+      const out = b.slice();
+      out.set([0, 0, 0xc0, 0x7f], out.length - 8); // the second-to-last f32 of the file's last tensor: NaN
+      return out;
+    });
+    const err = await expectLoadError(importCheckpoint(kv, src, { chunkSize: CHUNK }), / is NaN: weights must be finite/);
+    expect(err.where).toMatch(/^tiny-l3-f32-2shard\/model-00002-of-00002\.safetensors, tensor '[^']+'$/);
+    expect(err.message).toMatch(/element \d+ (\(row \d+, column \d+\) )?of F32\[\d+(, \d+)?\] is NaN/);
+    expect(await listModels(kv)).toEqual([]);
   });
 
   it('a resume with another chunk size rewrites the chunks and leaves no stale ones', async () => {

@@ -11,7 +11,11 @@
 //                   (resume), else write. Then tokenizer.json & co.
 //     5. list       the manifest is written LAST: an import that stops anywhere before is never
 //                   listed. Its chunks stay for a resume (same source → same id → chunks skipped)
-//                   until deleteModel removes them.
+//                   until deleteModel removes them. Keys the new manifest does not use are deleted
+//                   only after it is written, and a listed model's keys are never overwritten with
+//                   other bytes: a crash at any point leaves the listed model complete.
+// Re-importing a listed model (same id) checks and repairs its chunks (other weights under the
+// same id are refused); tokenizer files given replace the stored ones, files not given are kept.
 //
 // Memory: one chunk (plus the pieces it is read from) at a time, whatever the model size.
 // Failures: a LoadError naming the file and tensor (validation), the free space (space), or how
@@ -245,7 +249,21 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
     chunkSize = listed.chunkSize;
     plans = planStreams(v, chunkSize);
   }
-  const storedBytes = plans.reduce((a, p) => a + p.bytes, 0) + v.extras.reduce((a, f) => a + f.size, 0);
+  // Extra files (tokenizer.json & co., small): those given replace or add to a listed model's, the
+  // ones not given are kept (the id's fingerprint leaves them out, so a folder without its tokenizer
+  // files re-imports onto the same model). A changed file goes under a key of its own, so the listed
+  // manifest keeps pointing at intact bytes until the new one replaces it.
+  const extras: ModelManifest['extras'] = { ...listed?.extras };
+  const extraData = new Map<string, Uint8Array>(); // key → the bytes to store
+  for (const f of v.extras) {
+    const bytes = await readWholeFile(f, 1 << 30);
+    const checksum = chunkChecksum(bytes);
+    const old = listed?.extras[f.name];
+    const key = old?.checksum === checksum && old.bytes === bytes.length ? old.key : extraKey(id, f.name, checksum);
+    extras[f.name] = { key, bytes: bytes.length, checksum };
+    extraData.set(key, bytes);
+  }
+  const storedBytes = plans.reduce((a, p) => a + p.bytes, 0) + Object.values(extras).reduce((a, x) => a + x.bytes, 0);
 
   // --- 3. space: count only what is not in the store yet (a resume needs less)
   const present = new Set(await backend.keys(dataPrefix(id)));
@@ -253,7 +271,7 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
   for (const p of plans) {
     for (let i = 0; i < p.chunks; i++) if (!present.has(chunkKey(id, p.file.name, i))) missing += Math.min(chunkSize, p.bytes - i * chunkSize);
   }
-  for (const f of v.extras) if (!present.has(extraKey(id, f.name))) missing += f.size;
+  for (const [key, bytes] of extraData) if (!present.has(key)) missing += bytes.length;
   const free = await backend.freeSpace();
   if (free.available !== null && missing > free.available) {
     throw new LoadError(
@@ -266,9 +284,12 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
   // --- 4. copy
   const meter = new ProgressMeter('copy', storedBytes, onProgress);
   const result = { chunksWritten: 0, chunksSkipped: 0, bytesWritten: 0, bytesSkipped: 0 };
-  /** Writes `bytes` under `key` unless the store holds exactly them; `expected` = a listed model's checksum. */
-  const put = async (key: string, bytes: Uint8Array, checksum: string, expected: string | undefined, what: string): Promise<void> => {
-    if (listed && expected !== checksum) {
+  /**
+   * Writes `bytes` under `key` unless the store holds exactly them. `expected`: a listed model's
+   * checksum for this key, which the bytes must have (weights are never replaced under a listed id).
+   */
+  const put = async (key: string, bytes: Uint8Array, checksum: string, expected: string | undefined | null, what: string): Promise<void> => {
+    if (listed && expected !== null && expected !== checksum) {
       throw new LoadError(
         loadWhere(what, `bytes of store key '${key}'`),
         `differ from the model '${listed.name}' (${id}) already in the store under this id (checksum ${checksum}, stored ${expected ?? 'none'})`,
@@ -291,7 +312,6 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
   };
 
   const files: StoredFile[] = [];
-  const extras: ModelManifest['extras'] = {};
   try {
     if (!listed) {
       const pending: PendingImport = { id, name, startedAt: new Date().toISOString(), storedBytes };
@@ -314,20 +334,14 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
       }
       files.push({ name: p.file.name, size: p.file.size, streamBytes: p.bytes, chunks });
     }
-    for (const f of v.extras) {
+    for (const [name, x] of Object.entries(extras)) {
       throwIfAborted(signal);
-      const bytes = await readWholeFile(f, 1 << 30);
-      const key = extraKey(id, f.name);
-      const checksum = chunkChecksum(bytes);
-      await put(key, bytes, checksum, listed?.extras[f.name]?.checksum, f.name);
-      extras[f.name] = { key, bytes: bytes.length, checksum };
-      meter.add(bytes.length, { file: f.name });
+      const bytes = extraData.get(x.key);
+      if (bytes === undefined) continue; // kept from the listed model, not given this time
+      await put(x.key, bytes, x.checksum, null, name);
+      meter.add(bytes.length, { file: name });
     }
     throwIfAborted(signal);
-
-    // Chunks of an earlier, differently cut attempt that this import does not use.
-    const used = new Set([...files.flatMap((f) => f.chunks.map((c) => c.key)), ...Object.values(extras).map((x) => x.key)]);
-    for (const key of present) if (!used.has(key)) await backend.del(key);
 
     // --- 5. list: the manifest last
     const tensors: StoredTensor[] = [];
@@ -350,6 +364,11 @@ export async function importCheckpoint(backend: KVBackend, source: ImportSource,
       warnings,
     };
     await backend.set(manifestKey(id), manifest as unknown as JsonValue);
+    // Only now, with the new manifest listed, remove what it does not use: chunks of an earlier,
+    // differently cut attempt, and extra files it replaced. A crash before this point leaves the old
+    // manifest with all its keys; after it, at worst unused keys (the next import or delete removes them).
+    const used = new Set([...files.flatMap((f) => f.chunks.map((c) => c.key)), ...Object.values(extras).map((x) => x.key)]);
+    for (const key of present) if (!used.has(key)) await backend.del(key);
     await backend.del(pendingKey(id));
     meter.report({}, true);
     return { manifest, ...result };

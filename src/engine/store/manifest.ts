@@ -5,7 +5,9 @@
 //   pending/<id>                        PendingImport (JSON): an import that started and has not
 //                                       finished. Not a model; lets the UI offer "resume" or "delete".
 //   data/<id>/chunk/<file>/<index>      bytes: chunk <index> of the tensor stream of shard <file>
-//   data/<id>/file/<name>               bytes: tokenizer.json, tokenizer_config.json … as imported
+//   data/<id>/file/<name>@<checksum>    bytes: tokenizer.json, tokenizer_config.json … as imported
+//                                       (earlier imports used data/<id>/file/<name>; readers take the
+//                                       key from the manifest)
 //
 // The tensor stream of a shard is the bytes of the tensors the model uses, in the shard's order,
 // each starting at a multiple of 4 (zero padding between): so every piece of a tensor lands at a
@@ -76,7 +78,8 @@ export const manifestKey = (id: string): string => `manifest/${id}`;
 export const pendingKey = (id: string): string => `pending/${id}`;
 export const dataPrefix = (id: string): string => `data/${id}/`;
 export const chunkKey = (id: string, file: string, index: number): string => `data/${id}/chunk/${file}/${index}`;
-export const extraKey = (id: string, name: string): string => `data/${id}/file/${name}`;
+/** An extra file's key; versions differ by checksum, so a re-import never overwrites the listed bytes. */
+export const extraKey = (id: string, name: string, checksum: string): string => `data/${id}/file/${name}@${checksum.replace(/^xxh32:/, '')}`;
 
 /** Model ids: lower-case letters, digits, '.', '_', '-' (they are parts of keys and file names). */
 export const MODEL_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
