@@ -14,7 +14,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildPair } from '../../src/engine/data/pairs.ts';
+import { prepareExamples } from '../../src/engine/data/examples.ts';
 import { loadTokenizer, type Tokenizer } from '../../src/engine/data/tokenizer.ts';
 import { demoTask } from './task.ts';
 
@@ -25,10 +25,9 @@ function demoTokenizer(): Tokenizer {
 
 function dump(outPath: string): void {
   const tok = demoTokenizer();
-  const items = demoTask().map((it, i) => {
+  const items = demoTask().map((it) => {
     const row = { prompt: [{ role: 'user', content: it.question }], chosen: [{ role: 'assistant', content: it.good }], rejected: [{ role: 'assistant', content: it.bad }] };
-    const p = buildPair(row, i, tok);
-    if ('reason' in p) throw new Error(`task_io: item ${it.id} was dropped: ${p.reason}`);
+    const [p] = prepareExamples([row], { file: `demo task item ${it.id}`, tokenizer: tok, vocabSize: tok.vocabSize, maxLength: null, maxPromptLength: null }).examples;
     return { ...it, prompt_ids: p.promptIds, good_ids: p.chosenIds, bad_ids: p.rejectedIds };
   });
   const out = {

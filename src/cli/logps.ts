@@ -5,25 +5,24 @@
 //   FILE: {"pairs": [{"prompt": P, "chosen": C, "rejected": R}, ...]} where P/C/R are either token-id
 //         arrays (used exactly as given: no template, no <bos>/<eos> added; no tokenizer needed) or
 //         strings / message lists (tokenized with the model's tokenizer.json and chat template, as
-//         TRL's DPO trainer does: src/engine/data/pairs.ts).
+//         TRL's DPO trainer does: src/engine/data/pairs.ts, default sequence style, no truncation).
+//         Rows are validated by src/engine/data/examples.ts; a .jsonl / .parquet dataset works too.
 //   stdout: {"pairs": [{"chosen": {"logp": S, "tokens": n, "token_logps": [...], "token_log_sum_p2": [...]},
 //                       "rejected": {...}}, ...]}
 //   where token_logps[i] = log p(completion token i | prompt, completion[:i]) under the soft-capped
 //   logits, logp = Σ token_logps, n = completion length, and token_log_sum_p2[i] = log Σ_v p(v)² of
 //   the same next-token distribution (the WPO term). Progress goes to stderr.
 
-import { readFile } from 'node:fs/promises';
 import type { Engine } from '../engine/engine.ts';
 import { LoadError } from '../engine/errors.ts';
-import { loadTokenizer } from '../engine/data/tokenizer.ts';
-import { buildPair } from '../engine/data/pairs.ts';
+import { loadDataset } from '../engine/data/dataset.ts';
+import { prepareExamples } from '../engine/data/examples.ts';
+import { tokenizerForModel, type TokenizerFiles } from '../engine/data/tokenizer_files.ts';
 import { dimsFromConfig, tokenLogprobs, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
 import type { OpenedCheckpoint } from '../engine/model/load.ts';
+import { readFileBytes } from './read_file.ts';
 
-export interface TokenizerFiles {
-  tokenizerJson: object | null;
-  tokenizerConfig: object | null;
-}
+export type { TokenizerFiles };
 
 export interface SideResult {
   logp: number;
@@ -38,31 +37,18 @@ export interface PairTokens {
   rejected: number[];
 }
 
-/** Turns the pairs file's rows into token ids (raw ids as given, text through the tokenizer). */
-export function tokenizePairs(file: string, json: unknown, ckpt: OpenedCheckpoint, tk: TokenizerFiles): PairTokens[] {
-  const rows = (json as { pairs?: unknown })?.pairs;
-  if (!Array.isArray(rows)) throw new LoadError(file, 'must be a JSON object with a "pairs" array', 'write {"pairs": [{"prompt": ..., "chosen": ..., "rejected": ...}]}');
-  const V = ckpt.cfg.V;
-  const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => typeof v === 'number');
-  let tokenizer: ReturnType<typeof loadTokenizer> | null = null;
-  return rows.map((row, i) => {
-    const r = row as Record<string, unknown>;
-    if (r && isIds(r.prompt) && isIds(r.chosen) && isIds(r.rejected)) {
-      const sides = { prompt: r.prompt, chosen: r.chosen, rejected: r.rejected };
-      for (const [key, ids] of Object.entries(sides)) {
-        const bad = ids.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= V);
-        if (bad >= 0) throw new LoadError(`${file}, pairs[${i}].${key}[${bad}]`, `token id ${ids[bad]} is not an integer in [0, ${V})`, `ids must index the model's vocabulary (vocab_size ${V})`);
-      }
-      return sides;
-    }
-    if (!tokenizer) {
-      if (!tk.tokenizerJson) throw new LoadError(`${file}, pairs[${i}]`, 'holds text, but the model folder has no tokenizer.json', 'add tokenizer.json (+ tokenizer_config.json) to the model folder, or give token ids');
-      tokenizer = loadTokenizer(tk.tokenizerJson, tk.tokenizerConfig ?? undefined);
-    }
-    const built = buildPair(row, i, tokenizer);
-    if ('reason' in built) throw new LoadError(`${file}, pairs[${i}]`, built.reason);
-    return { prompt: built.promptIds, chosen: built.chosenIds, rejected: built.rejectedIds };
+/**
+ * Reads the pairs file and turns its rows into token ids through the one validation place
+ * (engine/data/examples.ts): every malformed row is reported, before any weights load if the caller
+ * runs this first (it needs only vocab_size). Raw ids are used as given; text and message rows follow
+ * the default sequence style (TRL 0.9.6, the authors'), never truncated: logps scores what it is given.
+ */
+export async function readLogpsPairs(file: string, vocabSize: number, tk: TokenizerFiles, modelName = 'the model folder'): Promise<PairTokens[]> {
+  const ds = await loadDataset(file, await readFileBytes(file, 'pass a JSON file {"pairs": [...]}'));
+  const { examples } = prepareExamples(ds.rows, {
+    ...ds, tokenizer: tokenizerForModel(tk, vocabSize, modelName), vocabSize, maxLength: null, maxPromptLength: null, maxCompletionLength: null,
   });
+  return examples.map((x) => ({ prompt: x.promptIds, chosen: x.chosenIds, rejected: x.rejectedIds }));
 }
 
 /**
@@ -111,13 +97,7 @@ export async function sequenceLogps(e: Engine, d: Gemma2Dims, params: Gemma2Para
 }
 
 export async function logpsCommand(e: Engine, ckpt: OpenedCheckpoint, tk: TokenizerFiles, params: Gemma2Params, pairsPath: string, log: (s: string) => void): Promise<string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(pairsPath, 'utf8'));
-  } catch (err) {
-    throw new LoadError(pairsPath, `cannot be read as JSON (${(err as Error).message})`, 'pass a JSON file {"pairs": [...]}');
-  }
-  const pairs = tokenizePairs(pairsPath, json, ckpt, tk);
+  const pairs = await readLogpsPairs(pairsPath, ckpt.cfg.V, tk, ckpt.source);
   const seqs = pairs.flatMap((p, i) => [
     { prompt: p.prompt, completion: p.chosen, where: `${pairsPath}, pairs[${i}]` },
     { prompt: p.prompt, completion: p.rejected, where: `${pairsPath}, pairs[${i}]` },

