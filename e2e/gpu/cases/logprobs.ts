@@ -1,7 +1,9 @@
 // logprobs: the fused LM head + log-softmax gather, whole E and E split into row parts
 // (engine/table.ts): ragged parts, a single-row part holding labels, labels in the last part, slices
 // and chunks cut at part ends, a frozen part, and split = whole bit for bit when the part ends
-// fall on slice and chunk ends.
+// fall on slice and chunk ends. The extras (zmean, correct) against the float64 reference, argmax
+// ties across invocations and slices, and the per-row flags (label ≥ V, non-finite results) —
+// checked as flags, not only through NaN values.
 import { checkOp, expectClose, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
 import type { Engine } from '../../../src/engine/engine.ts';
 import { logprobs } from '../../../src/engine/ops/logprobs.ts';
@@ -163,15 +165,19 @@ async function logpOnlyCase(e: Engine): Promise<void> {
   [h, E, labels, seed, r.logp, r.lse, r.lsp2].forEach((t) => t.dispose());
 }
 
-/** A label ≥ V cannot be checked on the host: it must surface as NaN, not as a plausible value. */
+/**
+ * A label ≥ V cannot be checked on the host: it must surface as NaN, not as a plausible value —
+ * and, without relying on NaN, as flag bit 0 of its row (the other rows' flags stay 0).
+ */
 async function badLabelCase(e: Engine): Promise<void> {
-  const h = e.tensor(rng.array(2 * 4), [2, 4]);
+  const h = e.tensor(rng.array(3 * 4), [3, 4]);
   const E = e.tensor(rng.array(9 * 4), [9, 4]);
-  const labels = e.tensor([9, 2], [2], { dtype: 'i32' });
-  const r = logprobs(h, E, labels, { softcap: 30 });
-  const lp = await r.logp.read();
-  if (!Number.isNaN(lp[0]) || !Number.isFinite(lp[1])) throw new Error(`logprobs: label 9 ≥ V = 9 should give NaN, row 1 a finite value; got ${lp[0]}, ${lp[1]}`);
-  [h, E, labels, r.logp, r.lse, r.lsp2].forEach((t) => t.dispose());
+  const labels = e.tensor([9, 2, 1_000_000], [3], { dtype: 'i32' });
+  const r = logprobs(h, E, labels, { softcap: 30, flags: true });
+  const [lp, flags] = await e.readMany([r.logp, r.flags!]);
+  if (!Number.isNaN(lp[0]) || !Number.isFinite(lp[1]) || !Number.isNaN(lp[2])) throw new Error(`logprobs: labels 9, 10⁶ ≥ V = 9 should give NaN, row 1 a finite value; got ${Array.from(lp)}`);
+  expectClose(flags, [1, 0, 1], { atol: 0, rtol: 0 }, 'logprobs flags for labels [9 ≥ V, 2, 10⁶ ≥ V]');
+  [h, E, labels, r.logp, r.lse, r.lsp2, r.flags!].forEach((t) => t.dispose());
 }
 
 /** With a split E, the NaN of a label ≥ V comes from the last part; other rows stay finite. */
@@ -179,12 +185,86 @@ async function splitBadLabelCase(e: Engine): Promise<void> {
   const h = e.tensor(rng.array(4 * 4), [4, 4]);
   const E = splitRowsFromHost(e, Float32Array.from(rng.array(9 * 4)), [9, 4], [0, 1, 5, 9]);
   const labels = e.tensor([9, 8, -100, 0], [4], { dtype: 'i32' });
-  const r = logprobs(h, E, labels, { softcap: 30 });
-  const lp = await r.logp.read();
+  const r = logprobs(h, E, labels, { softcap: 30, flags: true });
+  const [lp, flags] = await e.readMany([r.logp, r.flags!]);
   if (!Number.isNaN(lp[0]) || !Number.isFinite(lp[1]) || lp[2] !== 0 || !Number.isFinite(lp[3])) {
     throw new Error(`logprobs split: want [NaN, finite, 0, finite] for labels [9 ≥ V, 8, ignored, 0]; got ${Array.from(lp)}`);
   }
-  [h, labels, r.logp, r.lse, r.lsp2, ...E.parts.map((p) => p.tensor)].forEach((t) => t.dispose());
+  expectClose(flags, [1, 0, 0, 0], { atol: 0, rtol: 0 }, 'logprobs split flags for labels [9 ≥ V, 8, ignored, 0]');
+  [h, labels, r.logp, r.lse, r.lsp2, r.flags!, ...E.parts.map((p) => p.tensor)].forEach((t) => t.dispose());
+}
+
+/** Logits that overflow f32 make lse non-finite: flag bit 1, found by a bit test on the result. */
+async function nonFiniteFlagCase(e: Engine): Promise<void> {
+  const C = 4;
+  const hData = Float32Array.from(rng.array(3 * C));
+  hData.fill(3e38, C, 2 * C); // row 1: h·E overflows to ±Inf
+  const h = e.tensor(hData, [3, C]);
+  const E = e.tensor(Float32Array.from(rng.array(11 * C, 0.5, 2)), [11, C]);
+  const labels = e.tensor([3, 4, -100], [3], { dtype: 'i32' });
+  const r = logprobs(h, E, labels, { softcap: 0, flags: true });
+  const [flags] = await e.readMany([r.flags!]);
+  expectClose(flags, [0, 2, 0], { atol: 0, rtol: 0 }, 'logprobs flags for [finite, overflowing logits, ignored]');
+  [h, E, labels, r.logp, r.lse, r.lsp2, r.flags!].forEach((t) => t.dispose());
+}
+
+/** Capped logits of row t in float64 (for choosing labels and judging near-ties). */
+function rowLogits(h: Float64Array, E: Float64Array, t: number, C: number, V: number, cap: number): number[] {
+  return Array.from({ length: V }, (_, v) => {
+    let d = 0;
+    for (let c = 0; c < C; c++) d += h[t * C + c] * E[v * C + c];
+    return cap > 0 ? cap * Math.tanh(d / cap) : d;
+  });
+}
+
+/** zmean and correct against the reference (whole or split E), half the labels set to the argmax. */
+async function extrasCase(e: Engine, c: { T: number; C: number; V: number; cap: number; slice?: number; bounds?: number[] }): Promise<void> {
+  const h64 = Float64Array.from(Float32Array.from(rng.array(c.T * c.C, -3, 3)));
+  const E64 = Float64Array.from(Float32Array.from(rng.array(c.V * c.C, -3, 3)));
+  const logits = Array.from({ length: c.T }, (_, t) => rowLogits(h64, E64, t, c.C, c.V, c.cap));
+  // Every even row's label is its argmax, odd rows random, row 1 ignored.
+  const labels = labelsFor(c.T, c.V, [1]).map((y, t) => (t % 2 || y < 0 ? y : logits[t].indexOf(Math.max(...logits[t]))));
+  const want = logprobsRef(h64, E64, labels, c.T, c.C, c.V, c.cap);
+  const h = e.tensor(Float32Array.from(h64), [c.T, c.C]);
+  const y = e.tensor(labels, [c.T], { dtype: 'i32' });
+  const table = c.bounds ? splitRowsFromHost(e, Float32Array.from(E64), [c.V, c.C], c.bounds) : e.tensor(Float32Array.from(E64), [c.V, c.C]);
+  const r = logprobs(h, table, y, { softcap: c.cap, sliceSize: c.slice, extras: true, flags: true });
+  const [zmean, correct, flags, logp] = await e.readMany([r.zmean!, r.correct!, r.flags!, r.logp]);
+  const what = `logprobs extras T=${c.T} C=${c.C} V=${c.V} cap=${c.cap} slice=${c.slice ?? 'default'}${c.bounds ? ` parts [${c.bounds}]` : ''}`;
+  // zmean: a sum of V capped logits (|z'| ≤ ~45) in f32 over slices, divided by V.
+  expectClose(zmean, want.zmean, { atol: 2e-5, rtol: 1e-5 }, `${what} zmean`);
+  // A row whose top two logits are within f32 rounding may pick either: compare the others.
+  const gaps = logits.map((z) => {
+    const [a, b] = [...z].sort((x, y) => y - x);
+    return a - (b ?? -Infinity);
+  });
+  const clear = Array.from(correct).map((v, t) => (gaps[t] > 1e-3 ? v : want.correct[t]));
+  expectClose(clear, want.correct, { atol: 0, rtol: 0 }, `${what} correct`);
+  if (!Array.from(want.correct).some((v) => v === 1) || !Array.from(want.correct).some((v, t) => v === 0 && labels[t] >= 0)) throw new Error(`${what}: the labels should make some rows correct and some not`);
+  expectClose(flags, new Float64Array(c.T), { atol: 0, rtol: 0 }, `${what} flags`);
+  expectClose(logp, want.logp, fwd, `${what} logp`);
+  const Es = 'parts' in table ? table.parts.map((p) => p.tensor) : [table];
+  [h, y, r.logp, r.lse, r.lsp2, r.zmean!, r.correct!, r.flags!, ...Es].forEach((t) => t.dispose());
+}
+
+/**
+ * Exact ties: rows 5, 9 (same slice, other invocations) and 20 (next slice) of E are equal and
+ * hold every row's maximum; argmax must be 5, the first, as torch.argmax. With E split too.
+ */
+async function argmaxTieCase(e: Engine, bounds?: number[]): Promise<void> {
+  const [C, V] = [8, 37];
+  const Ed = Float32Array.from(rng.array(V * C, -0.5, 0.5));
+  const top = Float32Array.from({ length: C }, (_, k) => (k % 2 ? 2 : 1.5));
+  for (const row of [5, 9, 20]) Ed.set(top, row * C);
+  const hData = Float32Array.from({ length: 4 * C }, (_, i) => (i % 2 ? 1 : 0.75));
+  const h = e.tensor(hData, [4, C]);
+  const y = e.tensor([5, 9, 20, -100], [4], { dtype: 'i32' });
+  const table = bounds ? splitRowsFromHost(e, Ed, [V, C], bounds) : e.tensor(Ed, [V, C]);
+  const r = logprobs(h, table, y, { softcap: 30, sliceSize: 16, extras: true });
+  const [correct] = await e.readMany([r.correct!]);
+  expectClose(correct, [1, 0, 0, 0], { atol: 0, rtol: 0 }, `logprobs argmax ties (rows 5 = 9 = 20)${bounds ? ` parts [${bounds}]` : ''}`);
+  const Es = 'parts' in table ? table.parts.map((p) => p.tensor) : [table];
+  [h, y, r.logp, r.lse, r.lsp2, r.zmean!, r.correct!, ...Es].forEach((t) => t.dispose());
 }
 
 export const cases: GpuCase[] = [
@@ -217,6 +297,13 @@ export const cases: GpuCase[] = [
     frozen: [1, 2],
   }),
   { name: 'logprobs: split E at slice and chunk ends equals the whole E bit for bit', run: splitBitwiseCase },
-  { name: 'logprobs: split E, label ≥ V gives NaN', run: splitBadLabelCase },
-  { name: 'logprobs: label ≥ V gives NaN', run: badLabelCase },
+  { name: 'logprobs: split E, label ≥ V gives NaN and flag bit 0', run: splitBadLabelCase },
+  { name: 'logprobs: label ≥ V gives NaN and flag bit 0', run: badLabelCase },
+  { name: 'logprobs: overflowing logits set flag bit 1', run: nonFiniteFlagCase },
+  // 3 slices (16, 16, 5) with cap; V = 300 in slices of 100 without cap; two token tiles; split E
+  { name: 'logprobs: extras zmean/correct T=7 V=37 cap=30 slice=16', run: (e) => extrasCase(e, { T: 7, C: 16, V: 37, cap: 30, slice: 16 }) },
+  { name: 'logprobs: extras zmean/correct T=70 V=300 cap=0 slice=100 C=5', run: (e) => extrasCase(e, { T: 70, C: 5, V: 300, cap: 0, slice: 100 }) },
+  { name: 'logprobs: extras zmean/correct split E [0, 100, 101, 300]', run: (e) => extrasCase(e, { T: 9, C: 8, V: 300, cap: 30, slice: 64, bounds: [0, 100, 101, 300] }) },
+  { name: 'logprobs: extras argmax ties take the first index', run: (e) => argmaxTieCase(e) },
+  { name: 'logprobs: extras argmax ties take the first index, split E [0, 7, 21, 37]', run: (e) => argmaxTieCase(e, [0, 7, 21, 37]) },
 ];

@@ -6,12 +6,18 @@
 //   logp_t = z'[t, y_t] − lse_t            differentiable
 //   lse_t  = logsumexp_v z'[t, v]          differentiable
 //   lsp2_t = log Σ_v p_v² = LSE(2z') − 2·lse_t   detached (WPO weights take no gradient)
-// Rows whose label is negative (−100 = ignore_index) output 0 for all three and get no gradient.
-// A label ≥ V cannot be checked on the host (labels live on the GPU): it yields a NaN logp.
+//   zmean_t = mean_v z'[t, v]                      detached, optional (extras): TRL's logits/* metric
+//   correct_t = 1 if argmax_v z'[t, v] = y_t else 0  detached, optional (extras): mean_token_accuracy
+//   flags_t  bit 0: y_t ≥ V; bit 1: logp or lse not finite   u32, optional (flags)
+// Rows whose label is negative (−100 = ignore_index) output 0 everywhere and get no gradient.
+// A label ≥ V cannot be checked on the host (labels live on the GPU): it sets flags bit 0 (and
+// logp = NaN, written from its bit pattern). Nothing relies on NaN arithmetic, which WGSL lets
+// drivers assume away: read `flags` (once per step, with readMany) to detect bad rows.
 //
-// Forward (3 dispatches): logprobs_partials walks vocabulary slices and writes [T, S] partial
-// (max, Σe^{z−m}, Σe^{2(z−m)}) triples; logprobs_label_logit does one C-long dot per row;
-// logprobs_combine merges the S triples in slice order.
+// Forward (3 dispatches, 4 with extras): logprobs_partials walks vocabulary slices and writes
+// [T, S] partial records (max, Σe^{z−m}, Σe^{2(z−m)}, Σz', argmax); logprobs_label_logit does one
+// C-long dot per row; logprobs_combine merges the S records in slice order (and writes the flags);
+// logprobs_metrics derives zmean and correct from the same records.
 // Backward (kernels.md §5 option A), per vocabulary chunk [v0, v0 + vc):
 //   g[T, vc]  = (dlogp·(onehot − p) + dlse·p)·(1 − (z'/cap)²)   logprobs_grad_chunk, bounded scratch
 //   dh       += g · E[v0 : v0+vc]        gemm NN, accumulating over chunks in order
@@ -44,6 +50,10 @@ export interface LogprobsOptions {
   sliceSize?: number;
   /** Vocabulary rows per backward chunk (default: as many as fit 16 MiB of g scratch). */
   chunkSize?: number;
+  /** Also return zmean and correct (detached, for TRL's logits/* and mean_token_accuracy). */
+  extras?: boolean;
+  /** Also return the per-row u32 flags (bit 0: label ≥ V; bit 1: non-finite logp or lse). */
+  flags?: boolean;
 }
 
 export interface LogprobsResult {
@@ -53,7 +63,18 @@ export interface LogprobsResult {
   lse: Tensor;
   /** [..., T] log Σ_v p_v² (detached); 0 at ignored rows. */
   lsp2: Tensor;
+  /** [..., T] mean over the vocabulary of the capped logits z' (detached; `extras` only); 0 at ignored rows. */
+  zmean?: Tensor;
+  /** [..., T] 1 where argmax_v z' (first of equal maxima) is the label, else 0 (detached; `extras` only). */
+  correct?: Tensor;
+  /** [..., T] u32: bit 0 = label ≥ V, bit 1 = logp or lse is NaN/±Inf; 0 at ignored rows (`flags` only). */
+  flags?: Tensor;
 }
+
+/** Floats per partial record (PREC in logprobs.wgsl). */
+const PREC = 5;
+/** Vocabulary indices travel as f32 in the partial records: exact below 2^24. */
+const MAX_V = 2 ** 24;
 
 /** Default forward slice: ~32 slices (enough workgroups), each a multiple of the 64-wide tile. */
 export function defaultSliceSize(V: number): number {
@@ -81,6 +102,7 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
   const C = h.shape[h.rank - 1];
   if (CE !== C) throw new ShapeError(op, `h ${fmtShape(h.shape)} and E ${describeTable(E)} disagree on C (${C} vs ${CE})`);
   if (V === 0 || C === 0) throw new ShapeError(op, `empty vocabulary or width: E ${describeTable(E)}`);
+  if (V > MAX_V) throw new ShapeError(op, `vocabulary ${V} is over ${MAX_V} (argmax indices are carried as exact f32)`);
   const rowShape = h.shape.slice(0, -1);
   if (labels.shape.length !== rowShape.length || labels.shape.some((d, i) => d !== rowShape[i])) {
     throw new ShapeError(op, `labels ${fmtShape(labels.shape)} must have h's row shape ${fmtShape(rowShape)} (h ${fmtShape(h.shape)})`);
@@ -109,17 +131,26 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
   const logp = e.empty(rowShape, 'f32', 'logprobs.logp');
   const lse = e.empty(rowShape, 'f32', 'logprobs.lse');
   const lsp2 = e.empty(rowShape, 'f32', 'logprobs.lsp2');
-  const partials = e.empty([T, S, 3], 'f32', 'logprobs.partials');
+  const flags = e.empty(rowShape, 'u32', 'logprobs.flags');
+  const partials = e.empty([T, S, PREC], 'f32', 'logprobs.partials');
   const zlab = e.empty([T], 'f32', 'logprobs.zlab');
   parts.forEach((p, i) => {
-    // pass 1: this part's [T, Sp] triples (max, Σe^{z−m}, Σe^{2(z−m)}) at slices s0 …
+    // pass 1: this part's [T, Sp] records (max, Σe^{z−m}, Σe^{2(z−m)}, Σz', argmax) at slices s0 …
     const rows = p.row1 - p.row0;
-    e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, p.tensor], outputs: [partials], params: [T, C, rows, VS, S, s0[i], capP], workgroups: [Math.ceil(T / BM), Sp[i]], overrides: { VEC } });
+    e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, p.tensor], outputs: [partials], params: [T, C, rows, VS, S, s0[i], capP, p.row0], workgroups: [Math.ceil(T / BM), Sp[i]], overrides: { VEC } });
     // z'[t, y_t] by an indexed dot, one 64-wide workgroup per row (written by the part holding y_t)
     e.run({ op: 'logprobs.label_logit', shader: 'logprobs', entry: 'logprobs_label_logit', inputs: [h, p.tensor, labels], outputs: [zlab], params: [T, C, V, p.row0, p.row1, capP], workgroups: e.grid(T * 64, 64) });
   });
   // merge all slices of all parts in order
-  e.run({ op: 'logprobs.combine', shader: 'logprobs', entry: 'logprobs_combine', inputs: [partials, zlab, labels], outputs: [logp, lse, lsp2], params: [T, S], workgroups: e.grid(T, 64) });
+  e.run({ op: 'logprobs.combine', shader: 'logprobs', entry: 'logprobs_combine', inputs: [partials, zlab, labels], outputs: [logp, lse, lsp2, flags], params: [T, S, V], workgroups: e.grid(T, 64) });
+  const extras: Pick<LogprobsResult, 'zmean' | 'correct' | 'flags'> = {};
+  if (opts.extras) {
+    extras.zmean = e.empty(rowShape, 'f32', 'logprobs.zmean');
+    extras.correct = e.empty(rowShape, 'f32', 'logprobs.correct');
+    e.run({ op: 'logprobs.metrics', shader: 'logprobs', entry: 'logprobs_metrics', inputs: [partials, labels], outputs: [extras.zmean, extras.correct], params: [T, S, V], workgroups: e.grid(T, 64) });
+  }
+  if (opts.flags) extras.flags = flags;
+  else flags.dispose();
   partials.dispose();
   zlab.dispose();
 
@@ -172,5 +203,5 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
       return [dh, ...dEs, null];
     },
   });
-  return { logp, lse, lsp2 };
+  return { logp, lse, lsp2, ...extras };
 }

@@ -60,4 +60,27 @@ describe('logprobsRef', () => {
     expect(r.lsp2[1]).toBeLessThanOrEqual(r.logp[1]);
     expect(r.lsp2[0]).toBeLessThanOrEqual(0);
   });
+
+  it('zmean and correct (argmax = label) by hand: z = [[1.5, 4, 2.625, −2], [2, −10.5, −2, 17]]', () => {
+    const raw = logprobsRef(h, E, [1, 0], 2, 3, 4, 0);
+    expect(raw.zmean[0]).toBeCloseTo(6.125 / 4, 14);
+    expect(raw.zmean[1]).toBeCloseTo(6.5 / 4, 14);
+    expect(Array.from(raw.correct)).toEqual([1, 0]); // argmaxes 1 and 3
+    // softcap 5: mean of 5·tanh(z/5) (computed with Python's math.tanh); the argmax is unchanged.
+    const capped = logprobsRef(h, E, [2, 3], 2, 3, 4, 5);
+    expect(capped.zmean[0]).toBeCloseTo(1.3211877735356539, 13);
+    expect(capped.zmean[1]).toBeCloseTo(0.034153739151031814, 13);
+    expect(Array.from(capped.correct)).toEqual([0, 1]);
+    const ignored = logprobsRef(h, E, [-100, 3], 2, 3, 4, 0);
+    expect([ignored.zmean[0], ignored.correct[0]]).toEqual([0, 0]);
+  });
+
+  it('correct takes the first index among equal maxima, as torch.argmax', () => {
+    const V = 5;
+    const Erows = new Float64Array(V * 2).map((_, i) => (i % 2 === 0 ? 1 : 2)); // every logit equal
+    const first = logprobsRef(Float64Array.from([1, 1]), Erows, [0], 1, 2, V, 0);
+    const later = logprobsRef(Float64Array.from([1, 1]), Erows, [3], 1, 2, V, 0);
+    expect([first.correct[0], later.correct[0]]).toEqual([1, 0]);
+    expect(first.zmean[0]).toBe(3);
+  });
 });

@@ -8,12 +8,16 @@
 //   lse_t = log Σ_v e^{z'_v}
 //   logp_t = z'_{y_t} − lse_t
 //   lsp2_t = log Σ_v p_v² = LSE(2z') − 2·lse_t,   p = softmax(z')
-// Rows with a negative label (−100 = ignore_index) output 0 for all three.
+//   zmean_t = (1/V) Σ_v z'_v                  (TRL's logits/* metrics average these)
+//   correct_t = 1 if argmax_v z'_v = y_t else 0, the first index among equal maxima (torch.argmax)
+// Rows with a negative label (−100 = ignore_index) output 0 for all of them.
 
 export interface LogprobsRefResult {
   logp: Float64Array;
   lse: Float64Array;
   lsp2: Float64Array;
+  zmean: Float64Array;
+  correct: Float64Array;
 }
 
 /**
@@ -27,19 +31,29 @@ export function logprobsRef(h: Float64Array, E: Float64Array, labels: ArrayLike<
   const logp = new Float64Array(T);
   const lse = new Float64Array(T);
   const lsp2 = new Float64Array(T);
+  const zmean = new Float64Array(T);
+  const correct = new Float64Array(T);
   const z = new Float64Array(V);
   for (let t = 0; t < T; t++) {
     const y = labels[t];
     if (y < 0) continue; // ignored position: zeros
     if (!(y < V)) throw new Error(`logprobsRef: label ${y} at row ${t} is outside the vocabulary [0, ${V})`);
-    // logits of row t
+    // logits of row t, their max (first index among equal ones) and their sum
     let m = -Infinity;
+    let argmax = -1;
+    let sum = 0;
     for (let v = 0; v < V; v++) {
       let dot = 0;
       for (let c = 0; c < C; c++) dot += h[t * C + c] * E[v * C + c];
       z[v] = cap > 0 ? cap * Math.tanh(dot / cap) : dot;
-      if (z[v] > m) m = z[v];
+      sum += z[v];
+      if (z[v] > m) {
+        m = z[v];
+        argmax = v;
+      }
     }
+    zmean[t] = sum / V;
+    correct[t] = argmax === y ? 1 : 0;
     // two log-sum-exps around the same max
     let s1 = 0;
     let s2 = 0;
@@ -51,5 +65,5 @@ export function logprobsRef(h: Float64Array, E: Float64Array, labels: ArrayLike<
     lsp2[t] = 2 * m + Math.log(s2) - 2 * lse[t];
     logp[t] = z[y] - lse[t];
   }
-  return { logp, lse, lsp2 };
+  return { logp, lse, lsp2, zmean, correct };
 }

@@ -9,12 +9,23 @@
 // The [T, V] logits are never stored. Entry points:
 //   logprobs_partials     pass 1: an NT GEMM tile (h · E_sliceᵀ) whose epilogue reduces instead of
 //                         storing; one workgroup per (64-token tile, vocabulary slice) walks its
-//                         slice in 64-wide tiles keeping per-row (max m, Σe^{z−m}, Σe^{2(z−m)}), and
-//                         writes one triple per (row, slice) to partials [T, S, 3].
+//                         slice in 64-wide tiles keeping per-row (max m, Σe^{z−m}, Σe^{2(z−m)},
+//                         Σz', argmax), and writes one such record per (row, slice) to
+//                         partials [T, S, 5].
 //   logprobs_label_logit  z'_{y_t}: one 64-invocation workgroup per row does the C-long dot
 //                         (CCE's "indexed dot"; its rounding differs from the tile's by ~1e-7).
-//   logprobs_combine      merges the S triples of a row in slice order (deterministic), writes
-//                         logp, lse, lsp2; rows with a negative label (−100) get zeros.
+//   logprobs_combine      merges the S records of a row in slice order (deterministic), writes
+//                         logp, lse, lsp2 and a u32 flag per row; rows with a negative label
+//                         (−100) get zeros.
+//   logprobs_metrics      optional (TRL's logits/* and mean_token_accuracy): from the same records,
+//                         zmean = Σ_v z'_v / V and correct = 1 if argmax_v z'_v == y_t else 0
+//                         (first index among equal maxima, as torch.argmax); zeros at ignored rows.
+//
+// Flags (no NaN arithmetic: WGSL lets drivers assume NaN and Inf away, so nothing here relies on
+// NaN propagating): bit 0 (1) = the label is ≥ V (labels live on the GPU, the host cannot check
+// them); bit 1 (2) = lse, or logp of a label < V, is NaN/±Inf (bit test, common.wgsl not_finite). A label ≥ V also
+// writes logp = NaN from its bit pattern, so an unchecked consumer still cannot mistake the row
+// for a plausible value; the flag is the reliable signal.
 //   logprobs_grad_chunk   backward, option A: recomputes one vocabulary chunk's logits tile by
 //                         tile and writes g[t, v − v0] = dz_t,v for v in [v0, v0 + vc), where
 //                         dz = (dlogp·(onehot − p) + dlse·p)·(1 − (z'/cap)²), p = e^{z' − lse}.
@@ -44,7 +55,7 @@ const WG: u32 = 256u;    // invocations: 16 (tokens) × 16 (vocab), 4×4 outputs
 const B_OFF: u32 = 1024u;  // start of the E tile in smem (BK·BM floats of h tile before it)
 
 // Tile staging (2·16·64 floats) during the K loop; reused afterwards as the [BM][16][3] merge
-// area of the per-invocation (m, a, b) triples. 12 KiB.
+// area of the per-invocation (m, a, b) triples, then of (m, Σz', argmax). 12 KiB.
 var<workgroup> smem: array<f32, 3072>;
 
 fn capped(z: f32, cap: f32) -> f32 {
@@ -129,9 +140,14 @@ struct PartialParams {
   S: u32,         // slices of all parts (the row stride of partials)
   s0: u32,        // global index of this part's first slice
   cap: f32,       // final-logit softcap, 0 = none
+  row0: u32,      // vocabulary index of this part's row 0 (for the argmax)
 }
 
-@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [T, S, 3]
+// A partial record per (row, slice): max m, Σe^{z'−m}, Σe^{2(z'−m)}, Σz', argmax (a vocabulary
+// index stored as f32: exact below 2^24, checked on the host).
+const PREC: u32 = 5u;
+
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;  // [T, S, PREC]
 @group(0) @binding(3) var<uniform> pp: PartialParams;
 
 // Workgroups: [ceil(T / BM), slices of this part]; token tiles vary fastest, so the tiles of one vocabulary slice
@@ -144,10 +160,14 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
   let slice = wid.y;
   let v_begin = slice * pp.VS;
   let v_end = min(v_begin + pp.VS, pp.V);
-  // Running (max, Σe^{z−m}, Σe^{2(z−m)}) of this invocation's 4 rows over its columns.
+  // Running (max, Σe^{z−m}, Σe^{2(z−m)}, Σz, argmax) of this invocation's 4 rows over its columns
+  // (visited in increasing index order, so a strict > keeps the first of equal maxima).
   var m = vec4<f32>(NEG_BIG);
   var a = vec4<f32>(0.0);
   var b = vec4<f32>(0.0);
+  var zs = vec4<f32>(0.0);
+  var best = vec4<f32>(NEG_BIG);
+  var arg = vec4<f32>(-1.0);  // local column index (exact in f32 below 2^24); −1 = none yet
   for (var col0 = v_begin; col0 < v_end; col0 += BN) {
     let acc = logits_tile(lid, row0, pp.T, col0, v_end, pp.C);
     let c = col0 + tx * 4u;
@@ -159,6 +179,11 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
         for (var j = 0u; j < nvalid; j++) {
           z[j] = capped(z[j], pp.cap);
           zmax = max(zmax, z[j]);
+          zs[i] += z[j];
+          if (z[j] > best[i]) {
+            best[i] = z[j];
+            arg[i] = f32(c + j);
+          }
         }
         // Rescale the running sums to the new max, then add this tile's terms.
         let mn = max(m[i], zmax);
@@ -176,7 +201,7 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
       }
     }
   }
-  // Merge the 16 invocations that share each row, in tx order.
+  // Merge the 16 invocations that share each row, in tx order: (m, a, b) first ...
   workgroupBarrier();
   for (var i = 0u; i < 4u; i++) {
     let o = ((ty * 4u + i) * 16u + tx) * 3u;
@@ -185,8 +210,10 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
     smem[o + 2u] = b[i];
   }
   workgroupBarrier();
-  if (lid < BM && row0 + lid < pp.T) {
-    var M = NEG_BIG;
+  let row_ok = lid < BM && row0 + lid < pp.T;
+  let out = ((row0 + lid) * pp.S + pp.s0 + slice) * PREC;
+  var M = NEG_BIG;
+  if (row_ok) {
     for (var x = 0u; x < 16u; x++) { M = max(M, smem[(lid * 16u + x) * 3u]); }
     var A = 0.0;
     var B = 0.0;
@@ -196,10 +223,36 @@ fn logprobs_partials(@builtin(local_invocation_index) lid: u32, @builtin(workgro
       A += smem[o + 1u] * r;
       B += smem[o + 2u] * r * r;
     }
-    let out = ((row0 + lid) * pp.S + pp.s0 + slice) * 3u;
     partials[out] = M;
     partials[out + 1u] = A;
     partials[out + 2u] = B;
+  }
+  // ... then (best, Σz, argmax) in the same area (12 KiB: the spec-default workgroup storage).
+  workgroupBarrier();
+  for (var i = 0u; i < 4u; i++) {
+    let o = ((ty * 4u + i) * 16u + tx) * 3u;
+    smem[o] = best[i];
+    smem[o + 1u] = zs[i];
+    smem[o + 2u] = arg[i];
+  }
+  workgroupBarrier();
+  if (row_ok) {
+    var Z = 0.0;
+    var bv = NEG_BIG;
+    var bi = -1.0;
+    for (var x = 0u; x < 16u; x++) {
+      let o = (lid * 16u + x) * 3u;
+      Z += smem[o + 1u];
+      let v = smem[o];
+      let k = smem[o + 2u];
+      // Invocations hold interleaved columns: among equal maxima keep the lowest index.
+      if (k >= 0.0 && (bi < 0.0 || v > bv || (v == bv && k < bi))) {
+        bv = v;
+        bi = k;
+      }
+    }
+    partials[out + 3u] = Z;
+    partials[out + 4u] = f32(pp.row0) + max(bi, 0.0);  // global vocabulary index
   }
 }
 
@@ -221,8 +274,8 @@ struct LabelParams {
 var<workgroup> red: array<f32, 64>;
 
 // One 64-invocation workgroup per row (1-D grid folded into y by Engine.grid). The part holding
-// the label writes z'; ignored rows get 0 from the first part and a label ≥ V gets NaN from the
-// last, so the bad label surfaces as a NaN log-prob. Every row has exactly one writer.
+// the label writes z'; ignored rows get 0 from the first part; a label ≥ V is left alone (combine
+// flags it without reading z'). Every row has at most one writer.
 @compute @workgroup_size(64)
 fn logprobs_label_logit(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = wid.x + wid.y * nwg.x;
@@ -230,11 +283,6 @@ fn logprobs_label_logit(@builtin(local_invocation_index) lid: u32, @builtin(work
   let y = l_labels[t];
   if (y < 0) {
     if (lid == 0u && lp.row0 == 0u) { l_zlab[t] = 0.0; }
-    return;
-  }
-  if (u32(y) >= lp.V) {
-    let nan_bits = 0x7fc00000u;
-    if (lid == 0u && lp.row1 == lp.V) { l_zlab[t] = bitcast<f32>(nan_bits); }
     return;
   }
   if (u32(y) < lp.row0 || u32(y) >= lp.row1) { return; }  // another part holds the label
@@ -256,35 +304,39 @@ fn logprobs_label_logit(@builtin(local_invocation_index) lid: u32, @builtin(work
 struct CombineParams {
   T: u32,
   S: u32,
+  V: u32,  // whole vocabulary
 }
 
-@group(0) @binding(0) var<storage, read> c_partials: array<f32>;      // [T, S, 3]
+@group(0) @binding(0) var<storage, read> c_partials: array<f32>;      // [T, S, PREC]
 @group(0) @binding(1) var<storage, read> c_zlab: array<f32>;          // [T]
 @group(0) @binding(2) var<storage, read> c_labels: array<i32>;        // [T]
 @group(0) @binding(3) var<storage, read_write> c_logp: array<f32>;    // [T]
 @group(0) @binding(4) var<storage, read_write> c_lse: array<f32>;     // [T]
 @group(0) @binding(5) var<storage, read_write> c_lsp2: array<f32>;    // [T]
-@group(0) @binding(6) var<uniform> cp: CombineParams;
+@group(0) @binding(6) var<storage, read_write> c_flags: array<u32>;   // [T]
+@group(0) @binding(7) var<uniform> cp: CombineParams;
 
 // One invocation per row: M = max m_s, A = Σ a_s e^{m_s − M}, B = Σ b_s e^{2(m_s − M)};
-// lse = M + log A, lsp2 = log B − 2 log A, logp = z'_y − lse.
+// lse = M + log A, lsp2 = log B − 2 log A, logp = z'_y − lse; flags as in the header.
 @compute @workgroup_size(64)
 fn logprobs_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = flat_index(gid, nwg, 64u);
   if (t >= cp.T) { return; }
-  if (c_labels[t] < 0) {
+  let y = c_labels[t];
+  if (y < 0) {
     c_logp[t] = 0.0;
     c_lse[t] = 0.0;
     c_lsp2[t] = 0.0;
+    c_flags[t] = 0u;
     return;
   }
-  let base = t * cp.S * 3u;
+  let base = t * cp.S * PREC;
   var M = NEG_BIG;
-  for (var s = 0u; s < cp.S; s++) { M = max(M, c_partials[base + s * 3u]); }
+  for (var s = 0u; s < cp.S; s++) { M = max(M, c_partials[base + s * PREC]); }
   var A = 0.0;
   var B = 0.0;
   for (var s = 0u; s < cp.S; s++) {
-    let o = base + s * 3u;
+    let o = base + s * PREC;
     let r = exp(c_partials[o] - M);
     A += c_partials[o + 1u] * r;
     B += c_partials[o + 2u] * r * r;
@@ -293,7 +345,56 @@ fn logprobs_combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let lse = M + logA;
   c_lse[t] = lse;
   c_lsp2[t] = log(B) - 2.0 * logA;
-  c_logp[t] = c_zlab[t] - lse;
+  var flags = 0u;
+  var logp: f32;
+  if (u32(y) >= cp.V) {
+    flags = 1u;
+    // NaN from its bit pattern, not from arithmetic (a runtime operand: a constant NaN is a
+    // shader-creation error in WGSL)
+    logp = bitcast<f32>(0x7fc00000u | (flags & 0x3fffffu));
+  } else {
+    logp = c_zlab[t] - lse;
+  }
+  // Bit 1: a computed result is not finite (the NaN logp of bit 0 is deliberate, not counted).
+  if (not_finite(lse) || (flags == 0u && not_finite(logp))) { flags |= 2u; }
+  c_logp[t] = logp;
+  c_flags[t] = flags;
+}
+
+// ---------------------------------------------------------------- metrics (optional)
+
+@group(0) @binding(0) var<storage, read> x_partials: array<f32>;     // [T, S, PREC]
+@group(0) @binding(1) var<storage, read> x_labels: array<i32>;       // [T]
+@group(0) @binding(2) var<storage, read_write> x_zmean: array<f32>;  // [T]
+@group(0) @binding(3) var<storage, read_write> x_correct: array<f32>; // [T]
+@group(0) @binding(4) var<uniform> xp: CombineParams;
+
+// One invocation per row: zmean = Σ_s Σz'_s / V; the argmax is the first slice's index among the
+// slices holding the overall max (slices are in vocabulary order, each already keeps its first).
+@compute @workgroup_size(64)
+fn logprobs_metrics(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flat_index(gid, nwg, 64u);
+  if (t >= xp.T) { return; }
+  let y = x_labels[t];
+  if (y < 0) {
+    x_zmean[t] = 0.0;
+    x_correct[t] = 0.0;
+    return;
+  }
+  let base = t * xp.S * PREC;
+  var Z = 0.0;
+  var best = x_partials[base];
+  var arg = x_partials[base + 4u];
+  for (var s = 0u; s < xp.S; s++) {
+    let o = base + s * PREC;
+    Z += x_partials[o + 3u];
+    if (x_partials[o] > best) {
+      best = x_partials[o];
+      arg = x_partials[o + 4u];
+    }
+  }
+  x_zmean[t] = Z / f32(xp.V);
+  x_correct[t] = select(0.0, 1.0, u32(y) < xp.V && arg == f32(y));
 }
 
 // ---------------------------------------------------------------- backward: one vocabulary chunk
