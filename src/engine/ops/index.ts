@@ -11,9 +11,11 @@ import { embedding } from './embedding.ts';
 import { geglu, geluTanh } from './gelu_tanh.ts';
 import { logprobs } from './logprobs.ts';
 import { matmul } from './matmul.ts';
+import { prefLoss } from './pref_loss.ts';
 import { broadcastTo, mean, sum, sumTo } from './reduce.ts';
 import { rmsnorm } from './rmsnorm.ts';
 import { rope } from './rope.ts';
+import { seqStats } from './seq_stats.ts';
 import { softcap } from './softcap.ts';
 
 export const ops = {
@@ -35,6 +37,8 @@ export const ops = {
   geglu,
   softcap,
   logprobs,
+  seqStats,
+  prefLoss,
   toF32,
 } as const;
 

@@ -25,9 +25,11 @@ import matmul_reg from './matmul_reg.wgsl?raw';
 import matmul_rowvec from './matmul_rowvec.wgsl?raw';
 import matmul_tiled from './matmul_tiled.wgsl?raw';
 import optim from './optim.wgsl?raw';
+import pref_loss from './pref_loss.wgsl?raw';
 import reduce from './reduce.wgsl?raw';
 import rmsnorm from './rmsnorm.wgsl?raw';
 import rope from './rope.wgsl?raw';
+import seq_stats from './seq_stats.wgsl?raw';
 import softcap from './softcap.wgsl?raw';
 import util from './util.wgsl?raw';
 
@@ -48,9 +50,11 @@ export const shaders = {
   matmul_rowvec,
   matmul_tiled,
   optim,
+  pref_loss,
   reduce,
   rmsnorm,
   rope,
+  seq_stats,
   softcap,
   util,
 } as const;
