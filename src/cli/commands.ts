@@ -60,25 +60,9 @@ const SEQUENCE_FLAGS = ['max_length', 'max_prompt_length', 'max_completion_lengt
 
 /** Opens a checkpoint folder and uploads its weights, with progress on stderr. */
 async function loadForInference(dir: string, io: CliIO) {
-  const [{ checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles }, { sourceFromDirectory }, { createNodeEngine }] = await Promise.all([
-    import('../engine/model/load.ts'),
-    import('../engine/store/kv_node.ts'),
-    import('../engine/node.ts'),
-  ]);
-  const ckpt = await openCheckpoint({ ...(await sourceFromDirectory(dir)), name: dir });
-  for (const w of [...ckpt.cfg.warnings, ...ckpt.report.warnings]) io.log(`warning: ${w}`);
-  const e = await createNodeEngine();
-  io.log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
-  let lastLog = 0;
-  const { params } = await loadGemma2(e, checkpointWeights(ckpt), {
-    onProgress: (p) => {
-      // At most a few lines a second, and always the last one.
-      if (p.bytesDone < p.bytesTotal && performance.now() - lastLog < 250) return;
-      lastLog = performance.now();
-      io.log(`loading weights: ${p.percent.toFixed(0)}% (${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB, ${p.mbPerSec.toFixed(1)} MB/s)`);
-    },
-  });
-  return { e, ckpt, params, tokenizer: await readTokenizerFiles(ckpt) };
+  const { openModel } = await import('./model.ts');
+  const m = await openModel(dir, io);
+  return { e: m.e, ckpt: m.ckpt, params: m.params, tokenizer: m.tokenizerFiles };
 }
 
 async function logps(opts: Opts, io: CliIO): Promise<void> {

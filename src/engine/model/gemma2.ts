@@ -6,7 +6,8 @@
 // sits next to its forward in src/engine/ops/*.ts); `blockForward` lists them in order so the
 // reverse order reads off directly.
 //
-// Not here: loading weights (store/, load.ts), tokenization (data/), losses (losses/).
+// Not here: loading weights (store/, load.ts), tokenization (data/), the label shift, batching and
+// losses (train/).
 //
 // Legend: B batch, T tokens, C hidden_size, V vocab, L layers, NH query heads, KVH kv heads,
 // HD head_dim, FF intermediate_size.
@@ -226,10 +227,26 @@ export function forwardHidden(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: 
 }
 
 /**
- * TRL's per-token log-probs of a batch: position t predicts token t+1; `labelMask[b·T + t] = 1`
- * marks tokens that count (completion tokens), so the label of position t is ids[t+1] when
- * labelMask[t+1] = 1, else ignored (−100). Returns per-position (B·T) logp, lse and log Σp² through
- * the fused chunked kernel on the soft-capped logits (ignored positions hold 0).
+ * Per-position log-probs of `labels` (B·T ids, −100 = ignored) for a batch: the final hidden states
+ * through the fused chunked LM-head kernel on the soft-capped logits (ops/logprobs.ts), giving
+ * per-position logp, lse and log Σp² (ignored positions hold 0). Which label each position gets
+ * (TRL's shift by one) is decided by the caller: train/sequences.ts is the one place that does it.
+ * `extras` also returns the detached per-position vocabulary mean of the logits and argmax hits.
+ */
+export function sequenceLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: Gemma2Batch, labels: Int32Array, opts: { extras?: boolean } = {}): LogprobsResult {
+  const { B, T } = batch;
+  if (labels.length !== B * T) throw new ShapeError('gemma2.logprobs', `labels has ${labels.length} entries for B·T = ${B * T}`);
+  const h = forwardHidden(e, d, p, batch);
+  const labelT = e.tensor(labels, [B * T], { dtype: 'i32', label: 'gemma2.labels' });
+  const r = logprobs(h, p.embed, labelT, { softcap: d.finalSoftcap, extras: opts.extras ?? false });
+  h.dispose();
+  labelT.dispose();
+  return r;
+}
+
+/**
+ * @deprecated Tests only, until they move to train/sequences.ts: labels from a completion mask
+ * over input positions (the label of position t is ids[t+1] when labelMask[t+1] = 1).
  */
 export function tokenLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: Gemma2Batch, labelMask: Int32Array): LogprobsResult {
   const { B, T, ids } = batch;
@@ -238,10 +255,5 @@ export function tokenLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: 
   for (let b = 0; b < B; b++) {
     for (let t = 0; t + 1 < T; t++) if (labelMask[b * T + t + 1]) labels[b * T + t] = ids[b * T + t + 1];
   }
-  const h = forwardHidden(e, d, p, batch);
-  const labelT = e.tensor(labels, [B * T], { dtype: 'i32', label: 'gemma2.labels' });
-  const r = logprobs(h, p.embed, labelT, { softcap: d.finalSoftcap });
-  h.dispose();
-  labelT.dispose();
-  return r;
+  return sequenceLogprobs(e, d, p, batch, labels);
 }

@@ -81,7 +81,7 @@ function invFreqTable(e: Engine, HD: number, theta: number): Tensor {
   const key = `${HD}:${theta}`;
   let t = m.get(key);
   if (!t || t.disposed) {
-    t = e.tensor(ropeInvFreq(HD, theta), [HD / 2], { label: `rope.inv_freq[HD=${HD}, theta=${theta}]` });
+    t = e.keep(e.tensor(ropeInvFreq(HD, theta), [HD / 2], { label: `rope.inv_freq[HD=${HD}, theta=${theta}]` })); // outlives any tidy()
     m.set(key, t);
   }
   return t;

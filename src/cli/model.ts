@@ -1,0 +1,111 @@
+// What the training commands share: open a checkpoint folder (headers and config first, weights
+// later, so a bad data file fails before any weights load), read a preference file into training
+// examples through the one validation place (engine/data/examples.ts), and the GPU session.
+
+import type { Engine } from '../engine/engine.ts';
+import { loadDataset } from '../engine/data/dataset.ts';
+import { prepareExamples, validateRows, type PreferenceExample } from '../engine/data/examples.ts';
+import { loadTokenizer, type Tokenizer } from '../engine/data/tokenizer.ts';
+import { dimsFromConfig, namedParams, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
+import { checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles, type OpenedCheckpoint } from '../engine/model/load.ts';
+import { createNodeEngine } from '../engine/node.ts';
+import { sourceFromDirectory } from '../engine/store/kv_node.ts';
+import { needsTargets, type LossConfig } from '../engine/train/losses.ts';
+import type { TrainExample } from '../engine/train/trainer.ts';
+import type { CliIO } from './args.ts';
+import type { Flags } from './flags.ts';
+import { readFileBytes } from './read_file.ts';
+
+/** A checkpoint folder opened (config, headers, tokenizer) but not yet on the GPU. */
+export interface OpenedModel {
+  dir: string;
+  ckpt: OpenedCheckpoint;
+  dims: Gemma2Dims;
+  tokenizer: Tokenizer | null;
+  /** The raw tokenizer files (logps and generate take these). */
+  tokenizerFiles: { tokenizerJson: object | null; tokenizerConfig: object | null };
+}
+
+/** A model on the GPU. */
+export interface LoadedModel extends OpenedModel {
+  e: Engine;
+  params: Gemma2Params;
+  /** Parameters in the model. */
+  paramCount: number;
+  dispose(): void;
+}
+
+export async function openModelFolder(dir: string, io: CliIO): Promise<OpenedModel> {
+  const ckpt = await openCheckpoint({ ...(await sourceFromDirectory(dir)), name: dir });
+  for (const w of [...ckpt.cfg.warnings, ...ckpt.report.warnings]) io.log(`warning: ${w}`);
+  const tk = await readTokenizerFiles(ckpt);
+  const tokenizer = tk.tokenizerJson ? loadTokenizer(tk.tokenizerJson, tk.tokenizerConfig ?? undefined) : null;
+  return { dir, ckpt, dims: dimsFromConfig(ckpt.cfg), tokenizer, tokenizerFiles: tk };
+}
+
+/**
+ * Uploads an opened checkpoint's weights (widened to f32; every tensor trainable with `trainable`)
+ * with progress on stderr.
+ */
+export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {
+  const e = await createNodeEngine();
+  io.log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
+  let lastLog = 0;
+  const loaded = await loadGemma2(e, checkpointWeights(m.ckpt), {
+    trainable: opts.trainable ?? false,
+    onProgress: (p) => {
+      if (p.bytesDone < p.bytesTotal && performance.now() - lastLog < 250) return;
+      lastLog = performance.now();
+      io.log(`loading weights: ${p.percent.toFixed(0)}% (${(p.bytesDone / 1e6).toFixed(1)}/${(p.bytesTotal / 1e6).toFixed(1)} MB, ${p.mbPerSec.toFixed(1)} MB/s)`);
+    },
+  });
+  const params = loaded.params;
+  const paramCount = namedParams(params).reduce((s, [, t]) => s + t.size, 0);
+  return { ...m, e, params, paramCount, dispose: () => e.destroy() };
+}
+
+export async function openModel(dir: string, io: CliIO, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {
+  return uploadModel(await openModelFolder(dir, io), io, opts);
+}
+
+/** Sequence-rule flags → prepareExamples options. */
+function sequenceOptions(f: Flags): { style?: string; maxLength?: number | null; maxPromptLength?: number | null; maxCompletionLength?: number | null; truncationMode?: string } {
+  const n = (k: string): number | undefined => (f[k] === undefined ? undefined : Number(f[k]));
+  return {
+    style: f.sequence_style as string | undefined,
+    maxLength: n('max_length'),
+    maxPromptLength: n('max_prompt_length'),
+    maxCompletionLength: n('max_completion_length'),
+    truncationMode: f.truncation_mode as string | undefined,
+  };
+}
+
+/** The regression targets a loss reads from an example (train/README.md "Targets"). */
+export function targetsFor(loss: LossConfig, x: PreferenceExample): [number, number] | undefined {
+  const t = x.targets;
+  if (loss.lossTypes.includes('sppo')) return [t.chosenProbsWin ?? NaN, t.chosenProbsLose ?? NaN];
+  if (loss.lossTypes.includes('sppo_single')) return [t.chosenProbs ?? NaN, 0];
+  if (loss.lossTypes.includes('gpo')) return [t.scoreChosen ?? NaN, t.scoreRejected ?? NaN];
+  return undefined;
+}
+
+/** Which target columns the loss needs (for validation). */
+function targetNeeds(loss: LossConfig): 'sppo' | 'sppo_single' | 'gpo' | undefined {
+  if (!needsTargets(loss)) return undefined;
+  return (['sppo', 'sppo_single', 'gpo'] as const).find((k) => loss.lossTypes.includes(k));
+}
+
+/**
+ * Reads and validates a preference file (.jsonl, .json, .parquet) against an opened model and
+ * turns it into training examples. Every malformed row is reported with its row and field.
+ */
+export async function loadExamples(m: OpenedModel, file: string, loss: LossConfig, f: Flags, io: CliIO): Promise<{ examples: TrainExample[]; dropped: { row: number; name: string; reason: string }[] }> {
+  const ds = await loadDataset(file, await readFileBytes(file, 'give a .jsonl, .json or .parquet preference file'));
+  const where = { file, lines: ds.lines, key: ds.key };
+  const needs = targetNeeds(loss);
+  validateRows(ds.rows, { ...where, vocabSize: m.ckpt.cfg.V, hasTokenizer: m.tokenizer !== null, needs });
+  const { examples, dropped } = prepareExamples(ds.rows, { ...sequenceOptions(f), ...where, needs, tokenizer: m.tokenizer, vocabSize: m.ckpt.cfg.V } as Parameters<typeof prepareExamples>[1]);
+  for (const d of dropped.slice(0, 5)) io.log(`warning: ${file}: ${d.name} dropped: ${d.reason}`);
+  if (dropped.length > 5) io.log(`warning: ${file}: ${dropped.length - 5} more rows dropped`);
+  return { examples: examples.map((x) => ({ row: x.row, promptIds: x.promptIds, chosenIds: x.chosenIds, rejectedIds: x.rejectedIds, targets: targetsFor(loss, x) })), dropped };
+}
