@@ -1,0 +1,159 @@
+// Trained f32 tensors → a Hugging Face checkpoint folder that transformers, PEFT's base-model
+// loading, `prefstudio logps` / `generate` and the studio's import all read.
+//
+//   checkpointInfo(ckpt)                       what to keep from the opened input checkpoint: tensor
+//                                              names, dtypes and shapes (state-dict order), config.json's
+//                                              text, and the tokenizer / generation files to copy
+//   readParamsF32(params)                      every parameter of a model on the GPU → host f32, by
+//                                              Hugging Face name (a split embedding joined back)
+//   encodeCheckpoint(info, tensors, opts)      the files, as bytes:
+//       model.safetensors, or model-0000k-of-0000n.safetensors + model.safetensors.index.json when
+//           the data exceeds maxShardSize (5 GB by default, split greedily in state-dict order
+//           exactly as huggingface_hub does: sharded.ts planShards);
+//       config.json (torch_dtype / dtype rewritten in place when the dtype changes, else byte for byte);
+//       generation_config.json and the tokenizer files, copied.
+//   Each tensor is written in its input dtype, or opts.dtype for all: BF16 and F16 round to nearest
+//   even (util/halfs.ts). Non-finite values, and values beyond F16's range when writing F16, are
+//   refused with the tensor and element named (the loader would refuse the result).
+//
+// Writing the files: model/export_node.ts writeCheckpointDir (Node: DIR.tmp-… then rename, so a
+// crash never leaves a half-written folder). The browser hands the bytes to a download or the store.
+// Not here: the safetensors byte layout (safetensors.ts writeSafetensors's rules), the index text
+// (sharded.ts writeShardIndex).
+
+import { EngineError } from '../errors.ts';
+import { isRowSplit } from '../table.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../util/halfs.ts';
+import { namedParams, type Gemma2Params } from './gemma2.ts';
+import { readWholeFile, type OpenedCheckpoint } from './load.ts';
+import { encodeSafetensorsHeader, firstNonFinite, type Dtype } from './safetensors.ts';
+import { INDEX_FILE, MAX_SHARD_SIZE, planShards, writeShardIndex } from './sharded.ts';
+
+/** What export keeps from the input checkpoint (an OpenedCheckpoint, or a stored model's manifest). */
+export interface CheckpointInfo {
+  /** Every tensor to write, in state-dict order, with the dtype and shape it had in the input. */
+  tensors: readonly { name: string; dtype: Dtype; shape: readonly number[] }[];
+  /** config.json's text as read. */
+  configText: string;
+  /** Files copied unchanged, by name: tokenizer.json, tokenizer_config.json, special_tokens_map.json, generation_config.json. */
+  extras: ReadonlyMap<string, Uint8Array>;
+}
+
+export type ExportDtype = 'bf16' | 'f16' | 'f32';
+
+export interface ExportOptions {
+  /** Every tensor in this dtype; default: each tensor's input dtype. */
+  dtype?: ExportDtype;
+  /** Largest shard in tensor-data bytes (huggingface_hub's max_shard_size); default 5 GB. */
+  maxShardSize?: number;
+}
+
+/** One file of the checkpoint folder: its name in the folder and its bytes. */
+export interface ExportedFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+const ST_DTYPE: Record<ExportDtype, Dtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
+const TORCH_DTYPE: Partial<Record<Dtype, string>> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
+const ELEM: Partial<Record<Dtype, number>> = { BF16: 2, F16: 2, F32: 4 };
+
+/** The input checkpoint's tensor list, config text and extra files (read now). */
+export async function checkpointInfo(ckpt: OpenedCheckpoint): Promise<CheckpointInfo> {
+  const extras = new Map<string, Uint8Array>();
+  for (const f of ckpt.extras) extras.set(f.name, await readWholeFile(f, 1 << 30));
+  return { tensors: ckpt.report.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), configText: ckpt.configText, extras };
+}
+
+/** Every parameter of `params` as host f32 values by Hugging Face name; row parts are joined. */
+export async function readParamsF32(params: Gemma2Params): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  const E = params.embed;
+  if (isRowSplit(E)) {
+    const whole = new Float32Array(E.shape[0] * E.shape[1]);
+    for (const p of E.parts) whole.set(await p.tensor.readF32(), p.row0 * E.shape[1]);
+    out.set(E.name, whole);
+  }
+  for (const [name, t] of namedParams(params)) if (!out.has(name) && !name.includes('[')) out.set(name, await t.readF32());
+  return out;
+}
+
+/**
+ * The files of a Hugging Face checkpoint holding `tensors` (HF name → f32 values, row-major) with
+ * the names, order and (unless opts.dtype) dtypes of `info`. Throws an EngineError naming the tensor
+ * for a missing, extra or mis-sized tensor and for values the file could not hold.
+ */
+export function encodeCheckpoint(info: CheckpointInfo, tensors: ReadonlyMap<string, Float32Array>, opts: ExportOptions = {}): ExportedFile[] {
+  const where = 'encodeCheckpoint';
+  const maxShard = opts.maxShardSize ?? MAX_SHARD_SIZE;
+  if (!(Number.isSafeInteger(maxShard) && maxShard > 0)) throw new EngineError(where, `maxShardSize must be a positive number of bytes, got ${maxShard}`);
+  const known = new Set(info.tensors.map((t) => t.name));
+  for (const name of tensors.keys()) {
+    if (!known.has(name)) throw new EngineError(where, `tensor '${name}' is not in the input checkpoint (${info.tensors.length} tensors)`, 'export the tensors of the model that was loaded, under their Hugging Face names');
+  }
+
+  // What each tensor becomes: its output dtype and bytes.
+  const plan = info.tensors.map((t) => {
+    const dtype = opts.dtype ? ST_DTYPE[opts.dtype] : t.dtype;
+    if (ELEM[dtype] === undefined) throw new EngineError(where, `tensor '${t.name}' is ${t.dtype} in the input; export writes F32, BF16 or F16`, "pass opts.dtype ('bf16', 'f16' or 'f32')");
+    const values = tensors.get(t.name);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    if (values === undefined) throw new EngineError(where, `tensor '${t.name}' is missing (the input checkpoint has it, shape [${t.shape.join(', ')}])`, 'pass every parameter (readParamsF32 reads them all from the GPU)');
+    if (values.length !== numel) throw new EngineError(where, `tensor '${t.name}' has ${values.length} values but its shape [${t.shape.join(', ')}] holds ${numel}`);
+    const bad = firstNonFinite('F32', new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    if (bad >= 0) throw new EngineError(where, `tensor '${t.name}' element ${bad} is ${values[bad]}: a checkpoint's weights must be finite`, 'the training diverged: export an earlier state, or lower the learning rate');
+    return { name: t.name, dtype, shape: t.shape, values, nbytes: numel * ELEM[dtype]! };
+  });
+
+  // Shards (greedy in state-dict order), each a complete safetensors file.
+  const shards = planShards(plan, maxShard);
+  const byName = new Map(plan.map((p) => [p.name, p]));
+  const files: ExportedFile[] = [{ path: 'config.json', bytes: new TextEncoder().encode(configWithDtype(info.configText, opts.dtype ? TORCH_DTYPE[ST_DTYPE[opts.dtype]]! : null)) }];
+  for (const s of shards.shards) files.push({ path: s.file, bytes: encodeShard(s.tensors.map((n) => byName.get(n)!)) });
+  if (shards.shards.length > 1) files.push({ path: INDEX_FILE, bytes: new TextEncoder().encode(writeShardIndex(shards.totalSize, shards.weightMap)) });
+  for (const [name, bytes] of info.extras) {
+    if (name === 'config.json' || name === INDEX_FILE || name.endsWith('.safetensors')) continue;
+    files.push({ path: name, bytes });
+  }
+  return files;
+}
+
+/** One safetensors file: the reference writer's header, each tensor encoded straight into place. */
+function encodeShard(tensors: { name: string; dtype: Dtype; shape: readonly number[]; values: Float32Array }[]): Uint8Array {
+  const { bytes: head, tensors: layout } = encodeSafetensorsHeader(tensors);
+  const out = new Uint8Array(head.length + (layout.length ? layout[layout.length - 1].end : 0));
+  out.set(head, 0);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const l of layout) {
+    const t = byName.get(l.name)!;
+    const at = head.length + l.begin; // a multiple of the element size (the header is padded to 8, wider dtypes first)
+    if (t.dtype === 'F32') {
+      out.set(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength), at);
+      continue;
+    }
+    const words = new Uint16Array(out.buffer, at, t.values.length);
+    (t.dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits)(t.values, words);
+    if (t.dtype === 'F16') {
+      const bad = firstNonFinite('F16', new Uint8Array(out.buffer, at, 2 * t.values.length));
+      if (bad >= 0) {
+        throw new EngineError('encodeCheckpoint', `tensor '${t.name}' element ${bad} is ${t.values[bad]}, beyond float16's range (±65504): as F16 it would be infinite`, "export as 'bf16' or 'f32'");
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * config.json with its dtype set to `torchDtype` ("bfloat16" …): the value of every "torch_dtype"
+ * and "dtype" key (transformers ≥ 5 writes "dtype") is replaced in the text itself, so everything
+ * else stays byte for byte; without either key, "torch_dtype" is added. null: unchanged.
+ */
+export function configWithDtype(text: string, torchDtype: string | null): string {
+  if (torchDtype === null) return text;
+  const key = /("(?:torch_dtype|dtype)"\s*:\s*)(?:"[^"]*"|null)/g;
+  if (text.search(key) >= 0) return text.replace(key, `$1"${torchDtype}"`);
+  const open = text.indexOf('{');
+  if (open < 0) throw new EngineError('encodeCheckpoint', 'config.json is not a JSON object');
+  const empty = /^\{\s*\}/.test(text.slice(open));
+  return `${text.slice(0, open)}{\n  "torch_dtype": "${torchDtype}"${empty ? '\n' : ','}${text.slice(open + 1)}`;
+}
