@@ -11,7 +11,7 @@ import { bytesReader, readSafetensorsHeader } from '../model/safetensors.ts';
 import { importCheckpoint, type ImportSource, type SourceFile } from './import.ts';
 import { createMemoryBackend, quotaError, type KVBackend } from './kv.ts';
 import { createFileBackend, sourceFromDirectory } from './kv_node.ts';
-import { readStoredTensor } from './load.ts';
+import { readStoredTensor, storedCheckpointInfo } from './load.ts';
 import { chunkChecksum } from './checksum.ts';
 import { deleteModel, getManifest, listIncomplete, listModels, manifestKey, type ModelManifest } from './manifest.ts';
 import type { StoreProgress } from '../util/progress.ts';
@@ -344,6 +344,21 @@ describe.each(backends)('weight store import (%s backend)', (_, make) => {
     const named = [...m4.files.flatMap((f) => f.chunks.map((c) => c.key)), ...Object.values(m4.extras).map((x) => x.key)];
     expect(await kv.keys(`data/${m4.id}/`)).toEqual(named.sort());
     expect(new TextDecoder().decode((await kv.get(m4.extras['tokenizer_config.json'].key)) as Uint8Array)).toBe(new TextDecoder().decode(cfg2));
+  });
+
+  it('storedCheckpointInfo gives export the stored tensor list, config and tokenizer files', async () => {
+    const kv = await make();
+    const src = fixtureSource('tiny-bf16-3shard');
+    const tok = new TextEncoder().encode('{"model": {}}');
+    src.files.push({ name: 'tokenizer.json', size: tok.length, read: bytesReader(tok) });
+    const m = (await importCheckpoint(kv, src, { chunkSize: CHUNK })).manifest;
+    const info = await storedCheckpointInfo(kv, m.id);
+    const cfgText = readFileSync(join(FIXTURES, 'tiny-bf16-3shard', 'config.json'), 'utf8');
+    expect(JSON.parse(info.configText)).toEqual(JSON.parse(cfgText));
+    expect(info.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual(expectedTensors(parseGemma2Config(JSON.parse(cfgText))).map((t) => [t.name, 'BF16', t.shape]));
+    expect([...info.extras.keys()]).toEqual(['tokenizer.json']);
+    expect(Buffer.compare(info.extras.get('tokenizer.json')!, tok)).toBe(0);
+    await expectLoadError(storedCheckpointInfo(kv, 'nope'), /model 'nope': is not in the/);
   });
 
   it('refuses NaN / Inf weights, naming the file, tensor and element; nothing is listed', async () => {

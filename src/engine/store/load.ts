@@ -8,10 +8,13 @@
 //       chunks are multiples of 4 bytes (manifest.ts), so every piece is 4-aligned as the loader
 //       needs, with no CPU copy.
 //   readStoredTensor(backend, m, name)   one tensor's raw bytes (small tensors, checks)
+//   storedCheckpointInfo(backend, id)    what export (model/export.ts) keeps of a stored model: its
+//       tensor list, config.json and tokenizer files — for exporting a model trained in the studio
 //
 // Not here: importing (import.ts), the key layout (manifest.ts), GPU upload (model/load.ts).
 
 import { parseGemma2Config } from '../model/config.ts';
+import type { CheckpointInfo } from '../model/export.ts';
 import type { WeightPiece, WeightSource, WeightTensor } from '../model/load.ts';
 import { LoadError, loadWhere } from '../model/load_error.ts';
 import { releaseBytes } from '../util/bytes.ts';
@@ -98,6 +101,23 @@ export async function readStoredTensor(backend: KVBackend, m: ModelManifest, nam
     out.set(chunk.subarray(a - c0, b - c0), a - t.offset);
   }
   return out;
+}
+
+/**
+ * A stored model's tensor list, config.json and extra files, as encodeCheckpoint takes them. The
+ * store keeps config.json as parsed JSON, so its text is re-serialised (2-space indent, as
+ * transformers writes it; a float such as 50.0 comes out as 50, which transformers reads the same).
+ */
+export async function storedCheckpointInfo(backend: KVBackend, id: string): Promise<CheckpointInfo> {
+  const m = await getManifest(backend, id);
+  if (!m) throw new LoadError(`model '${id}'`, `is not in the ${backend.label}`, 'list the stored models (listModels) and pick one');
+  const extras = new Map<string, Uint8Array>();
+  for (const [name, x] of Object.entries(m.extras)) {
+    const v = await backend.get(x.key);
+    if (!(v instanceof Uint8Array) || v.length !== x.bytes) throw new LoadError(loadWhere(modelLabel(m), name), `is missing or damaged in the ${backend.label}`, 'import the model again from its files');
+    extras.set(name, v);
+  }
+  return { tensors: m.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), configText: `${JSON.stringify(m.config, null, 2)}\n`, extras };
 }
 
 async function readChunk(backend: KVBackend, m: ModelManifest, file: StoredFile, i: number): Promise<Uint8Array> {
