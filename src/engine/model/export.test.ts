@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../errors.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../reference/convert.ts';
 import { sourceFromDirectory } from '../store/kv_node.ts';
-import { configWithDtype, checkpointInfo, encodeCheckpoint, type CheckpointInfo, type ExportedFile } from './export.ts';
+import { configWithDtype, checkpointInfo, encodeCheckpoint, fileBytes, type CheckpointInfo, type ExportedFile } from './export.ts';
 import { writeCheckpointDir } from './export_node.ts';
 import { checkpointWeights, openCheckpoint, type CheckpointSource } from './load.ts';
 import { bytesReader, readSafetensorsHeader, toFloat32, type Dtype } from './safetensors.ts';
@@ -39,7 +39,7 @@ async function readBack(src: CheckpointSource): Promise<{ dtypes: Map<string, Dt
   };
 }
 
-const asSource = (files: ExportedFile[], name = 'exported'): CheckpointSource => ({ name, files: files.map((f) => ({ name: f.path, size: f.bytes.length, read: bytesReader(f.bytes) })) });
+const asSource = (files: ExportedFile[], name = 'exported'): CheckpointSource => ({ name, files: files.map((f) => ({ name: f.path, size: f.size, read: bytesReader(fileBytes(f)) })) });
 
 /** The nearest 16-bit value of x, ties to the even pattern: searched over all finite patterns. */
 function nearestEvenBy(decode: (b: Uint16Array) => Float32Array): (x: number) => number {
@@ -89,7 +89,7 @@ describe('encodeCheckpoint → the loader', () => {
     (info.tensors as CheckpointInfo['tensors'][number][]).splice(0, 3, ...info.tensors.slice(0, 3).map((t) => ({ ...t, dtype: 'F32' as Dtype }))); // a mixed-dtype input
     const files = encodeCheckpoint(info, tensors);
     expect(files.map((f) => f.path)).toEqual(['config.json', 'model.safetensors']);
-    expect(new TextDecoder().decode(files[0].bytes)).toBe(info.configText); // unchanged: no dtype given
+    expect(new TextDecoder().decode(fileBytes(files[0]))).toBe(info.configText); // unchanged: no dtype given
     const back = await readBack(asSource(files));
     expect(back.order).toEqual(info.tensors.map((t) => t.name));
     expect([...back.dtypes.values()]).toEqual(info.tensors.map((t) => t.dtype));
@@ -119,7 +119,7 @@ describe('encodeCheckpoint → the loader', () => {
           const i = bitsOf(got).findIndex((b, k) => b !== bitsOf(want)[k]);
           expect(i, `${name} as ${dtype}: ${t.name}[${i}]: ${got[i]} vs ${want[i]}`).toBe(-1);
         }
-        const cfg = new TextDecoder().decode(files.find((f) => f.path === 'config.json')!.bytes);
+        const cfg = new TextDecoder().decode(fileBytes(files.find((f) => f.path === 'config.json')!));
         const json = JSON.parse(cfg) as Record<string, unknown>;
         const orig = JSON.parse(info.configText) as Record<string, unknown>;
         expect(json[key], name).toBe(torch);
@@ -153,12 +153,13 @@ describe('encodeCheckpoint → the loader', () => {
     const K = String(groups.length).padStart(5, '0');
     const shardNames = groups.map((_, i) => `model-${String(i + 1).padStart(5, '0')}-of-${K}.safetensors`);
     expect(files.map((f) => f.path)).toEqual(['config.json', ...shardNames, INDEX_FILE]);
-    const index = parseShardIndex(new TextDecoder().decode(files[files.length - 1].bytes));
+    const index = parseShardIndex(new TextDecoder().decode(fileBytes(files[files.length - 1])));
     expect(index.totalSize).toBe(sizes.reduce((a, b) => a + b, 0));
     groups.forEach((g, i) => g.forEach((k) => expect(index.weightMap.get(info.tensors[k].name)).toBe(shardNames[i])));
     for (const [i, g] of groups.entries()) {
       const f = files[i + 1];
-      const h = await readSafetensorsHeader(bytesReader(f.bytes), f.bytes.length, f.path);
+      expect(f.parts.reduce((a, q) => a + q.length, 0)).toBe(f.size);
+      const h = await readSafetensorsHeader(bytesReader(fileBytes(f)), f.size, f.path);
       expect(h.tensors.map((t) => t.name).sort()).toEqual(g.map((k) => info.tensors[k].name).sort());
       expect(h.dataSize).toBeLessThanOrEqual(cap);
       expect(h.metadata).toEqual({ format: 'pt' });
@@ -174,7 +175,8 @@ describe('encodeCheckpoint → the loader', () => {
     const withExtras: CheckpointInfo = { ...info, extras: new Map([['tokenizer.json', tok], ['generation_config.json', gen]]) };
     const files = encodeCheckpoint(withExtras, tensors);
     expect(files.map((f) => f.path)).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json']);
-    expect(files[2].bytes).toBe(tok);
+    expect(files[2].parts).toEqual([tok]);
+    expect(files[1].parts.some((q) => q.buffer === tensors.get('model.norm.weight')!.buffer), 'F32 data is a view of the input, not a copy').toBe(true);
 
     const fail = (t: Map<string, Float32Array>, opts = {}) => () => encodeCheckpoint(info, t, opts);
     const without = new Map(tensors);
@@ -209,17 +211,17 @@ describe('writeCheckpointDir', () => {
     writeFileSync(join(parent, 'final.tmp-stale1'), 'a leftover of a crashed write');
     await writeCheckpointDir(dir, single);
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors']);
-    expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(Buffer.from(single[1].bytes));
+    expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(Buffer.from(fileBytes(single[1])));
     expect(readdirSync(parent)).toEqual(['final']);
 
     // a write that fails half-way (the second file cannot be produced): the folder is untouched
-    const broken = [single[0], Object.defineProperty({ path: 'model.safetensors' }, 'bytes', { get: () => { throw new Error('disk gone'); } }) as ExportedFile];
+    const broken = [single[0], Object.defineProperty({ path: 'model.safetensors', size: 8 }, 'parts', { get: () => { throw new Error('disk gone'); } }) as ExportedFile];
     await expect(writeCheckpointDir(dir, broken)).rejects.toThrow('disk gone');
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors']);
-    expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(Buffer.from(single[1].bytes));
+    expect(readFileSync(join(dir, 'model.safetensors'))).toEqual(Buffer.from(fileBytes(single[1])));
     expect(readdirSync(parent)).toEqual(['final']);
 
-    await expect(writeCheckpointDir(dir, [{ path: '../x', bytes: new Uint8Array(1) }])).rejects.toThrow(/must be a plain name/);
+    await expect(writeCheckpointDir(dir, [{ path: '../x', parts: [new Uint8Array(1)], size: 1 }])).rejects.toThrow(/must be a plain name/);
     writeFileSync(join(parent, 'afile'), '');
     await expect(writeCheckpointDir(join(parent, 'afile'), single)).rejects.toThrow(/is not a folder/);
   });

@@ -12,6 +12,7 @@
 //           exactly as huggingface_hub does: sharded.ts planShards);
 //       config.json (torch_dtype / dtype rewritten in place when the dtype changes, else byte for byte);
 //       generation_config.json and the tokenizer files, copied.
+//   Files come as pieces (ExportedFile.parts), so a multi-GB shard never has to be one JS array.
 //   Each tensor is written in its input dtype, or opts.dtype for all: BF16 and F16 round to nearest
 //   even (util/halfs.ts). Non-finite values, and values beyond F16's range when writing F16, are
 //   refused with the tensor and element named (the loader would refuse the result).
@@ -48,10 +49,31 @@ export interface ExportOptions {
   maxShardSize?: number;
 }
 
-/** One file of the checkpoint folder: its name in the folder and its bytes. */
+/**
+ * One file of the checkpoint folder: its name in the folder and its bytes, in order, as pieces: a
+ * shard is its header then each tensor's data (F32 data is a view of the caller's array, not a
+ * copy), so no single JS array has to hold a multi-GB shard (typed arrays stop at 2–4 GiB). A
+ * browser makes a Blob of `parts` as they are; fileBytes() joins them for small files.
+ */
 export interface ExportedFile {
   path: string;
-  bytes: Uint8Array;
+  parts: readonly Uint8Array[];
+  size: number;
+}
+
+/** A file of `bytes`. */
+const oneFile = (path: string, bytes: Uint8Array): ExportedFile => ({ path, parts: [bytes], size: bytes.length });
+
+/** The whole file as one array (small files, tests). */
+export function fileBytes(f: ExportedFile): Uint8Array {
+  if (f.parts.length === 1) return f.parts[0];
+  const out = new Uint8Array(f.size);
+  let at = 0;
+  for (const p of f.parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 const ST_DTYPE: Record<ExportDtype, Dtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
@@ -108,39 +130,42 @@ export function encodeCheckpoint(info: CheckpointInfo, tensors: ReadonlyMap<stri
   // Shards (greedy in state-dict order), each a complete safetensors file.
   const shards = planShards(plan, maxShard);
   const byName = new Map(plan.map((p) => [p.name, p]));
-  const files: ExportedFile[] = [{ path: 'config.json', bytes: new TextEncoder().encode(configWithDtype(info.configText, opts.dtype ? TORCH_DTYPE[ST_DTYPE[opts.dtype]]! : null)) }];
-  for (const s of shards.shards) files.push({ path: s.file, bytes: encodeShard(s.tensors.map((n) => byName.get(n)!)) });
-  if (shards.shards.length > 1) files.push({ path: INDEX_FILE, bytes: new TextEncoder().encode(writeShardIndex(shards.totalSize, shards.weightMap)) });
+  const files: ExportedFile[] = [oneFile('config.json', new TextEncoder().encode(configWithDtype(info.configText, opts.dtype ? TORCH_DTYPE[ST_DTYPE[opts.dtype]]! : null)))];
+  for (const s of shards.shards) files.push(encodeShard(s.file, s.tensors.map((n) => byName.get(n)!)));
+  if (shards.shards.length > 1) files.push(oneFile(INDEX_FILE, new TextEncoder().encode(writeShardIndex(shards.totalSize, shards.weightMap))));
   for (const [name, bytes] of info.extras) {
     if (name === 'config.json' || name === INDEX_FILE || name.endsWith('.safetensors')) continue;
-    files.push({ path: name, bytes });
+    files.push(oneFile(name, bytes));
   }
   return files;
 }
 
-/** One safetensors file: the reference writer's header, each tensor encoded straight into place. */
-function encodeShard(tensors: { name: string; dtype: Dtype; shape: readonly number[]; values: Float32Array }[]): Uint8Array {
+/**
+ * One safetensors file laid out as the reference writer does (safetensors.ts): the header, then
+ * each tensor's little-endian data in the header's order (F32 as a view of the input, BF16/F16
+ * encoded into a new array).
+ */
+function encodeShard(file: string, tensors: { name: string; dtype: Dtype; shape: readonly number[]; values: Float32Array }[]): ExportedFile {
   const { bytes: head, tensors: layout } = encodeSafetensorsHeader(tensors);
-  const out = new Uint8Array(head.length + (layout.length ? layout[layout.length - 1].end : 0));
-  out.set(head, 0);
   const byName = new Map(tensors.map((t) => [t.name, t]));
+  const parts: Uint8Array[] = [head];
   for (const l of layout) {
     const t = byName.get(l.name)!;
-    const at = head.length + l.begin; // a multiple of the element size (the header is padded to 8, wider dtypes first)
     if (t.dtype === 'F32') {
-      out.set(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength), at);
+      parts.push(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength));
       continue;
     }
-    const words = new Uint16Array(out.buffer, at, t.values.length);
-    (t.dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits)(t.values, words);
+    const words = (t.dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits)(t.values);
+    const bytes = new Uint8Array(words.buffer);
     if (t.dtype === 'F16') {
-      const bad = firstNonFinite('F16', new Uint8Array(out.buffer, at, 2 * t.values.length));
+      const bad = firstNonFinite('F16', bytes);
       if (bad >= 0) {
         throw new EngineError('encodeCheckpoint', `tensor '${t.name}' element ${bad} is ${t.values[bad]}, beyond float16's range (±65504): as F16 it would be infinite`, "export as 'bf16' or 'f32'");
       }
     }
+    parts.push(bytes);
   }
-  return out;
+  return { path: file, parts, size: head.length + (layout.length ? layout[layout.length - 1].end : 0) };
 }
 
 /**

@@ -33,7 +33,7 @@ export async function writeCheckpointDir(dir: string, files: readonly ExportedFi
 
   const tmp = await mkdtemp(join(parent, `${base}.tmp-`));
   try {
-    for (const f of files) await writeFileSynced(join(tmp, f.path), f.bytes);
+    for (const f of files) await writeFileSynced(join(tmp, f.path), f.parts);
     await syncDir(tmp);
     if (existing) {
       const old = await mkdtemp(join(parent, `${base}.old-`)); // a free name; the rename replaces the empty folder
@@ -54,12 +54,14 @@ export async function writeCheckpointDir(dir: string, files: readonly ExportedFi
   }
 }
 
-async function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+async function writeFileSynced(path: string, parts: readonly Uint8Array[]): Promise<void> {
   const fh = await open(path, 'wx');
   try {
-    for (let off = 0; off < bytes.length; ) {
-      const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
-      off += bytesWritten;
+    for (const bytes of parts) {
+      for (let off = 0; off < bytes.length; ) {
+        const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
+        off += bytesWritten;
+      }
     }
     await fh.sync(); // on disk before the rename makes it visible
   } finally {

@@ -20,11 +20,9 @@ function roundNearestEven(q: number, rem: number, shift: number): number {
 /** The bit patterns of f32 values (a view: a Float32Array is always 4-aligned). */
 const bitsOf = (x: Float32Array): Uint32Array => new Uint32Array(x.buffer, x.byteOffset, x.length);
 
-/**
- * f32 values → bf16 bit patterns, round-to-nearest-even; NaN → quiet NaN of the same sign. Writes
- * into `out` when given (e.g. a view of a file being written), else a new array.
- */
-export function f32ToBf16Bits(x: Float32Array, out = new Uint16Array(x.length)): Uint16Array {
+/** f32 values → bf16 bit patterns, round-to-nearest-even; NaN → quiet NaN of the same sign. */
+export function f32ToBf16Bits(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length);
   const bits = bitsOf(x);
   for (let i = 0; i < x.length; i++) {
     const u = bits[i];
@@ -42,8 +40,9 @@ export function f32ToBf16Bits(x: Float32Array, out = new Uint16Array(x.length)):
   return out;
 }
 
-/** f32 values → f16 bit patterns, round-to-nearest-even; beyond 65504 (after rounding) → ±inf. Into `out` when given. */
-export function f32ToF16Bits(x: Float32Array, out = new Uint16Array(x.length)): Uint16Array {
+/** f32 values → f16 bit patterns, round-to-nearest-even; beyond 65504 (after rounding) → ±inf. */
+export function f32ToF16Bits(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length);
   const bits = bitsOf(x);
   for (let i = 0; i < x.length; i++) {
     const u = bits[i];
