@@ -47,9 +47,9 @@ export async function openModelFolder(dir: string, io: CliIO): Promise<OpenedMod
  * Uploads an opened checkpoint's weights (widened to f32; every tensor trainable with `trainable`)
  * with progress on stderr.
  */
-export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {
-  const e = await createNodeEngine();
-  io.log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
+export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?: boolean; engine?: Engine } = {}): Promise<LoadedModel> {
+  const e = opts.engine ?? (await createNodeEngine());
+  if (!opts.engine) io.log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
   let lastLog = 0;
   const loaded = await loadGemma2(e, checkpointWeights(m.ckpt), {
     trainable: opts.trainable ?? false,
@@ -61,7 +61,8 @@ export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?:
   });
   const params = loaded.params;
   const paramCount = namedParams(params).reduce((s, [, t]) => s + t.size, 0);
-  return { ...m, e, params, paramCount, dispose: () => e.destroy() };
+  // An engine we created goes with the model; a given one stays with its owner.
+  return { ...m, e, params, paramCount, dispose: () => (opts.engine ? loaded.dispose() : e.destroy()) };
 }
 
 export async function openModel(dir: string, io: CliIO, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {
