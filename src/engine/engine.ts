@@ -284,9 +284,10 @@ export class Engine {
     });
     this.batchOps.push('readback');
     const submitted = new Promise<void>((resolve) => this.submitWaiters.push(resolve));
-    // Submit when the caller yields, unless something flushes first.
+    // Submit when the caller yields, unless something flushes first (also on a lost device, where
+    // the submit is a no-op and mapAsync then fails with the loss, instead of waiting forever).
     queueMicrotask(() => {
-      if (this.submitWaiters.length && !this.lost) this.flush();
+      if (this.submitWaiters.length) this.flush();
     });
     return (async () => {
       await submitted;
