@@ -70,9 +70,6 @@ export interface EngineStats {
   pipelineCompiles: number;
 }
 
-/** What tidy() keeps: a tensor, or arrays / objects holding tensors (searched recursively). */
-export type TidyResult = unknown;
-
 const MAP_READ = 0x01;
 const MAP_WRITE = 0x02;
 const COPY_SRC = 0x04;
@@ -324,7 +321,7 @@ export class Engine {
    * optimizer state are taken out of every scope (keep()). If `fn` throws, everything it created
    * is disposed and the error is rethrown. Synchronous only, as noGrad().
    */
-  tidy<T extends TidyResult>(fn: () => T): T {
+  tidy<T>(fn: () => T): T {
     const scope = new Set<Tensor>();
     this.scopeStack.push(scope);
     let result: T;
