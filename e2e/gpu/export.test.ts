@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
-import { tokenLogprobs } from '../../src/engine/model/gemma2.ts';
+import { sequenceLogprobs } from '../../src/engine/model/gemma2.ts';
+import { shiftLabels } from '../../src/engine/train/sequences.ts';
 import { checkpointInfo, encodeCheckpoint, readParamsF32 } from '../../src/engine/model/export.ts';
 import { writeCheckpointDir } from '../../src/engine/model/export_node.ts';
 import { checkpointWeights, loadGemma2, openCheckpoint, type LoadedGemma2, type LoadOptions } from '../../src/engine/model/load.ts';
@@ -36,7 +37,7 @@ const loadDir = async (dir: string, opts?: LoadOptions): Promise<LoadedGemma2> =
 async function logps(m: LoadedGemma2): Promise<Float32Array> {
   const V = m.cfg.V;
   const ids = Int32Array.from({ length: 16 }, (_, i) => (i * 37 + 5) % V);
-  const { logp, lse, lsp2 } = e.noGrad(() => tokenLogprobs(e, m.dims, m.params, { B: 2, T: 8, ids }, Int32Array.from(ids, (_, i) => (i % 8 >= 3 ? 1 : 0))));
+  const { logp, lse, lsp2 } = e.noGrad(() => sequenceLogprobs(e, m.dims, m.params, { B: 2, T: 8, ids }, shiftLabels(ids, Int32Array.from(ids, (_, i) => (i % 8 >= 3 ? 1 : 0)), 2, 8).labels));
   const out = await logp.readF32();
   [logp, lse, lsp2].forEach((t) => t.dispose());
   return out;

@@ -29,9 +29,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
-import { namedParams, tokenLogprobs, forwardHidden, type Gemma2Dims, type Gemma2Params } from '../../src/engine/model/gemma2.ts';
+import { namedParams, sequenceLogprobs, forwardHidden, type Gemma2Dims, type Gemma2Params } from '../../src/engine/model/gemma2.ts';
 import { checkpointWeights, loadGemma2, openCheckpoint, type LoadedGemma2 } from '../../src/engine/model/load.ts';
 import { createNodeEngine } from '../../src/engine/node.ts';
+import { shiftLabels } from '../../src/engine/train/sequences.ts';
 import { sourceFromDirectory } from '../../src/engine/store/kv_node.ts';
 import { readGolden, type Golden } from '../fixtures/goldens/read.ts';
 import { isRowSplit } from '../../src/engine/table.ts';
@@ -142,7 +143,7 @@ async function measure(g: Golden, params: Gemma2Params, d: Gemma2Dims): Promise<
   add('final hidden states', TOL.hidden, await hidden.readF32(), 'final_norm', (r) => Math.max(1, maxAbs(r)), (v) => at(v, attentionMask, d.C));
   hidden.dispose();
 
-  const { logp, lse, lsp2 } = tokenLogprobs(e, d, params, batch, g.i32('completion_mask'));
+  const { logp, lse, lsp2 } = sequenceLogprobs(e, d, params, batch, shiftLabels(batch.ids, g.i32('completion_mask'), batch.B, batch.T).labels);
   const lp = await logp.readF32();
   add('per-token logp', TOL.logp, lp, 'logp', undefined, (v) => at(v, labelMask));
   const seq = new Float64Array(B);
@@ -207,7 +208,7 @@ describe('Gemma-2 vs PyTorch goldens', () => {
     const [B, T] = g.get('input_ids').shape;
     const batch = { B, T, ids: g.i32('input_ids'), attentionMask: g.i32('attention_mask') };
     const step = async (): Promise<void> => {
-      const { logp, lse, lsp2 } = tokenLogprobs(e, d, params, batch, g.i32('completion_mask'));
+      const { logp, lse, lsp2 } = sequenceLogprobs(e, d, params, batch, shiftLabels(batch.ids, g.i32('completion_mask'), batch.B, batch.T).labels);
       const seed = e.full([B * T], 1);
       e.backward([logp], { seeds: [seed] });
       [seed, logp, lse, lsp2].forEach((t) => t.dispose());
@@ -231,7 +232,7 @@ describe('Gemma-2 vs PyTorch goldens', () => {
     const batch = { B, T, ids: g.i32('input_ids'), attentionMask: g.i32('attention_mask') };
     await e.sync();
     const before = e.pool.getStats().inUse;
-    const { logp, lse, lsp2 } = tokenLogprobs(e, d, params, batch, g.i32('completion_mask'));
+    const { logp, lse, lsp2 } = sequenceLogprobs(e, d, params, batch, shiftLabels(batch.ids, g.i32('completion_mask'), batch.B, batch.T).labels);
     await e.sync();
     const held = e.pool.getStats().inUse - before;
     const plan = planMemory(cfg, { mode: 'full-finetune', B, T });

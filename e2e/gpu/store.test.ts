@@ -11,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.ts';
 import { LoadError } from '../../src/engine/errors.ts';
 import { parseGemma2Config } from '../../src/engine/model/config.ts';
-import { dimsFromConfig, forwardHidden, tokenLogprobs, type Gemma2Params } from '../../src/engine/model/gemma2.ts';
+import { dimsFromConfig, forwardHidden, sequenceLogprobs, type Gemma2Params } from '../../src/engine/model/gemma2.ts';
 import { embedding } from '../../src/engine/ops/embedding.ts';
 import { bytesReader, readSafetensorsHeader, toFloat32 } from '../../src/engine/model/safetensors.ts';
 import { createNodeEngine } from '../../src/engine/node.ts';
+import { shiftLabels } from '../../src/engine/train/sequences.ts';
 import { checkpointWeights, disposeLoaded, gemma2ParamsFromTensors, loadTensors, openCheckpoint, type LoadedTensor, type LoadOptions } from '../../src/engine/model/load.ts';
 import { importCheckpoint, type ImportSource } from '../../src/engine/store/import.ts';
 import { chunkChecksum } from '../../src/engine/store/checksum.ts';
@@ -221,7 +222,7 @@ describe('the loader: weight store → GPU', () => {
     const batch = { B: 1, T: ids.length, ids };
     const h = await e.noGrad(() => forwardHidden(e, d, params, batch)).readF32(); // (T, C)
     const labelMask = Int32Array.from(ids, (_, t) => (t > 0 ? 1 : 0)); // labels ids[1..]: rows in both parts
-    const r = e.noGrad(() => tokenLogprobs(e, d, params, batch, labelMask));
+    const r = e.noGrad(() => sequenceLogprobs(e, d, params, batch, shiftLabels(batch.ids, labelMask, batch.B, batch.T).labels));
     const [logp, lse] = [await r.logp.readF32(), await r.lse.readF32()];
     [r.logp, r.lse, r.lsp2].forEach((t) => t.dispose());
     // CPU: z'_v = cap·tanh(h_t·E_v / cap) in float64 from the stored values (E repeats every 64 rows).
@@ -260,7 +261,7 @@ describe('the loader: weight store → GPU', () => {
     const run = async (p: Gemma2Params, trainable: Tensor[]) => {
       trainable.forEach((t) => (t.requiresGrad = true));
       const h = await e.noGrad(() => forwardHidden(e, d, p, batch)).readF32();
-      const r = tokenLogprobs(e, d, p, batch, labelMask);
+      const r = sequenceLogprobs(e, d, p, batch, shiftLabels(batch.ids, labelMask, batch.B, batch.T).labels);
       const out = { h, logp: await r.logp.readF32(), lse: await r.lse.readF32(), lsp2: await r.lsp2.readF32() };
       const seed = e.full([14], 1);
       e.backward([r.logp], { seeds: [seed] });

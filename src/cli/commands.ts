@@ -67,12 +67,7 @@ async function loadForInference(dir: string, io: CliIO) {
 
 async function logps(opts: Opts, io: CliIO): Promise<void> {
   const { logpsCommand } = await import('./logps.ts');
-  const m = await loadForInference(String(opts.model), io);
-  try {
-    io.stdout(`${await logpsCommand(m.e, m.ckpt, m.tokenizer, m.params, String(opts.pairs), io.log)}\n`);
-  } finally {
-    m.e.destroy();
-  }
+  await logpsCommand({ model: String(opts.model), pairs: String(opts.pairs) }, io);
 }
 
 async function generate(opts: Opts, io: CliIO): Promise<void> {

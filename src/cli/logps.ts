@@ -14,12 +14,14 @@
 //   the same next-token distribution (the WPO term). Progress goes to stderr.
 
 import type { Engine } from '../engine/engine.ts';
-import { LoadError } from '../engine/errors.ts';
 import { loadDataset } from '../engine/data/dataset.ts';
 import { prepareExamples } from '../engine/data/examples.ts';
 import { tokenizerForModel, type TokenizerFiles } from '../engine/data/tokenizer_files.ts';
-import { dimsFromConfig, tokenLogprobs, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
-import type { OpenedCheckpoint } from '../engine/model/load.ts';
+import type { Gemma2Dims, Gemma2Params } from '../engine/model/gemma2.ts';
+import { SEQ_FIELD, SEQ_FIELDS } from '../engine/ops/seq_stats.ts';
+import { packSequences, sequenceForward } from '../engine/train/sequences.ts';
+import type { CliIO } from './args.ts';
+import { openModelFolder, uploadModel } from './model.ts';
 import { readFileBytes } from './read_file.ts';
 
 export type { TokenizerFiles };
@@ -52,62 +54,52 @@ export async function readLogpsPairs(file: string, vocabSize: number, tk: Tokeni
 }
 
 /**
- * Log-probs of each sequence prompt ‖ completion, batched (right-padded) `batchSize` sequences at a
- * time. Position t of the model predicts token t+1, so completion token i is scored at position
- * |prompt| + i − 1 (TRL's shift); the prompt must therefore be non-empty.
+ * Log-probs of each sequence prompt ‖ completion, `batchSize` sequences per forward, through the
+ * engine's sequence pipeline (train/sequences.ts: right padding, TRL's label shift, per-row sums on
+ * the GPU). `logp` is the GPU's per-row sum; the per-token values are read at the positions that
+ * score completion tokens, in order.
  */
 export async function sequenceLogps(e: Engine, d: Gemma2Dims, params: Gemma2Params, seqs: { prompt: number[]; completion: number[]; where: string }[], opts: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<SideResult[]> {
   const out: SideResult[] = [];
   const bs = opts.batchSize ?? 8;
-  for (const s of seqs) {
-    if (s.prompt.length === 0) throw new LoadError(s.where, 'has an empty prompt: the first completion token would have nothing to be predicted from', 'start the prompt with <bos> (id 2 for Gemma)');
-  }
   for (let start = 0; start < seqs.length; start += bs) {
     const group = seqs.slice(start, start + bs);
-    const B = group.length;
-    const T = Math.max(...group.map((s) => s.prompt.length + s.completion.length));
-    const ids = new Int32Array(B * T);
-    const attentionMask = new Int32Array(B * T);
-    const labelMask = new Int32Array(B * T);
-    group.forEach((s, b) => {
-      const all = [...s.prompt, ...s.completion];
-      all.forEach((id, t) => {
-        ids[b * T + t] = id;
-        attentionMask[b * T + t] = 1;
-        if (t >= s.prompt.length) labelMask[b * T + t] = 1;
-      });
-    });
-    const { logp, lse, lsp2 } = e.noGrad(() => tokenLogprobs(e, d, params, { B, T, ids, attentionMask }, labelMask));
-    const [lp, l2] = [await logp.readF32(), await lsp2.readF32()];
-    [logp, lse, lsp2].forEach((t) => t.dispose());
-    group.forEach((s, b) => {
-      const n = s.completion.length;
-      const token_logps: number[] = [];
-      const token_log_sum_p2: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const pos = b * T + s.prompt.length + i - 1;
-        token_logps.push(lp[pos]);
-        token_log_sum_p2.push(l2[pos]);
-      }
-      out.push({ logp: token_logps.reduce((x, y) => x + y, 0), tokens: n, token_logps, token_log_sum_p2 });
+    const packed = packSequences(group, { where: (i) => group[i].where });
+    const r = e.noGrad(() => sequenceForward(e, d, params, packed));
+    const [lp, l2, st] = (await e.readMany([r.logp, r.lsp2, r.stats])) as Float32Array[];
+    [r.logp, r.lsp2, r.stats].forEach((t) => t.dispose());
+    group.forEach((_, b) => {
+      const at = (x: Float32Array): number[] => {
+        const vals: number[] = [];
+        for (let t = b * packed.T; t < (b + 1) * packed.T; t++) if (packed.mask[t]) vals.push(x[t]);
+        return vals;
+      };
+      out.push({ logp: st[b * SEQ_FIELDS + SEQ_FIELD.S], tokens: packed.lengths[b], token_logps: at(lp), token_log_sum_p2: at(l2) });
     });
     opts.onProgress?.(Math.min(start + bs, seqs.length), seqs.length);
   }
   return out;
 }
 
-export async function logpsCommand(e: Engine, ckpt: OpenedCheckpoint, tk: TokenizerFiles, params: Gemma2Params, pairsPath: string, log: (s: string) => void): Promise<string> {
-  const pairs = await readLogpsPairs(pairsPath, ckpt.cfg.V, tk, ckpt.source);
-  const seqs = pairs.flatMap((p, i) => [
-    { prompt: p.prompt, completion: p.chosen, where: `${pairsPath}, pairs[${i}]` },
-    { prompt: p.prompt, completion: p.rejected, where: `${pairsPath}, pairs[${i}]` },
-  ]);
-  const t0 = performance.now();
-  const res = await sequenceLogps(e, dimsFromConfig(ckpt.cfg), params, seqs, {
-    onProgress: (done, total) => {
-      const secs = (performance.now() - t0) / 1000;
-      log(`reference log-probs: ${done}/${total} sequences (${((100 * done) / total).toFixed(0)}%, ${(done / Math.max(secs, 1e-9)).toFixed(1)} seq/s)`);
-    },
-  });
-  return JSON.stringify({ pairs: pairs.map((_, i) => ({ chosen: res[2 * i], rejected: res[2 * i + 1] })) });
+/** `prefstudio logps`: the pairs file is read and validated before any weights load. */
+export async function logpsCommand(opts: { model: string; pairs: string }, io: CliIO): Promise<void> {
+  const opened = await openModelFolder(opts.model, io);
+  const pairs = await readLogpsPairs(opts.pairs, opened.ckpt.cfg.V, opened.tokenizerFiles, opened.ckpt.source);
+  const m = await uploadModel(opened, io);
+  try {
+    const seqs = pairs.flatMap((p, i) => [
+      { prompt: p.prompt, completion: p.chosen, where: `${opts.pairs}, pairs[${i}]` },
+      { prompt: p.prompt, completion: p.rejected, where: `${opts.pairs}, pairs[${i}]` },
+    ]);
+    const t0 = performance.now();
+    const res = await sequenceLogps(m.e, m.dims, m.params, seqs, {
+      onProgress: (done, total) => {
+        const secs = (performance.now() - t0) / 1000;
+        io.log(`reference log-probs: ${done}/${total} sequences (${((100 * done) / total).toFixed(0)}%, ${(done / Math.max(secs, 1e-9)).toFixed(1)} seq/s)`);
+      },
+    });
+    io.stdout(`${JSON.stringify({ pairs: pairs.map((_, i) => ({ chosen: res[2 * i], rejected: res[2 * i + 1] })) })}\n`);
+  } finally {
+    m.dispose();
+  }
 }

@@ -243,17 +243,3 @@ export function sequenceLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batc
   labelT.dispose();
   return r;
 }
-
-/**
- * @deprecated Tests only, until they move to train/sequences.ts: labels from a completion mask
- * over input positions (the label of position t is ids[t+1] when labelMask[t+1] = 1).
- */
-export function tokenLogprobs(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: Gemma2Batch, labelMask: Int32Array): LogprobsResult {
-  const { B, T, ids } = batch;
-  if (labelMask.length !== B * T) throw new ShapeError('gemma2.logprobs', `labelMask has ${labelMask.length} entries for B·T = ${B * T}`);
-  const labels = new Int32Array(B * T).fill(-100);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t + 1 < T; t++) if (labelMask[b * T + t + 1]) labels[b * T + t] = ids[b * T + t + 1];
-  }
-  return sequenceLogprobs(e, d, p, batch, labels);
-}

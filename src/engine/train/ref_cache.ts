@@ -65,8 +65,9 @@ export async function computeReferenceLogps(
   for (let s = 0; s < examples.length; s += bs) {
     const group = examples.slice(s, s + bs);
     const packed = packPairs(group, { ldAlpha: opts.ldAlpha ?? null });
-    const { logp, stats } = e.noGrad(() => sequenceForward(e, d, params, packed));
+    const { logp, lsp2, stats } = e.noGrad(() => sequenceForward(e, d, params, packed));
     logp.dispose();
+    lsp2.dispose();
     const [st] = (await e.readMany([stats])) as Float32Array[];
     stats.dispose();
     const B = group.length;

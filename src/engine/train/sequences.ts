@@ -68,6 +68,25 @@ export interface PackedPairs extends PackedRows {
   targets: Float32Array;
 }
 
+/**
+ * TRL's shift by one: the label of position t is ids[t+1] when token t+1 is a completion token
+ * (`completion[r·T + t + 1] = 1`), else IGNORE. Returns the labels and the mask of scored positions.
+ */
+export function shiftLabels(ids: Int32Array, completion: ArrayLike<number>, R: number, T: number): { labels: Int32Array; mask: Float32Array } {
+  if (ids.length !== R * T || completion.length !== R * T) throw new ShapeError('sequences.shiftLabels', `ids (${ids.length}) and the completion mask (${completion.length}) must both hold R·T = ${R * T} entries`);
+  const labels = new Int32Array(R * T).fill(IGNORE);
+  const mask = new Float32Array(R * T);
+  for (let r = 0; r < R; r++) {
+    for (let t = 0; t + 1 < T; t++) {
+      if (completion[r * T + t + 1]) {
+        labels[r * T + t] = ids[r * T + t + 1];
+        mask[r * T + t] = 1;
+      }
+    }
+  }
+  return { labels, mask };
+}
+
 /** Right-pads `seqs` into one [R, T] batch with TRL's shifted labels. `pad` fills padding (default 0). */
 export function packSequences(seqs: readonly SequenceIds[], opts: { pad?: number; where?: (i: number) => string } = {}): PackedRows {
   const R = seqs.length;
@@ -80,8 +99,7 @@ export function packSequences(seqs: readonly SequenceIds[], opts: { pad?: number
   const T = Math.max(...seqs.map((s) => s.prompt.length + s.completion.length));
   const ids = new Int32Array(R * T).fill(opts.pad ?? 0);
   const attentionMask = new Int32Array(R * T);
-  const labels = new Int32Array(R * T).fill(IGNORE);
-  const mask = new Float32Array(R * T);
+  const completionMask = new Uint8Array(R * T);
   const lengths = new Int32Array(R);
   const promptLengths = new Int32Array(R);
   let tokens = 0;
@@ -92,15 +110,12 @@ export function packSequences(seqs: readonly SequenceIds[], opts: { pad?: number
     ids.set(s.prompt, base);
     ids.set(s.completion, base + P);
     attentionMask.fill(1, base, base + P + n);
-    // completion token i sits at position P + i and is predicted by position P + i − 1
-    for (let i = 0; i < n; i++) {
-      labels[base + P + i - 1] = s.completion[i];
-      mask[base + P + i - 1] = 1;
-    }
+    completionMask.fill(1, base + P, base + P + n);
     lengths[r] = n;
     promptLengths[r] = P;
     tokens += P + n;
   });
+  const { labels, mask } = shiftLabels(ids, completionMask, R, T);
   return { R, T, ids, attentionMask, labels, mask, tokenWeight: mask.slice(), lengths, promptLengths, tokens };
 }
 
@@ -135,6 +150,8 @@ export function packPairs(pairs: readonly PairSequenceIds[], opts: { pad?: numbe
 export interface SequenceOutputs {
   /** [R, T] per-position log-prob of the label (0 at ignored positions); differentiable. */
   logp: Tensor;
+  /** [R, T] per-position log Σ_v p_v² of the same distribution (the WPO term; detached). */
+  lsp2: Tensor;
   /** [R, SEQ_FIELDS] per-row sums (ops/seq_stats.ts); cols 0 and 1 differentiable. */
   stats: Tensor;
 }
@@ -152,7 +169,8 @@ export function sequenceForward(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch
     const weight = e.tensor(batch.tokenWeight, shape, { label: 'sequences.tokenWeight' });
     const mask = e.tensor(batch.mask, shape, { label: 'sequences.mask' });
     const logp = e.view(out.logp, shape, 'sequences.logp');
-    const stats = seqStats(logp, e.view(out.lsp2, shape), weight, mask, out.zmean && out.correct ? { zmean: e.view(out.zmean, shape), correct: e.view(out.correct, shape) } : undefined);
-    return { logp, stats };
+    const lsp2 = e.view(out.lsp2, shape, 'sequences.lsp2');
+    const stats = seqStats(logp, lsp2, weight, mask, out.zmean && out.correct ? { zmean: e.view(out.zmean, shape), correct: e.view(out.correct, shape) } : undefined);
+    return { logp, lsp2, stats };
   });
 }
