@@ -162,47 +162,34 @@ export function attentionStep(d: Gemma2Dims, keyMask: Tensor | null): AttendFn {
 /**
  * One decoder layer, h (B·T, C) → (B·T, C) (spec §1.4 step 2). Sandwich norms: each sub-block is
  * normalised on the way in and out, and the residual is added after the post-norm.
- * Intermediates are disposed as soon as they are consumed; the tape keeps what backward needs.
+ * Each sub-block runs in a tidy() scope: its intermediates are freed when it returns (the tape keeps
+ * what backward needs), so the layer's peak holds one sub-block's temporaries.
  */
 export function blockForward(ctx: ForwardCtx, layer: Gemma2Layer, i: number, h: Tensor): Tensor {
   const { e, d, B, T } = ctx;
   // ---- attention sub-block
-  const a = rmsnorm(h, layer.inputNorm, d.rmsNormEps); // (B·T, C)
-  const q = matmul(a, layer.wq, { transB: true }); // (B·T, NH·HD) = a · Wqᵀ
-  const k = matmul(a, layer.wk, { transB: true }); // (B·T, KVH·HD)
-  const v = matmul(a, layer.wv, { transB: true }); // (B·T, KVH·HD)
-  a.dispose();
-  const q4 = e.view(q, [B, T, d.NH, d.HD]);
-  const k4 = e.view(k, [B, T, d.KVH, d.HD]);
-  const v4 = e.view(v, [B, T, d.KVH, d.HD]);
-  [q, k, v].forEach((t) => t.dispose());
-  const qr = rope(q4, ctx.positions, d.ropeTheta); // (B, T, NH, HD) half-split rotation
-  const kr = rope(k4, ctx.positions, d.ropeTheta); // (B, T, KVH, HD)
-  [q4, k4].forEach((t) => t.dispose());
-  const o4 = ctx.attend(i, qr, kr, v4); // (B, T, NH, HD): softcap before the mask, window on sliding layers
-  [qr, kr, v4].forEach((t) => t.dispose());
-  const o = e.view(o4, [B * T, d.NH * d.HD]);
-  o4.dispose();
-  const attnOut = matmul(o, layer.wo, { transB: true }); // (B·T, C)
-  o.dispose();
-  const attnNormed = rmsnorm(attnOut, layer.postAttnNorm, d.rmsNormEps);
-  attnOut.dispose();
-  const h1 = add(h, attnNormed); // residual after the post-norm
-  attnNormed.dispose();
+  const h1 = e.tidy(() => {
+    const a = rmsnorm(h, layer.inputNorm, d.rmsNormEps); // (B·T, C)
+    const q = e.view(matmul(a, layer.wq, { transB: true }), [B, T, d.NH, d.HD]); // a · Wqᵀ
+    const k = e.view(matmul(a, layer.wk, { transB: true }), [B, T, d.KVH, d.HD]);
+    const v = e.view(matmul(a, layer.wv, { transB: true }), [B, T, d.KVH, d.HD]);
+    const qr = rope(q, ctx.positions, d.ropeTheta); // (B, T, NH, HD) half-split rotation
+    const kr = rope(k, ctx.positions, d.ropeTheta); // (B, T, KVH, HD)
+    const o = e.view(ctx.attend(i, qr, kr, v), [B * T, d.NH * d.HD]); // softcap before the mask, window on sliding layers
+    const attnOut = matmul(o, layer.wo, { transB: true }); // (B·T, C)
+    return add(h, rmsnorm(attnOut, layer.postAttnNorm, d.rmsNormEps)); // residual after the post-norm
+  });
   // ---- MLP sub-block (GeGLU with tanh GELU on the gate)
-  const m = rmsnorm(h1, layer.preFfwNorm, d.rmsNormEps); // (B·T, C)
-  const gate = matmul(m, layer.wGate, { transB: true }); // (B·T, FF)
-  const up = matmul(m, layer.wUp, { transB: true }); // (B·T, FF)
-  m.dispose();
-  const act = geglu(gate, up); // (B·T, FF) = gelu_tanh(gate) ⊙ up
-  [gate, up].forEach((t) => t.dispose());
-  const down = matmul(act, layer.wDown, { transB: true }); // (B·T, C)
-  act.dispose();
-  const mlpNormed = rmsnorm(down, layer.postFfwNorm, d.rmsNormEps);
-  down.dispose();
-  const h2 = add(h1, mlpNormed);
-  [h1, mlpNormed].forEach((t) => t.dispose());
-  return h2;
+  return e.tidy(() => {
+    const m = rmsnorm(h1, layer.preFfwNorm, d.rmsNormEps); // (B·T, C)
+    const gate = matmul(m, layer.wGate, { transB: true }); // (B·T, FF)
+    const up = matmul(m, layer.wUp, { transB: true }); // (B·T, FF)
+    const act = geglu(gate, up); // (B·T, FF) = gelu_tanh(gate) ⊙ up
+    const down = matmul(act, layer.wDown, { transB: true }); // (B·T, C)
+    const h2 = add(h1, rmsnorm(down, layer.postFfwNorm, d.rmsNormEps));
+    h1.dispose();
+    return h2;
+  });
 }
 
 /** Final hidden states (B·T, C) after the last norm — the input of the tied LM head. */
