@@ -18,7 +18,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import type { Tensor } from '../engine/tensor.ts';
-import { needsReference } from '../engine/train/losses.ts';
+import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import { computeReferenceLogps } from '../engine/train/ref_cache.ts';
 import { Trainer, TRAIN_DEFAULTS } from '../engine/train/trainer.ts';
 import type { CliIO } from './args.ts';
@@ -28,7 +28,7 @@ import { loadExamples, openModelFolder, uploadModel } from './model.ts';
 const REPORT_FIELDS = ['chosen_logp', 'rejected_logp', 'ref_chosen_logp', 'ref_rejected_logp', 'reward_chosen', 'reward_rejected', 'margin', 'weight', 'loss'] as const;
 
 export async function stepCommand(opts: Flags, io: CliIO): Promise<void> {
-  const loss = lossConfigFromFlags(opts);
+  const loss = validateLossConfig(lossConfigFromFlags(opts)); // before any weights load
   const opened = await openModelFolder(String(opts.model), io);
   const { examples } = await loadExamples(opened, String(opts.pairs), loss, opts, io); // before any weights load
   const m = await uploadModel(opened, io, { trainable: true });

@@ -24,7 +24,7 @@ import { checkpointInfo, encodeCheckpoint, readParamsF32 } from '../engine/model
 import { writeCheckpointDir } from '../engine/model/export_node.ts';
 import { createFileBackend } from '../engine/store/kv_node.ts';
 import { xxh32 } from '../engine/store/checksum.ts';
-import { needsReference } from '../engine/train/losses.ts';
+import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import type { StepMetrics } from '../engine/train/metrics.ts';
 import { presetFlags, PRESETS } from '../engine/train/presets.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
@@ -44,7 +44,7 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   const out = String(given.out);
   const opened = await openModelFolder(String(given.model), io);
   const flags = resolvePreset(given, opened, io);
-  const loss = lossConfigFromFlags(flags);
+  const loss = validateLossConfig(lossConfigFromFlags(flags)); // before any weights load
   const trainOpts = { ...trainOptionsFromFlags(flags), loss };
   const loggingSteps = Number(flags.logging_steps ?? DEFAULT_LOGGING_STEPS);
 
