@@ -147,3 +147,99 @@ describe('determinism and the non-finite guard (tiny checkpoint)', () => {
     m.dispose();
   });
 });
+
+describe('whole-model gradients of each loss family vs finite differences (tiny checkpoint, f32)', () => {
+  // d loss / dθ from the tape's backward through the model, seqStats and prefLoss, against central
+  // differences of the same GPU loss at a few parameter entries in different tensors. f32 with
+  // ε = 1e-2: the differences carry ~1e-5 of rounding noise, far below a wrong derivative.
+  const families: Record<string, Record<string, unknown>> = {
+    'sigmoid + label smoothing': { loss_type: ['sigmoid'], label_smoothing: 0.1, beta: 0.5 },
+    'WPO (weights detached)': { loss_type: ['sigmoid'], use_weighting: true, wpo_no_clamp: true, beta: 0.5 },
+    'ipo (length-normalised)': { loss_type: ['ipo'], beta: 0.5 },
+    'simpo + cpo_alpha': { loss_type: ['simpo'], beta: 2, simpo_gamma: 0.5, cpo_alpha: 0.3 },
+    'sppo (soft targets)': { loss_type: ['sppo'], beta: 2 },
+    'hinge + sft, LD-DPO': { loss_type: ['hinge', 'sft'], loss_weights: [1, 0.5], beta: 0.2, ld_alpha: 0.5 },
+  };
+  const pairs: TrainExample[] = [
+    { row: 0, promptIds: [2, 5, 9, 11], chosenIds: [7, 8, 1], rejectedIds: [12, 13, 14, 15, 1], targets: [0.8, 0.3] },
+    { row: 1, promptIds: [2, 20], chosenIds: [30, 31, 32, 1], rejectedIds: [36, 1], targets: [0.6, 0.45] },
+  ];
+  const probes: [string, number][] = [
+    ['model.embed_tokens.weight', 1 * 16 + 5], // <eos>, in every completion
+    ['model.layers.0.self_attn.q_proj.weight', 5],
+    ['model.layers.1.mlp.down_proj.weight', 11],
+    ['model.layers.2.post_feedforward_layernorm.weight', 2],
+    ['model.norm.weight', 9],
+  ];
+
+  /** Pairs whose answers are the model's own greedy continuations (WPO weights of order 1, not 1e-20). */
+  async function onPolicy(m: LoadedModel): Promise<TrainExample[]> {
+    const r = await generate(e, m.dims, m.params, pairs.map((p) => [...p.promptIds]), { maxNewTokens: 4, temperature: 0, stopIds: [] });
+    return pairs.map((p, i) => ({ ...p, chosenIds: r.tokens[i], rejectedIds: [...r.tokens[i].slice(0, 2), (r.tokens[i][2] + 1) % 40] }));
+  }
+
+  for (const [name, flags] of Object.entries(families)) {
+    it(name, async () => {
+      const opened = await openModelFolder(tinyDir, quiet);
+      const m = await load(opened);
+      const cfg = lossConfigFromFlags(flags);
+      const { packPairs, sequenceForward } = await import('../../src/engine/train/sequences.ts');
+      const { prefLoss } = await import('../../src/engine/ops/pref_loss.ts');
+      const { namedParams } = await import('../../src/engine/model/gemma2.ts');
+      // reference sums near the policy's (|loss| stays O(1), so f32 differences resolve it)
+      const ref = (await computeReferenceLogps(e, m.dims, m.params, cfg.useWeighting ? await onPolicy(m) : pairs, { ldAlpha: cfg.ldAlpha })).map((x, i) => x + [0.3, -0.2, -0.4, 0.1][i]);
+      const packed = packPairs(cfg.useWeighting ? await onPolicy(m) : pairs, { ldAlpha: cfg.ldAlpha });
+      const refT = e.tensor(Float32Array.from([ref[0], ref[2], ref[1], ref[3]]), [4]);
+      const targets = e.tensor(packed.targets, [2, 2]);
+      const loss = (c = cfg): ReturnType<typeof prefLoss> => {
+        const { stats } = sequenceForward(e, m.dims, m.params, packed);
+        return prefLoss(stats, c.lossTypes.includes('simpo') ? null : refT, targets, c);
+      };
+      const { PAIR_FIELD, PAIR_FIELDS } = await import('../../src/engine/ops/pref_loss.ts');
+      const pairValues = async (c = cfg): Promise<Float32Array> => {
+        const r = e.noGrad(() => e.tidy(() => loss(c).pairs));
+        const v = await r.readF32();
+        r.dispose();
+        return v;
+      };
+      // WPO's weights take no gradient (TRL, the authors): differentiate mean_b(w_b(θ₀)·ℓ_b(θ)) with
+      // the weights of the unperturbed model held fixed.
+      const w0 = await pairValues();
+      const plain = { ...cfg, useWeighting: false };
+      const value = async (): Promise<number> => {
+        const v = await pairValues(cfg.useWeighting ? plain : cfg);
+        let sum = 0;
+        for (let b = 0; b < 2; b++) sum += (cfg.useWeighting ? w0[b * PAIR_FIELDS + PAIR_FIELD.weight] : 1) * v[b * PAIR_FIELDS + PAIR_FIELD.loss];
+        return sum / 2;
+      };
+      const named = new Map(namedParams(m.params));
+      const got: [string, number, number][] = [];
+      const out = e.tidy(() => loss().loss);
+      e.backward(out);
+      out.dispose();
+      for (const [tname, idx] of probes) {
+        const t = named.get(tname)!;
+        const g = (await t.grad!.readF32())[idx];
+        const w = await t.readF32();
+        const eps = 1e-2;
+        const orig = w[idx];
+        w[idx] = orig + eps;
+        t.write(w);
+        const up = await value();
+        w[idx] = orig - eps;
+        t.write(w);
+        const down = await value();
+        w[idx] = orig;
+        t.write(w);
+        const fd = (up - down) / (2 * eps);
+        got.push([`${tname}[${idx}]`, g, fd]);
+      }
+      // relative to each value, with a floor at 1e-3 of the largest (f32 noise of the differences)
+      const scale = Math.max(...got.map(([, , fd]) => Math.abs(fd)));
+      expect(scale, `${name}: the probes must see real gradients`).toBeGreaterThan(1e-3);
+      for (const [at, g, fd] of got) expect(Math.abs(g - fd), `${name}: d loss / d ${at} = ${g}, finite difference ${fd}`).toBeLessThanOrEqual(2e-2 * Math.abs(fd) + 1e-3 * scale);
+      [refT, targets].forEach((x) => x.dispose());
+      m.dispose();
+    }, 120_000);
+  }
+});
