@@ -142,7 +142,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'ld_alpha', type: 'number', metavar: 'X', group: 'loss', help: 'LD-DPO: weight of completion tokens past the shorter answer\'s length' },
       { name: 'discopop_tau', type: 'number', metavar: 'X', group: 'loss', help: 'τ of loss_type discopop (default 0.05)' },
       ...pick(['learning_rate', 'optim', 'weight_decay', 'max_grad_norm', 'adam_beta1', 'adam_beta2', 'adam_epsilon'], { max_grad_norm: { help: 'clip the global gradient norm to N (default 1.0; 0 = no clipping)' } }),
-      { name: 'lr_scheduler_type', type: 'string', metavar: 'S', group: 'schedule', help: 'constant, linear, cosine, or one of them with _with_warmup (default linear)' },
+      { name: 'lr_scheduler_type', type: 'string', metavar: 'S', group: 'schedule', help: 'linear, cosine, constant or constant_with_warmup, as transformers (default linear); warmup from --warmup_ratio or --warmup_steps' },
       { name: 'warmup_ratio', type: 'number', metavar: 'R', group: 'schedule', help: 'linear warmup over this fraction of the steps (default 0)' },
       { name: 'warmup_steps', type: 'int', metavar: 'N', group: 'schedule', help: 'linear warmup over N steps (overrides --warmup_ratio)' },
       { name: 'max_steps', type: 'int', metavar: 'N', group: 'schedule', help: 'stop after N optimizer steps' },

@@ -28,7 +28,7 @@ import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import type { StepMetrics } from '../engine/train/metrics.ts';
 import { presetFlags, PRESETS } from '../engine/train/presets.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
-import { Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
+import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
 import type { CliIO } from './args.ts';
 import { lossConfigFromFlags, trainOptionsFromFlags, type Flags } from './flags.ts';
 import { loadExamples, openModelFolder, uploadModel, type LoadedModel, type OpenedModel } from './model.ts';
@@ -51,6 +51,7 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   // The data first: a malformed file fails before any weights load.
   const { examples } = await loadExamples(opened, String(flags.data), loss, flags, io);
   io.log(`data: ${examples.length} pairs from ${String(flags.data)}`);
+  planRun(trainOpts, examples.length); // every setting checked before any weights load
   const evalSet = flags.eval_data !== undefined ? (await loadExamples(opened, String(flags.eval_data), loss, flags, io)).examples : null;
 
   await mkdir(out, { recursive: true });

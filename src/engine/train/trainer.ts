@@ -127,8 +127,6 @@ export class Trainer {
     readonly reference: ReferenceLogps | null,
     readonly opts: TrainOptions,
   ) {
-    validateLossConfig(opts.loss);
-    checkOptions(opts);
     if (examples.length === 0) throw new EngineError('trainer', 'the training set is empty', 'give at least one preference pair');
     if (needsReference(opts.loss) && (!reference || reference.length !== 2 * examples.length)) {
       throw new EngineError('trainer', `the loss needs reference log-probs for all ${examples.length} examples, got ${reference ? reference.length / 2 : 'none'}`, 'compute them with train/ref_cache.ts referenceLogps');
@@ -148,8 +146,7 @@ export class Trainer {
         ? (new RMSProp(groups, { lr: opts.learningRate, eps: opts.adamEpsilon }) as Optimizer<unknown>)
         : (new AdamW(groups, { lr: opts.learningRate, betas: [opts.adamBeta1, opts.adamBeta2], eps: opts.adamEpsilon }) as Optimizer<unknown>);
     this.microPerEpoch = Math.ceil(examples.length / opts.batchSize);
-    this.stepsPerEpoch = Math.ceil(this.microPerEpoch / opts.gradientAccumulationSteps);
-    this.totalSteps = opts.maxSteps ?? Math.ceil(opts.numTrainEpochs * this.stepsPerEpoch);
+    ({ stepsPerEpoch: this.stepsPerEpoch, totalSteps: this.totalSteps } = planRun(opts, examples.length));
     this.lambda = lrLambda({ name: opts.lrSchedulerType, totalSteps: this.totalSteps, warmupSteps: opts.warmupSteps, warmupRatio: opts.warmupRatio });
   }
 
@@ -360,6 +357,19 @@ export class Trainer {
 /** [R_w of each idx…, R_l of each idx…] — the row layout of a packed batch. */
 function packedRef(reference: ReferenceLogps, idx: readonly number[]): number[] {
   return [...idx.map((i) => reference[2 * i]), ...idx.map((i) => reference[2 * i + 1])];
+}
+
+/**
+ * Checks every training option against a dataset of `examples` pairs, without a GPU (so a command
+ * can refuse bad settings before any weights load). Returns the run's step counts.
+ */
+export function planRun(o: TrainOptions, examples: number): { stepsPerEpoch: number; totalSteps: number } {
+  validateLossConfig(o.loss);
+  checkOptions(o);
+  const stepsPerEpoch = Math.ceil(Math.ceil(examples / o.batchSize) / o.gradientAccumulationSteps);
+  const totalSteps = o.maxSteps ?? Math.ceil(o.numTrainEpochs * stepsPerEpoch);
+  lrLambda({ name: o.lrSchedulerType, totalSteps, warmupSteps: o.warmupSteps, warmupRatio: o.warmupRatio })(0);
+  return { stepsPerEpoch, totalSteps };
 }
 
 function checkOptions(o: TrainOptions): void {
