@@ -46,6 +46,9 @@ export function pairRecords(data: Float32Array, rows: readonly number[]): PairRe
       const v = data[b * F + f];
       rec[name] = name === 'nonfinite' ? v !== 0 : v;
     });
+    // the reference's per-token means, beside the policy's (the kernel has no use for them)
+    rec.ref_chosen_logp_mean = (rec.ref_chosen_logp as number) / Math.max(1, rec.chosen_tokens as number);
+    rec.ref_rejected_logp_mean = (rec.ref_rejected_logp as number) / Math.max(1, rec.rejected_tokens as number);
     return rec;
   });
 }
