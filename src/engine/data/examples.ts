@@ -374,7 +374,7 @@ function checkTargets(r: Record<string, unknown>, needs: TargetNeed[], problem: 
       if (finite) targets[t.key] = v;
       continue;
     }
-    const hint = `loss_type ${t.need} reads "${t.column}" (${t.what}) from every row`;
+    const hint = `loss_type ${t.need} reads "${t.column}" (${t.what}) from every row${t.need === 'gpo' ? '' : '; a set without win rates can train with hard labels: --loss_type sppo_hard'}`;
     if (v === undefined) problem(t.column, `is missing; loss_type ${t.need} needs it`, hint);
     else if (!finite) problem(t.column, `is ${describeValue(v)}; expected a finite number${t.probability ? ' in [0, 1]' : ''}`, hint);
     else if (t.probability && (v < 0 || v > 1)) problem(t.column, `is ${v}, outside [0, 1]; it is a probability`, hint);
