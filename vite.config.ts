@@ -43,8 +43,9 @@ export default defineConfig({
     entries: ['index.html', 'e2e/gpu/browser/index.html'],
     // The engine worker's dependencies: the scan above does not follow `new Worker(new URL(…))`,
     // and a dependency found later makes the dev server re-optimize and reload the page (e.g. in
-    // the middle of an import). idb-keyval is the weight store's (src/engine/store/kv_idb.ts).
-    include: ['idb-keyval'],
+    // the middle of an import). idb-keyval is the weight store's (src/engine/store/kv_idb.ts);
+    // hyparquet and the tokenizer's libraries are the training runs' (worker/training.ts).
+    include: ['idb-keyval', 'hyparquet', '@huggingface/tokenizers', '@huggingface/jinja'],
   },
   build: {
     target: 'es2022',

@@ -24,8 +24,8 @@ export type Reply = (ev: EngineEvent) => void;
 
 let kv: KVBackend | null = null;
 
-/** The weight store (IndexedDB database 'prefstudio'), opened on first use. */
-const store = (): KVBackend => (kv ??= createIdbBackend());
+/** The weight store (IndexedDB database 'prefstudio'), opened on first use (training.ts reads models from it too). */
+export const store = (): KVBackend => (kv ??= createIdbBackend());
 
 /** The demo's ids: DEMO_ID_PREFIX + 8 hex digits. User imports never look like this (theirs end in "-<8 hex>"). */
 const DEMO_ID_PREFIX = 'prefstudio-demo.';

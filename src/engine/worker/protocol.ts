@@ -6,7 +6,7 @@
 //
 // Not here: how either side reacts. The worker owns the engine and the weight store (IndexedDB);
 // the UI side (src/ui/engine/useEngine.ts, the only UI file importing this) turns events into store
-// actions. Later issues add dataset and training commands and their progress events.
+// actions.
 //
 // Ids: every command carries `id` (a number the sender makes unique, e.g. a counter), and every
 // event sent because of a command echoes it as `requestId`, so a reply is matched to its request
@@ -21,9 +21,26 @@
 //   importModel {files, name?} → importProgress… then importDone + models | importCancelled + models | error
 //   cancelImport               → (the running import answers importCancelled, with the import's requestId)
 //   deleteModel {modelId}      → models
+//
+// The training commands (training.ts does the work; one run at a time) and what they answer:
+//   startTraining {modelId, data, evalData?, config}
+//       → trainingStarted (data and settings checked; nothing loaded yet) → weightsProgress…
+//         → referenceProgress… (train, then eval; one event with cached: true when the reference
+//         cache has them) → evalResult (before, with evalData) → trainStep… (one per optimizer
+//         step) → evalResult (after) → trainingDone
+//       | → trainingStopped (at stopTraining) | → error with the runId (the run failed; a bad
+//         setting or data row fails the command before trainingStarted, with no runId)
+//       trainingLog events may come in between (preset used, dropped rows, skipped steps).
+//       Every one of them echoes startTraining's id as requestId and names the run's runId.
+//   stopTraining {runId}       → (the run stops between steps and answers trainingStopped, with
+//                                 startTraining's requestId)
+//   exportModel {runId, dtype?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint folder)
 // Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
 
 import type { AdapterDescription } from '../device.ts';
+import type { TrainSettings } from '../train/config.ts';
+import type { PairRecord } from '../train/metrics.ts';
+import type { StepRecord } from '../train/trainer.ts';
 
 // ------------------------------------------------------------------ ids
 
@@ -93,11 +110,59 @@ export interface EnsureDemoCommand extends CommandBase {
   baseUrl: string;
 }
 
+/** A file's name and bytes (a .jsonl, .json or .parquet preference set). A File works as well. */
+export interface DataFile {
+  /** Its name: the extension picks the reader, and messages name rows with it ("train.jsonl: line 7"). */
+  name: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Train a stored model (full fine-tuning) on a preference set, as `prefstudio train` does: the data
+ * is validated first (every malformed row named), then the weights load from the store, the
+ * reference log-probs are computed once (or read from the IndexedDB cache), and the run takes
+ * optimizer steps until max_steps / num_train_epochs. One run at a time; the trained weights stay
+ * on the GPU for exportModel until the next run starts.
+ */
+export interface StartTrainingCommand extends CommandBase {
+  type: 'startTraining';
+  /** The stored model to start from (ModelSummary.id). */
+  modelId: string;
+  data: DataFile | File;
+  /** Held-out pairs: metrics before and after training (evalResult events). */
+  evalData?: DataFile | File;
+  /**
+   * Settings by TRL / transformers name, as `prefstudio train`'s flags (train/config.ts TRAIN_CONFIG):
+   * loss_type, loss_weights, use_weighting, wpo_no_clamp, beta, simpo_gamma, label_smoothing,
+   * learning_rate, lr_scheduler_type, warmup_ratio, optim, max_steps, per_device_train_batch_size,
+   * gradient_accumulation_steps, max_length, seed, preset, … Lists may be arrays or comma-separated
+   * strings; unknown names are errors.
+   */
+  config: TrainSettings;
+}
+
+/** Stop a run between two steps (or during its reference pass); it answers trainingStopped. */
+export interface StopTrainingCommand extends CommandBase, RunScoped {
+  type: 'stopTraining';
+}
+
+/**
+ * The trained weights of a finished or stopped run as a Hugging Face checkpoint folder's files
+ * (the input model's tensor names and dtypes unless `dtype`; config.json and tokenizer files copied).
+ */
+export interface ExportModelCommand extends CommandBase, RunScoped {
+  type: 'exportModel';
+  /** Every tensor in this dtype (default: each tensor's dtype in the stored model). */
+  dtype?: 'bf16' | 'f16' | 'f32';
+}
+
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
 export type CommandBody = WithoutId<Command>;
 type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
 
-export type Command = ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand;
+export type Command =
+  | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
+  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -179,4 +244,106 @@ export interface ErrorEvent extends EventBase {
   runId?: string;
 }
 
-export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent;
+// ------------------------------------------------------------------ training events (RunScoped)
+
+/** The run's model is loading from the store onto the GPU (MB are 10^6 bytes). */
+export interface WeightsProgressEvent extends EventBase, RunScoped {
+  type: 'weightsProgress';
+  modelId: string;
+  percent: number;
+  bytesDone: number;
+  bytesTotal: number;
+  mbPerSec: number;
+}
+
+/**
+ * The run is on: the data is valid and every setting checked (nothing is loaded yet). Its runId
+ * names the run from here on (stopTraining, exportModel, every later event).
+ */
+export interface TrainingStartedEvent extends EventBase, RunScoped {
+  type: 'trainingStarted';
+  modelId: string;
+  /** Optimizer steps the run will take. */
+  totalSteps: number;
+  stepsPerEpoch: number;
+  /** Training pairs (after dropping rows that truncation left empty). */
+  examples: number;
+  /** Evaluation pairs, or null without evalData. */
+  evalExamples: number | null;
+  /** Rows dropped because truncation left no completion (0-based row, its name in the file, why). */
+  dropped: { row: number; name: string; reason: string }[];
+  /** Every setting in force: the given ones over the preset's (TRL names). */
+  settings: TrainSettings;
+}
+
+/**
+ * The reference log-probs pass (pairs done of total, pairs per second, seconds left). With
+ * cached: true the values came from the IndexedDB cache and this is the only event of the pass.
+ */
+export interface ReferenceProgressEvent extends EventBase, RunScoped {
+  type: 'referenceProgress';
+  /** Which set: the training pairs, or evalData's. */
+  split: 'train' | 'eval';
+  done: number;
+  total: number;
+  percent: number;
+  rate: number;
+  eta: number;
+  cached: boolean;
+}
+
+/** One optimizer step: `record` is exactly the line `prefstudio train` writes to metrics.jsonl. */
+export interface TrainStepEvent extends EventBase, RunScoped {
+  type: 'trainStep';
+  record: StepRecord;
+  /** Milliseconds since the first step started (for steps/s, tokens/s and an ETA). */
+  elapsedMs: number;
+}
+
+/** Metrics on evalData before the first step and after the last (TRL's eval_ names), and its pairs. */
+export interface EvalResultEvent extends EventBase, RunScoped {
+  type: 'evalResult';
+  phase: 'before' | 'after';
+  /** Optimizer steps taken when it was measured. */
+  step: number;
+  /** eval_loss, eval_rewards/chosen, … eval_mean_token_accuracy. */
+  metrics: Record<string, number>;
+  pairs: PairRecord[];
+}
+
+/** A line the CLI would print: the preset used, rows dropped, a skipped step, the reference cache. */
+export interface TrainingLogEvent extends EventBase, RunScoped {
+  type: 'trainingLog';
+  level: 'info' | 'warning';
+  message: string;
+}
+
+/** The run took all its steps (and evaluated, with evalData). Its weights can be exported. */
+export interface TrainingDoneEvent extends EventBase, RunScoped {
+  type: 'trainingDone';
+  steps: number;
+  elapsedMs: number;
+}
+
+/** The run stopped at stopTraining after `step` optimizer steps. Its weights can be exported. */
+export interface TrainingStoppedEvent extends EventBase, RunScoped {
+  type: 'trainingStopped';
+  step: number;
+}
+
+/**
+ * The run's weights as a Hugging Face checkpoint folder: config.json, model.safetensors (or shards +
+ * model.safetensors.index.json), the tokenizer and generation files. Each file is a Blob (a shard
+ * can be larger than one JS array may be): download it, write it into a folder, or import it again
+ * with importModel (new File([blob], path)).
+ */
+export interface ExportedEvent extends EventBase, RunScoped {
+  type: 'exported';
+  files: { path: string; size: number; blob: Blob }[];
+}
+
+export type TrainingEvent =
+  | WeightsProgressEvent | TrainingStartedEvent | ReferenceProgressEvent | TrainStepEvent | EvalResultEvent
+  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent;
+
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent;

@@ -1,15 +1,16 @@
 // The engine's Web Worker entry: the only engine file that knows about postMessage. It answers the
 // protocol's commands (protocol.ts) by calling the module that does the work (models.ts for the
-// weight store, gpu.ts for the Engine), stamps each answer with its command's id, and reports
-// every failure as a typed `error` event, never as an unhandled exception.
+// weight store, gpu.ts for the Engine, training.ts for training runs), stamps each answer with its
+// command's id, and reports every failure as a typed `error` event, never as an unhandled exception.
 //
 // Loaded by src/ui/engine/useEngine.ts with
 //   new Worker(new URL('../../engine/worker/worker.ts', import.meta.url), { type: 'module' }).
 
 import { EngineError } from '../errors.ts';
 import { getEngine } from './gpu.ts';
-import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, type Reply } from './models.ts';
+import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
+import { exportModel, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
 
 // NOTE: `self` is typed as the generic worker (or, under the root tsconfig, window) scope; this is
 // the dedicated-worker scope it really is.
@@ -35,10 +36,12 @@ function onDeviceLost(info: GPUDeviceLostInfo): void {
   post({ type: 'error', name: 'DeviceLostError', message: `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`, where: 'device', hint: 'reload the page; if it happens again, use a smaller batch or sequence length' });
 }
 
+const runDeps: RunDeps = { engine: () => getEngine(scope.navigator.gpu, onDeviceLost), store };
+
 async function handle(cmd: Command, reply: Reply): Promise<void> {
   switch (cmd.type) {
     case 'probe': {
-      const e = await getEngine(scope.navigator.gpu, onDeviceLost);
+      const e = await runDeps.engine();
       reply({ type: 'adapter', info: e.info, limits: { ...e.limits }, features: [...e.features].sort() });
       return;
     }
@@ -52,6 +55,12 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return cancelImport();
     case 'deleteModel':
       return deleteModel(cmd.modelId, reply);
+    case 'startTraining':
+      return startTraining(cmd, reply, runDeps);
+    case 'stopTraining':
+      return stopTraining(cmd.runId);
+    case 'exportModel':
+      return exportModel(cmd, reply);
     default: {
       // A message from an out-of-date page, or a command added to the protocol without a case here.
       const unknown = cmd as { type?: unknown };
@@ -64,7 +73,10 @@ scope.onmessage = (ev: MessageEvent<Command>) => {
   const cmd = ev.data;
   const requestId = typeof cmd?.id === 'number' ? cmd.id : undefined;
   const reply: Reply = (answer) => post({ ...answer, requestId });
-  handle(cmd, reply).catch((e: unknown) => post(errorEvent(e, { command: cmd?.type, requestId, where: `worker.${cmd?.type ?? '?'}` })));
+  handle(cmd, reply).catch((e: unknown) => {
+    const runId = runIdOf(e);
+    post({ ...errorEvent(e, { command: cmd?.type, requestId, where: `worker.${cmd?.type ?? '?'}` }), ...(runId !== undefined ? { runId } : {}) });
+  });
 };
 
 scope.addEventListener('unhandledrejection', (ev) => post(errorEvent(ev.reason, { where: 'worker' })));

@@ -1,0 +1,312 @@
+// The worker's training runs (protocol.ts: startTraining, stopTraining, exportModel): what
+// `prefstudio train` (src/cli/train.ts) does, on a model from the weight store and a data file's
+// bytes, with events instead of terminal output. The same engine pieces do the work:
+//
+//   settings      train/config.ts: normalizeTrainConfig (names, types), resolvePreset,
+//                 lossConfigFromFlags, trainOptionsFromFlags — the CLI's flag conversions
+//   data          data/dataset.ts loadDataset → train/config.ts examplesFromDataset (every row form
+//                 validated in data/examples.ts, before any weights load), with the stored model's
+//                 tokenizer files (data/tokenizer_files.ts tokenizerForModel)
+//   weights       store/load.ts storedWeights → model/load.ts loadGemma2 (trainable f32)
+//   reference     train/ref_cache.ts referenceLogps, cached in IndexedDB (database
+//                 'prefstudio-cache') under referenceKey(fingerprint of the stored model, …)
+//   steps         train/trainer.ts Trainer: each StepRecord goes out as it is (the metrics.jsonl line)
+//   export        model/export.ts encodeCheckpoint over store/load.ts storedCheckpointInfo
+//
+// One run at a time. A run's model stays on the GPU after it finishes or stops, for exportModel,
+// and is freed when the next run starts. stopTraining is honoured between steps, between reference
+// batches and during the weight upload.
+
+import { loadDataset } from '../data/dataset.ts';
+import { tokenizerForModel } from '../data/tokenizer_files.ts';
+import type { Engine } from '../engine.ts';
+import { EngineError, LoadError } from '../errors.ts';
+import { parseGemma2Config } from '../model/config.ts';
+import { encodeCheckpoint, readParamsF32, type CheckpointInfo, type ExportDtype } from '../model/export.ts';
+import { loadGemma2, type LoadedGemma2 } from '../model/load.ts';
+import type { KVBackend } from '../store/kv.ts';
+import { createIdbBackend } from '../store/kv_idb.ts';
+import { storedCheckpointInfo, storedWeights } from '../store/load.ts';
+import { getManifest, type ModelManifest } from '../store/manifest.ts';
+import { examplesFromDataset, lossConfigFromFlags, normalizeTrainConfig, resolvePreset, trainOptionsFromFlags, type TrainSettings } from '../train/config.ts';
+import { needsReference } from '../train/losses.ts';
+import { digest, referenceKey, referenceLogps } from '../train/ref_cache.ts';
+import { planRun, Trainer, type TrainExample } from '../train/trainer.ts';
+import type { Reply } from './models.ts';
+import type { DataFile, ExportModelCommand, StartTrainingCommand } from './protocol.ts';
+
+/** What a run needs from the worker: its Engine and the weight store. */
+export interface RunDeps {
+  engine(): Promise<Engine>;
+  store(): KVBackend;
+}
+
+type RunState = 'running' | 'done' | 'stopped' | 'failed';
+
+interface Run {
+  id: string;
+  modelId: string;
+  state: RunState;
+  /** trainingStarted was sent: the page knows the runId. */
+  announced: boolean;
+  /** Aborted by stopTraining (its reason is a RunStopped). */
+  stop: AbortController;
+  model: LoadedGemma2 | null;
+  trainer: Trainer | null;
+  /** The stored model's tensor list, config.json and tokenizer files, for exportModel. */
+  info: CheckpointInfo | null;
+  /** Why the weights are gone, once they are. */
+  releasedBy?: string;
+}
+
+/** Thrown (and used as the abort reason) when a run stops at stopTraining. */
+class RunStopped extends Error {
+  override name = 'RunStopped';
+}
+
+const runs = new Map<string, Run>();
+let runCount = 0;
+/** Errors that ended a run, with its id (worker.ts puts it on the error event). */
+const failedRuns = new WeakMap<object, string>();
+
+/** The run an error ended, if it ended one. */
+export function runIdOf(e: unknown): string | undefined {
+  return typeof e === 'object' && e !== null ? failedRuns.get(e) : undefined;
+}
+
+let cacheKv: KVBackend | null = null;
+/** The reference log-probs cache: IndexedDB database 'prefstudio-cache' (apart from the weights). */
+const referenceCache = (): KVBackend => (cacheKv ??= createIdbBackend('prefstudio-cache', 'reflogps'));
+
+const isActive = (r: Run): boolean => r.state === 'running';
+
+// ---------------------------------------------------------------------------------------------
+// commands
+
+/** Runs a training run to its end (trainingDone), its stop (trainingStopped) or its failure (thrown, tagged with runIdOf). */
+export async function startTraining(cmd: StartTrainingCommand, reply: Reply, deps: RunDeps): Promise<void> {
+  const active = [...runs.values()].find(isActive);
+  if (active) throw new EngineError('startTraining', `run ${active.id} is still running`, 'stop it (stopTraining) or wait for trainingDone before starting another');
+  runCount += 1;
+  const run: Run = { id: `run-${runCount}-${Date.now().toString(36)}`, modelId: cmd.modelId, state: 'running', announced: false, stop: new AbortController(), model: null, trainer: null, info: null };
+  runs.set(run.id, run);
+  try {
+    await execute(run, cmd, reply, deps);
+    run.state = 'done';
+  } catch (e) {
+    const step = run.trainer?.step ?? 0;
+    run.trainer?.dispose();
+    run.trainer = null;
+    if (e instanceof RunStopped || (run.stop.signal.aborted && run.stop.signal.reason === e)) {
+      run.state = 'stopped';
+      reply({ type: 'trainingStopped', runId: run.id, step });
+      return;
+    }
+    run.state = 'failed';
+    release(run, 'the run failed');
+    if (!run.announced) {
+      runs.delete(run.id); // a bad setting or data file: the run never started, and the error is the command's
+      throw e;
+    }
+    const err = typeof e === 'object' && e !== null ? e : new Error(String(e));
+    failedRuns.set(err, run.id);
+    throw err;
+  }
+}
+
+/** Asks run `runId` to stop; it answers trainingStopped (with its startTraining's requestId). */
+export function stopTraining(runId: string): void {
+  const run = runs.get(runId);
+  if (!run) throw new EngineError('stopTraining', `there is no run '${runId}'`, runs.size ? `the current run is ${[...runs.keys()].join(', ')}` : 'no run has started');
+  if (isActive(run) && !run.stop.signal.aborted) run.stop.abort(new RunStopped(`run ${runId} was stopped`));
+}
+
+/** The run's current weights as a Hugging Face checkpoint folder's files (answers `exported`). */
+export async function exportModel(cmd: ExportModelCommand, reply: Reply): Promise<void> {
+  const run = runs.get(cmd.runId);
+  if (!run) throw new EngineError('exportModel', `there is no run '${cmd.runId}'`, 'a run\'s weights are kept until the next run starts: export before starting another');
+  if (isActive(run)) throw new EngineError('exportModel', `run ${run.id} is still running`, 'wait for trainingDone, or stop it (stopTraining) and export what it has learned so far');
+  if (!run.model || !run.info) {
+    throw new EngineError('exportModel', `run ${run.id} has no weights to export (${run.releasedBy ?? (run.state === 'stopped' ? 'it stopped before they loaded' : 'they were never loaded')})`, 'train again and export before starting another run');
+  }
+  const files = encodeCheckpoint(run.info, await readParamsF32(run.model.params), { dtype: cmd.dtype as ExportDtype | undefined });
+  // A Blob of each file's pieces: no multi-GB shard has to be one JS array, and the page can
+  // download it, write it to a folder, or import it again (new File([blob], path)).
+  reply({ type: 'exported', runId: run.id, files: files.map((f) => ({ path: f.path, size: f.size, blob: new Blob(f.parts as Uint8Array<ArrayBuffer>[]) })) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// one run, in the order `prefstudio train` works
+
+async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: RunDeps): Promise<void> {
+  const runId = run.id;
+  const checkStop = (): void => {
+    if (run.stop.signal.aborted) throw run.stop.signal.reason;
+  };
+  // Lines before trainingStarted (the preset used, dropped rows) wait for it: the page learns the runId there.
+  const early: { level: 'info' | 'warning'; message: string }[] = [];
+  const log = (level: 'info' | 'warning', message: string): void => {
+    if (run.announced) reply({ type: 'trainingLog', runId, level, message });
+    else early.push({ level, message });
+  };
+  const kv = deps.store();
+
+  // Settings: the given ones, typed and checked, over the preset's.
+  const given = normalizeTrainConfig(cmd.config);
+  const manifest = await getManifest(kv, cmd.modelId);
+  if (!manifest) throw new LoadError(`model '${cmd.modelId}'`, `is not in the ${kv.label}`, 'list the stored models (listModels) and pick one, or import it first');
+  const { flags, note } = resolvePreset(given, manifest.parameters);
+  if (note) log('info', note);
+  const loss = lossConfigFromFlags(flags);
+  const trainOpts = { ...trainOptionsFromFlags(flags), loss };
+
+  // The data first: a malformed file fails before any weights load.
+  run.info = await storedCheckpointInfo(kv, cmd.modelId);
+  const cfg = parseGemma2Config(manifest.config, `stored model '${manifest.name}': config.json`);
+  const tokenizer = tokenizerForModel(tokenizerFilesOf(run.info, manifest), cfg.V, `stored model '${manifest.name}'`);
+  const read = async (file: DataFile | File): Promise<{ examples: TrainExample[]; dropped: { row: number; name: string; reason: string }[] }> => {
+    const { name, bytes } = await fileBytes(file);
+    const r = examplesFromDataset(await loadDataset(name, bytes), { vocabSize: cfg.V, tokenizer }, loss, flags);
+    for (const d of r.dropped.slice(0, 5)) log('warning', `${name}: ${d.name} dropped: ${d.reason}`);
+    if (r.dropped.length > 5) log('warning', `${name}: ${r.dropped.length - 5} more rows dropped`);
+    return r;
+  };
+  const { examples, dropped } = await read(cmd.data);
+  const evalSet = cmd.evalData ? (await read(cmd.evalData)).examples : null;
+  // Every setting checked (loss, optimizer, schedule) before any weights load; the run's plan.
+  const plan = planRun(trainOpts, examples.length);
+  reply({
+    type: 'trainingStarted',
+    runId,
+    modelId: cmd.modelId,
+    totalSteps: plan.totalSteps,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    examples: examples.length,
+    evalExamples: evalSet ? evalSet.length : null,
+    dropped,
+    settings: flags as TrainSettings,
+  });
+  run.announced = true;
+  for (const x of early) log(x.level, x.message);
+  checkStop();
+  // Earlier runs' weights make room for this one's.
+  for (const r of runs.values()) {
+    if (r === run) continue;
+    release(r, `run ${runId} started`);
+    runs.delete(r.id);
+  }
+
+  // The weights, as trainable f32 tensors.
+  const e = await deps.engine();
+  const source = await storedWeights(kv, cmd.modelId);
+  let lastSent = -Infinity;
+  run.model = await loadGemma2(e, source, {
+    trainable: true,
+    signal: run.stop.signal,
+    onProgress: (p) => {
+      if (p.phase !== 'upload' || (p.bytesDone < p.bytesTotal && performance.now() - lastSent < 100)) return;
+      lastSent = performance.now();
+      reply({ type: 'weightsProgress', runId, modelId: cmd.modelId, percent: p.percent, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, mbPerSec: p.mbPerSec });
+    },
+  });
+  checkStop();
+  const { dims, params } = run.model;
+
+  const fingerprint = storedFingerprint(manifest);
+  const referenceOf = async (set: TrainExample[], split: 'train' | 'eval'): Promise<Float32Array> => {
+    const r = await referenceLogps(e, dims, params, set, {
+      cache: referenceCache(),
+      key: referenceKey(fingerprint, set, { ldAlpha: loss.ldAlpha }),
+      ldAlpha: loss.ldAlpha,
+      onProgress: (p) => {
+        checkStop(); // thrown out of the pass between two batches
+        reply({ type: 'referenceProgress', runId, split, done: p.done, total: p.total, percent: p.percent, rate: p.rate, eta: p.eta, cached: false });
+      },
+      onWarning: (s) => log('warning', s),
+    });
+    if (r.cached) {
+      reply({ type: 'referenceProgress', runId, split, done: set.length, total: set.length, percent: 100, rate: 0, eta: 0, cached: true });
+      log('info', `reference log-probs (${split}): ${set.length} pairs from the cache`);
+    }
+    return r.values;
+  };
+  const reference = needsReference(loss) ? await referenceOf(examples, 'train') : null;
+  const evalReference = evalSet && needsReference(loss) ? await referenceOf(evalSet, 'eval') : null;
+  checkStop();
+
+  run.trainer = new Trainer(e, dims, params, examples, reference, trainOpts);
+  const trainer = run.trainer;
+
+  const evaluate = async (phase: 'before' | 'after'): Promise<void> => {
+    if (!evalSet) return;
+    const { pairs, ...metrics } = await trainer.evaluate(evalSet, evalReference);
+    reply({ type: 'evalResult', runId, phase, step: trainer.step, metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => [`eval_${k}`, v as number])), pairs });
+  };
+  await evaluate('before');
+
+  const t0 = performance.now();
+  while (!trainer.done) {
+    checkStop();
+    const record = await trainer.trainStep();
+    if (record.skipped) log('warning', `step ${record.step} skipped: ${record.skipped}`);
+    reply({ type: 'trainStep', runId, record, elapsedMs: performance.now() - t0 });
+  }
+  checkStop();
+  await evaluate('after');
+  trainer.dispose();
+  run.trainer = null;
+  reply({ type: 'trainingDone', runId, steps: trainer.step, elapsedMs: performance.now() - t0 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+/** Frees a run's weights and optimizer state (exportModel then says why they are gone). */
+function release(run: Run, why: string): void {
+  run.trainer?.dispose();
+  run.trainer = null;
+  run.model?.dispose();
+  run.model = null;
+  run.info = null;
+  run.releasedBy ??= `they were freed when ${why}`;
+}
+
+async function fileBytes(f: DataFile | File): Promise<{ name: string; bytes: Uint8Array }> {
+  if (typeof File !== 'undefined' && f instanceof File) return { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) };
+  const d = f as DataFile;
+  if (typeof d?.name !== 'string' || !(d.bytes instanceof Uint8Array)) {
+    throw new EngineError('startTraining', 'data and evalData must be a File or {name, bytes: Uint8Array}', 'send the file\'s name (its extension picks the reader: .jsonl, .json, .parquet) and its bytes');
+  }
+  return d;
+}
+
+/** The stored model's tokenizer.json / tokenizer_config.json, parsed (null where absent). */
+function tokenizerFilesOf(info: CheckpointInfo, m: ModelManifest): { tokenizerJson: object | null; tokenizerConfig: object | null } {
+  const json = (name: string): object | null => {
+    const bytes = info.extras.get(name);
+    if (!bytes) return null;
+    let v: unknown;
+    try {
+      v = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new LoadError(`stored model '${m.name}': ${name}`, `is not valid JSON (${(e as Error).message})`, 'import the model again from its files');
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new LoadError(`stored model '${m.name}': ${name}`, 'is not a JSON object', 'import the model again from its files');
+    return v;
+  };
+  return { tokenizerJson: json('tokenizer.json'), tokenizerConfig: json('tokenizer_config.json') };
+}
+
+/**
+ * The reference cache's model fingerprint for a stored model: its manifest's chunk checksums (the
+ * weights' bytes), the tensor table (names, dtypes, shapes, where each lies) and config.json (which
+ * changes the numbers too, e.g. rms_norm_eps).
+ */
+function storedFingerprint(m: ModelManifest): string {
+  const lines = [
+    JSON.stringify(m.config),
+    ...m.tensors.map((t) => `${t.name} ${t.dtype} ${t.shape.join('x')} ${t.file} ${t.offset}`),
+    ...m.files.map((f) => `${f.name} ${f.chunks.map((c) => c.checksum).join(',')}`),
+  ];
+  return `stored:${digest(new TextEncoder().encode(lines.join('\n')))}`;
+}
