@@ -4,13 +4,13 @@
 
 import type { Engine } from '../engine/engine.ts';
 import { loadDataset } from '../engine/data/dataset.ts';
-import { prepareExamples, validateRows, type PreferenceExample } from '../engine/data/examples.ts';
 import { loadTokenizer, type Tokenizer } from '../engine/data/tokenizer.ts';
 import { dimsFromConfig, namedParams, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
 import { checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles, type OpenedCheckpoint } from '../engine/model/load.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import { sourceFromDirectory } from '../engine/store/kv_node.ts';
-import { needsTargets, type LossConfig } from '../engine/train/losses.ts';
+import type { LossConfig } from '../engine/train/losses.ts';
+import { examplesFromDataset } from '../engine/train/config.ts';
 import type { TrainExample } from '../engine/train/trainer.ts';
 import type { CliIO } from './args.ts';
 import type { Flags } from './flags.ts';
@@ -69,44 +69,15 @@ export async function openModel(dir: string, io: CliIO, opts: { trainable?: bool
   return uploadModel(await openModelFolder(dir, io), io, opts);
 }
 
-/** Sequence-rule flags → prepareExamples options. */
-function sequenceOptions(f: Flags): { style?: string; maxLength?: number | null; maxPromptLength?: number | null; maxCompletionLength?: number | null; truncationMode?: string } {
-  const n = (k: string): number | undefined => (f[k] === undefined ? undefined : Number(f[k]));
-  return {
-    style: f.sequence_style as string | undefined,
-    maxLength: n('max_length'),
-    maxPromptLength: n('max_prompt_length'),
-    maxCompletionLength: n('max_completion_length'),
-    truncationMode: f.truncation_mode as string | undefined,
-  };
-}
-
-/** The regression targets a loss reads from an example (train/README.md "Targets"). */
-export function targetsFor(loss: LossConfig, x: PreferenceExample): [number, number] | undefined {
-  const t = x.targets;
-  if (loss.lossTypes.includes('sppo')) return [t.chosenProbsWin ?? NaN, t.chosenProbsLose ?? NaN];
-  if (loss.lossTypes.includes('sppo_single')) return [t.chosenProbs ?? NaN, 0];
-  if (loss.lossTypes.includes('gpo')) return [t.scoreChosen ?? NaN, t.scoreRejected ?? NaN];
-  return undefined;
-}
-
-/** Which target columns the loss needs (for validation). */
-function targetNeeds(loss: LossConfig): 'sppo' | 'sppo_single' | 'gpo' | undefined {
-  if (!needsTargets(loss)) return undefined;
-  return (['sppo', 'sppo_single', 'gpo'] as const).find((k) => loss.lossTypes.includes(k));
-}
-
 /**
  * Reads and validates a preference file (.jsonl, .json, .parquet) against an opened model and
- * turns it into training examples. Every malformed row is reported with its row and field.
+ * turns it into training examples (engine/train/config.ts examplesFromDataset, shared with the
+ * worker). Every malformed row is reported with its row and field.
  */
 export async function loadExamples(m: OpenedModel, file: string, loss: LossConfig, f: Flags, io: CliIO): Promise<{ examples: TrainExample[]; dropped: { row: number; name: string; reason: string }[] }> {
   const ds = await loadDataset(file, await readFileBytes(file, 'give a .jsonl, .json or .parquet preference file'));
-  const where = { file, lines: ds.lines, key: ds.key };
-  const needs = targetNeeds(loss);
-  validateRows(ds.rows, { ...where, vocabSize: m.ckpt.cfg.V, hasTokenizer: m.tokenizer !== null, needs });
-  const { examples, dropped } = prepareExamples(ds.rows, { ...sequenceOptions(f), ...where, needs, tokenizer: m.tokenizer, vocabSize: m.ckpt.cfg.V } as Parameters<typeof prepareExamples>[1]);
+  const { examples, dropped } = examplesFromDataset(ds, { vocabSize: m.ckpt.cfg.V, tokenizer: m.tokenizer }, loss, f);
   for (const d of dropped.slice(0, 5)) io.log(`warning: ${file}: ${d.name} dropped: ${d.reason}`);
   if (dropped.length > 5) io.log(`warning: ${file}: ${dropped.length - 5} more rows dropped`);
-  return { examples: examples.map((x) => ({ row: x.row, promptIds: x.promptIds, chosenIds: x.chosenIds, rejectedIds: x.rejectedIds, targets: targetsFor(loss, x) })), dropped };
+  return { examples, dropped };
 }

@@ -19,14 +19,13 @@
 
 import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EngineError } from '../engine/errors.ts';
 import { checkpointInfo, encodeCheckpoint, readParamsF32 } from '../engine/model/export.ts';
 import { writeCheckpointDir } from '../engine/model/export_node.ts';
 import { createFileBackend } from '../engine/store/kv_node.ts';
 import { xxh32 } from '../engine/store/checksum.ts';
 import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import type { StepMetrics } from '../engine/train/metrics.ts';
-import { presetFlags, PRESETS } from '../engine/train/presets.ts';
+import { resolvePreset } from '../engine/train/config.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
 import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
 import type { CliIO } from './args.ts';
@@ -38,12 +37,10 @@ import { homedir } from 'node:os';
 const DEFAULT_LOGGING_STEPS = 10;
 
 export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
-  if (given.max_steps !== undefined && given.num_train_epochs !== undefined) {
-    throw new EngineError('--max_steps', 'and --num_train_epochs were both given', 'give one of them (transformers lets max_steps win; we ask)');
-  }
   const out = String(given.out);
   const opened = await openModelFolder(String(given.model), io);
-  const flags = resolvePreset(given, opened, io);
+  const { flags, note } = resolvePreset(given, parameterCount(opened));
+  if (note) io.log(note);
   const loss = validateLossConfig(lossConfigFromFlags(flags)); // before any weights load
   const trainOpts = { ...trainOptionsFromFlags(flags), loss };
   const loggingSteps = Number(flags.logging_steps ?? DEFAULT_LOGGING_STEPS);
@@ -97,19 +94,6 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   }
 }
 
-/** Preset values under the explicit flags; a small model gets the preset's small scaling. */
-function resolvePreset(given: Flags, m: OpenedModel, io: CliIO): Flags {
-  if (given.preset === undefined) return given;
-  const name = String(given.preset);
-  if (!PRESETS[name]) throw new EngineError('--preset', `unknown preset '${name}'`, `use one of: ${Object.keys(PRESETS).join(', ')}`);
-  const { flags, note } = presetFlags(name, parameterCount(m));
-  io.log(note);
-  const merged: Flags = { ...flags, ...given };
-  // A preset's epochs yield to an explicit --max_steps (and the other way round).
-  if (given.max_steps !== undefined) delete merged.num_train_epochs;
-  return merged;
-}
-
 /** Parameters of the model from its tensors' shapes (no weights read). */
 function parameterCount(m: OpenedModel): number {
   let n = 0;
@@ -134,7 +118,7 @@ async function cachedReference(m: LoadedModel, examples: TrainExample[], ldAlpha
   return r.values;
 }
 
-/** A digest of every weight file's bytes (chunked XXH32 chain), for the reference cache key. */
+/** A digest of every weight file's bytes (chunked XXH32 chain) and config.json, for the reference cache key. */
 async function modelFingerprint(m: OpenedModel): Promise<string> {
   const CHUNK = 16 << 20;
   const parts: string[] = [];
@@ -145,6 +129,8 @@ async function modelFingerprint(m: OpenedModel): Promise<string> {
     for (let off = 0; off < f.size; off += CHUNK) h = xxh32(await f.read(off, Math.min(CHUNK, f.size - off)), h);
     parts.push(`${name}:${f.size}:${h.toString(16)}`);
   }
+  // config.json changes the numbers too (rms_norm_eps, softcaps, …)
+  parts.push(`config.json:${xxh32(new TextEncoder().encode(m.ckpt.configText)).toString(16)}`);
   return parts.join(',');
 }
 
