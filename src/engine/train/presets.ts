@@ -5,7 +5,10 @@
 // of pairs at learning rates around 1e-6. A 1M-parameter model on a few hundred pairs learns
 // nothing in minutes at those rates, so `small` keeps the loss, the γ/β ratio, schedule shape,
 // warmup and optimizer, raises the learning rate and β (the demo's log-ratios are small) and
-// shrinks the batch to 8 pairs, one epoch (42 steps on the demo). Explicit flags override either.
+// shrinks the batch to 8 pairs, one epoch (42 steps on the demo). The rates are the largest that
+// keep the demo's chosen log-probs and greedy answers intact over a whole run (2e-3 learns faster
+// and then collapses the model: chosen log-probs −0.7 → −128, garbage generations); held-out
+// reward accuracy reaches 100 % for dpo, wpo-hb and simpo. Explicit flags override either.
 
 /** The settings a preset fixes, as CLI flag names (canonical underscore form) → values. */
 export type PresetFlags = Record<string, string | number | boolean | string[]>;
@@ -44,8 +47,8 @@ export const PRESETS: Record<string, Preset> = {
       max_prompt_length: 1800,
       seed: 1,
     },
-    small: { learning_rate: 2e-3, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1, num_train_epochs: 1 },
-    smallNote: 'lr 1e-6 → 2e-3, β 0.01 → 0.1, batch 128 → 8, 2 epochs → 1',
+    small: { learning_rate: 2e-4, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1, num_train_epochs: 1 },
+    smallNote: 'lr 1e-6 → 2e-4, β 0.01 → 0.1, batch 128 → 8, 2 epochs → 1',
   },
   simpo: {
     name: 'simpo',
@@ -66,8 +69,8 @@ export const PRESETS: Record<string, Preset> = {
       max_prompt_length: 1800,
       seed: 42,
     },
-    small: { learning_rate: 1e-3, beta: 2.5, simpo_gamma: 1.25, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
-    smallNote: 'lr 8e-7 → 1e-3, β 10 → 2.5 (γ/β stays 0.5), batch 128 → 8',
+    small: { learning_rate: 2e-4, beta: 2.5, simpo_gamma: 1.25, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
+    smallNote: 'lr 8e-7 → 2e-4, β 10 → 2.5 (γ/β stays 0.5), batch 128 → 8',
   },
   sppo: {
     name: 'sppo',
@@ -86,8 +89,8 @@ export const PRESETS: Record<string, Preset> = {
       max_prompt_length: 512,
       seed: 42,
     },
-    small: { learning_rate: 3e-4, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
-    smallNote: 'lr 5e-7 → 3e-4, β 0.001 → 0.1 (targets ±5 nats instead of ±500), batch 64 → 8',
+    small: { learning_rate: 1e-4, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
+    smallNote: 'lr 5e-7 → 1e-4, β 0.001 → 0.1 (targets ±5 nats instead of ±500), batch 64 → 8',
   },
   dpo: {
     name: 'dpo',
@@ -106,8 +109,8 @@ export const PRESETS: Record<string, Preset> = {
       max_prompt_length: 1800,
       seed: 42,
     },
-    small: { learning_rate: 2e-3, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
-    smallNote: 'lr 5e-7 → 2e-3, β 0.01 → 0.1, batch 128 → 8',
+    small: { learning_rate: 2e-4, beta: 0.1, per_device_train_batch_size: 8, gradient_accumulation_steps: 1 },
+    smallNote: 'lr 5e-7 → 2e-4, β 0.01 → 0.1, batch 128 → 8',
   },
 };
 
