@@ -113,10 +113,10 @@ describe('the prefstudio command table', () => {
   it('train and step take exactly the issue\'s flags; out and report are required', () => {
     const names = (c: string): string[] => command(c).flags.map((f) => f.name).sort();
     expect(names('train')).toEqual(
-      ['model', 'data', 'loss_type', 'loss_weights', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'label_smoothing', 'preset', 'learning_rate', 'lr_scheduler_type', 'warmup_ratio', 'optim', 'weight_decay', 'max_grad_norm', 'max_steps', 'num_train_epochs', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'seed', 'logging_steps', 'out',
+      ['model', 'data', 'loss_type', 'loss_weights', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'label_smoothing', 'preset', 'learning_rate', 'lr_scheduler_type', 'warmup_ratio', 'optim', 'weight_decay', 'max_grad_norm', 'max_steps', 'num_train_epochs', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'seed', 'logging_steps', 'out',
         'warmup_steps', 'max_prompt_length', 'max_completion_length', 'truncation_mode', 'sequence_style', 'cpo_alpha', 'rpo_alpha', 'reference_free', 'f_divergence_type', 'f_alpha_divergence_coef', 'ld_alpha', 'discopop_tau', 'adam_beta1', 'adam_beta2', 'adam_epsilon', 'save_final', 'eval_data', 'cache_dir'].sort(),
     );
-    expect(names('step')).toEqual(['model', 'pairs', 'loss_type', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'cpo_alpha', 'label_smoothing', 'learning_rate', 'weight_decay', 'optim', 'max_grad_norm', 'report', 'loss_weights', 'adam_beta1', 'adam_beta2', 'adam_epsilon'].sort());
+    expect(names('step')).toEqual(['model', 'pairs', 'loss_type', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'cpo_alpha', 'label_smoothing', 'learning_rate', 'weight_decay', 'optim', 'max_grad_norm', 'report', 'loss_weights', 'adam_beta1', 'adam_beta2', 'adam_epsilon'].sort());
     expect(usageError(['--model', 'm', '--data', 'd'], command('train'))).toBe('--out is required (DIR)');
     expect(usageError(['--model', 'm', '--pairs', 'p'], command('step'))).toBe('--report is required (OUT.json)');
   });

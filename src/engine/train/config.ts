@@ -46,6 +46,12 @@ export function lossConfigFromFlags(f: Flags): LossConfig {
   cfg.useWeighting = f.use_weighting === true;
   cfg.wpoClamp = f.wpo_no_clamp !== true;
   cfg.simpoGamma = num(f, 'simpo_gamma') ?? cfg.simpoGamma;
+  // the SimPO repo's spelling: γ/β
+  const ratio = num(f, 'gamma_beta_ratio');
+  if (ratio !== undefined) {
+    if (f.simpo_gamma !== undefined) throw new EngineError('--gamma_beta_ratio', 'and --simpo_gamma were both given', 'give one: --simpo_gamma G (TRL, absolute) or --gamma_beta_ratio R (SimPO repo, γ = β·R)');
+    cfg.simpoGamma = cfg.beta * ratio;
+  }
   cfg.cpoAlpha = num(f, 'cpo_alpha') ?? cfg.cpoAlpha;
   cfg.referenceFree = f.reference_free === true;
   if (f.f_divergence_type !== undefined) cfg.fDivergenceType = f.f_divergence_type as LossConfig['fDivergenceType'];
@@ -105,6 +111,7 @@ export function resolvePreset(given: Flags, parameters: number): { flags: Flags;
   const { flags, note } = presetFlags(name, parameters);
   const merged: Flags = { ...flags, ...given };
   if (given.max_steps !== undefined) delete merged.num_train_epochs;
+  if (given.gamma_beta_ratio !== undefined && given.simpo_gamma === undefined) delete merged.simpo_gamma; // the user's γ/β wins over the preset's γ
   return { flags: merged, note };
 }
 
@@ -151,6 +158,7 @@ export const TRAIN_CONFIG: Readonly<Record<string, { type: SettingType; choices?
   wpo_no_clamp: { type: 'bool' },
   beta: { type: 'number' },
   simpo_gamma: { type: 'number' },
+  gamma_beta_ratio: { type: 'number' },
   cpo_alpha: { type: 'number' },
   label_smoothing: { type: 'number' },
   rpo_alpha: { type: 'number' },
