@@ -35,8 +35,8 @@ describe('prefstudio logps', () => {
         for (const k of ['chosen', 'rejected'] as const) {
           expect(Object.keys(p[k]).sort()).toEqual(['logp', 'token_log_sum_p2', 'token_logps', 'tokens']);
           expect(p[k].tokens).toBe(want.pairs[i][k].tokens);
-          expectClose([p[k].logp], [want.pairs[i][k].logp], { atol: 1e-4, rtol: 1e-4 }, `pairs[${i}].${k}.logp`);
-          expectClose(p[k].token_logps, want.pairs[i][k].token_logps, { atol: 1e-4, rtol: 1e-4 }, `pairs[${i}].${k}.token_logps`);
+          expectClose([p[k].logp], [want.pairs[i][k].logp], { atol: 4e-5, rtol: 4e-5 }, `pairs[${i}].${k}.logp`);
+          expectClose(p[k].token_logps, want.pairs[i][k].token_logps, { atol: 2e-5, rtol: 2e-5 }, `pairs[${i}].${k}.token_logps`);
           expectClose(p[k].token_log_sum_p2, want.pairs[i][k].token_log_sum_p2, { atol: 1e-5, rtol: 1e-3 }, `pairs[${i}].${k}.token_log_sum_p2`);
         }
       });
@@ -64,7 +64,7 @@ describe('prefstudio logps', () => {
       expect(a[i].chosen.tokens, `sample ${i} chosen token count`).toBe(s.chosen_ids.length);
       expect(a[i].rejected.tokens).toBe(s.rejected_ids.length);
       expect(a[i].chosen.token_logps).toEqual(b[i].chosen.token_logps); // same tokens → same numbers
-      expectClose([a[i].chosen.logp, a[i].rejected.logp], [s.chosen_logp, s.rejected_logp], { atol: 1e-4, rtol: 1e-4 }, `demo sample ${i} (${s.prompt})`);
+      expectClose([a[i].chosen.logp, a[i].rejected.logp], [s.chosen_logp, s.rejected_logp], { atol: 4e-5, rtol: 4e-5 }, `demo sample ${i} (${s.prompt})`);
     });
   });
 

@@ -352,7 +352,7 @@ def run_step(params32, d, pairs, cfg, dtype=torch.float64, tolerances=None):
 #                             min(cap, lr · 1e-8 · τ / (s·max(|ĝ| − τ, 0) + 1e-8)²), s = 1, cap 2·lr (AdamW)
 #                             or s = 0.1, cap 20·lr (RMSprop); ĝ = the gradient the optimizer sees (after
 #                             clipping, plus wd·p for RMSprop). Most values keep 2e-6.
-TOLERANCES = {"values_atol": 1e-4, "values_rtol": 1e-4, "grad_rtol": 1e-3, "params_sum_rel_l1": 5e-6,
+TOLERANCES = {"values_atol": 5e-5, "values_rtol": 5e-5, "grad_rtol": 1e-4, "params_sum_rel_l1": 5e-6,
               "params_first_atol": 2e-6, "grad_error_rel_max": 1e-5}
 
 
