@@ -19,7 +19,8 @@ const fwd: Tol = { atol: 2e-5, rtol: 1e-4 };
 // ρ = 6 with |q·k| up to ~16 puts scores at ±100 before the cap: f32 rounding of the dot grows 6×.
 const fwdBig: Tol = { atol: 1e-4, rtol: 1e-4 };
 
-interface Spec {
+/** A decode case's shapes and options (attention_decode_padding.ts reuses it). */
+export interface Spec {
   name: string;
   B: number;
   Tq: number;

@@ -4,27 +4,14 @@
 // assume away; a stray read of 1e4 keys/values moves the output far from the float64 reference on
 // any driver (the reference reads only visible rows). Forward only, as the op.
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
-import { attentionDecode, type DecodeTiles } from '../../../src/engine/ops/attention_decode.ts';
+import { attentionDecode } from '../../../src/engine/ops/attention_decode.ts';
+import type { Spec as DecodeSpec } from './attention_decode.ts';
 import { attentionDecodeRef } from '../../../src/engine/reference/attention_decode.ts';
 
 const POISON = 1e4;
 
-interface Spec {
-  name: string;
-  B: number;
-  Tq: number;
-  S_max: number;
-  p0: number;
-  NH: number;
-  KVH: number;
-  HD: number;
-  window?: number;
-  softcap?: number;
-  /** Left padding: the first pad[b] rows of sequence b are masked. */
-  pad?: number[];
-  tiles?: DecodeTiles;
-  splitLen?: number;
-}
+/** The decode case's shapes plus left padding: the first pad[b] rows of sequence b are masked. */
+type Spec = Omit<DecodeSpec, 'mask' | 'scale' | 'qkRange' | 'tol'> & { pad?: number[] };
 
 function paddingCase(s: Spec, seed: number): GpuCase {
   return {

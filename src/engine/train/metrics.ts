@@ -9,7 +9,7 @@
 //                                      vocabulary mean of the (soft-capped) logits (TRL ≥ 0.29)
 //   mean_token_accuracy                chosen completion tokens whose argmax is the label
 
-import { PAIR_FIELD } from '../ops/pref_loss.ts';
+import { PAIR_FIELD_NAMES } from '../ops/pref_loss.ts';
 import { SEQ_FIELD } from '../ops/seq_stats.ts';
 import type { LossConfig } from './losses.ts';
 
@@ -31,10 +31,7 @@ export interface StepMetrics {
   num_tokens?: number;
 }
 
-/** Field names in column order. */
-const FIELD_NAMES: string[] = Object.entries(PAIR_FIELD)
-  .sort((a, b) => a[1] - b[1])
-  .map(([k]) => k);
+const FIELD_NAMES: readonly string[] = PAIR_FIELD_NAMES;
 
 /** Decodes a [B, PAIR_FIELDS] readback into records; `rows` = dataset row of each pair. */
 export function pairRecords(data: Float32Array, rows: readonly number[]): PairRecord[] {

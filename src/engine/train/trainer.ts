@@ -273,7 +273,7 @@ export class Trainer {
     for (let s = 0; s < examples.length; s += batchSize) {
       const idx = Array.from({ length: Math.min(batchSize, examples.length - s) }, (_, i) => s + i);
       const packed = packPairs(idx.map((i) => examples[i]), { ldAlpha: opts.loss.ldAlpha });
-      const ref = reference && needsReference(opts.loss) ? e.tensor(Float32Array.from(packedRef(reference, idx)), [2 * idx.length], { label: 'trainer.eval.ref' }) : null;
+      const ref = this.refTensor(idx, reference);
       const out = e.noGrad(() =>
         e.tidy(() => {
           const { stats } = sequenceForward(e, this.d, this.params, packed, { metrics: true });
@@ -325,9 +325,10 @@ export class Trainer {
     );
   }
 
-  private refTensor(idx: number[]): Tensor | null {
-    if (!this.reference || !needsReference(this.opts.loss)) return null;
-    return this.e.tensor(Float32Array.from(packedRef(this.reference, idx)), [2 * idx.length], { label: 'trainer.ref' });
+  /** The reference sums of examples `idx` in packed-row order (null when the loss needs none). */
+  private refTensor(idx: number[], reference = this.reference): Tensor | null {
+    if (!reference || !needsReference(this.opts.loss)) return null;
+    return this.e.tensor(Float32Array.from(packedRef(reference, idx)), [2 * idx.length], { label: 'trainer.ref' });
   }
 
   private targetTensor(packed: PackedPairs): Tensor | null {
