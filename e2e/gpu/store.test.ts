@@ -16,7 +16,7 @@ import { embedding } from '../../src/engine/ops/embedding.ts';
 import { bytesReader, readSafetensorsHeader, toFloat32 } from '../../src/engine/model/safetensors.ts';
 import { createNodeEngine } from '../../src/engine/node.ts';
 import { shiftLabels } from '../../src/engine/train/sequences.ts';
-import { checkpointWeights, disposeLoaded, gemma2ParamsFromTensors, loadTensors, openCheckpoint, type LoadedTensor, type LoadOptions } from '../../src/engine/model/load.ts';
+import { checkpointWeights, disposeLoaded, FROZEN_16BIT, gemma2ParamsFromTensors, loadTensors, openCheckpoint, type LoadedTensor, type LoadOptions } from '../../src/engine/model/load.ts';
 import { importCheckpoint, type ImportSource } from '../../src/engine/store/import.ts';
 import { chunkChecksum } from '../../src/engine/store/checksum.ts';
 import { createMemoryBackend, type JsonValue, type KVBackend } from '../../src/engine/store/kv.ts';
@@ -153,8 +153,14 @@ describe('the loader: weight store → GPU', () => {
     const loaded = await loadStored(kv, m.id, { keep16: true });
     expect([...loaded.values()].every((t) => !isRowSplit(t) && t.dtype === 'bf16')).toBe(true);
     await expectExact(loaded, src, m, true);
-    expect(() => gemma2ParamsFromTensors(parseGemma2Config(m.config), loaded)).toThrow(/is bf16\[96, 48\]; the model's ops take f32 weights/);
+    // keep16: true keeps the norms 16-bit too, which rmsnorm does not take; FROZEN_16BIT widens them.
+    expect(() => gemma2ParamsFromTensors(parseGemma2Config(m.config), loaded)).toThrow(/tensor 'model\.layers\.0\.input_layernorm\.weight': is bf16\[48\]; norm weights must be f32/);
     disposeLoaded(loaded.values());
+    const frozen = await loadStored(kv, m.id, { keep16: FROZEN_16BIT });
+    const params = gemma2ParamsFromTensors(parseGemma2Config(m.config), frozen);
+    expect([params.layers[0].wq.dtype, params.layers[0].inputNorm.dtype, params.finalNorm.dtype]).toEqual(['bf16', 'f32', 'f32']);
+    expect((params.embed as { dtype: string }).dtype).toBe('bf16');
+    disposeLoaded(frozen.values());
   });
 
   it('odd bf16/f16 sizes at unaligned file offsets, split into row parts (even rows for odd widths)', async () => {
@@ -175,7 +181,7 @@ describe('the loader: weight store → GPU', () => {
           expect(emb.limitBytes).toBe(1000);
           // A split embedding is accepted, but here the layers' matrices were split too (and keep16 is not f32).
           expect(() => gemma2ParamsFromTensors(parseGemma2Config(m.config), loaded)).toThrow(
-            keep16 ? /tensor 'model\.embed_tokens\.weight': is (bf|f)16\[77, 45\] \(in 8 row parts\); the model's ops take f32 weights/ : /tensor 'model\.layers\.0\.self_attn\.q_proj\.weight': f32\[48, 45\] is .* over this device's limit of 1\.0 kB per buffer .* loaded as \d+ row parts; only the embedding may be split/,
+            keep16 ? /tensor 'model\.layers\.0\.input_layernorm\.weight': is (bf|f)16\[45\]; norm weights must be f32/ : /tensor 'model\.layers\.0\.self_attn\.q_proj\.weight': f32\[48, 45\] is .* over this device's limit of 1\.0 kB per buffer .* loaded as \d+ row parts; only the embedding may be split/,
           );
         }
         await expectExact(loaded, src, m, keep16);

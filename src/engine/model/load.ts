@@ -252,8 +252,9 @@ export function disposeLoaded(tensors: Iterable<LoadedTensor>): void {
 export interface LoadOptions {
   /**
    * Keep BF16/F16 tensors as 16-bit storage tensors instead of widening them to f32: all (true) or
-   * those the function picks. Default: widen every tensor (the trainable form). The seam for frozen
-   * 16-bit base weights (LoRA): today's ops take f32, so gemma2ParamsFromTensors refuses 16-bit ones.
+   * those the function picks (FROZEN_16BIT: every matrix, norms widened). Default: widen every
+   * tensor (the trainable form). Frozen 16-bit weights feed matmul, embedding and the LM head
+   * directly (the kernels widen in their loads); norm weights are always f32 (rmsnorm takes f32).
    */
   keep16?: boolean | ((name: string) => boolean);
   /** requiresGrad on every f32 tensor (each row part of a split one), for full fine-tuning. Default false. */
@@ -269,6 +270,17 @@ export interface LoadOptions {
   syncEveryBytes?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+}
+
+/**
+ * The keep16 rule of a frozen model (LoRA base, reference, logps, generation): the checkpoint's
+ * 16-bit matrices stay 16-bit on the GPU (2 bytes per parameter), the small norm vectors are widened.
+ */
+export const FROZEN_16BIT = (name: string): boolean => !isNormWeight(name);
+
+/** `*norm.weight`: Gemma-2's RMSNorm scales (f32 on the GPU, never decayed). */
+export function isNormWeight(name: string): boolean {
+  return /norm\.weight$/.test(name);
 }
 
 const GPU_DTYPE: Partial<Record<Dtype, DType>> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
@@ -462,9 +474,10 @@ function assemble(up: Upload): LoadedTensor {
 const EMBED = 'model.embed_tokens.weight';
 
 /**
- * Builds the model's parameter struct from loaded tensors (f32). The embedding may be split into
- * row parts (it is passed on as a split table: embedding, LM head and generation take one); any
- * other split tensor, and a missing, mis-shaped or non-f32 one, throws a LoadError naming it.
+ * Builds the model's parameter struct from loaded tensors: f32, or 16-bit (bf16/f16) matrices of a
+ * frozen model — the norm weights must be f32. The embedding may be split into row parts (it is
+ * passed on as a split table: embedding, LM head and generation take one); any other split tensor,
+ * and a missing, mis-shaped or wrongly typed one, throws a LoadError naming it.
  */
 export function gemma2ParamsFromTensors(cfg: Gemma2Config, tensors: ReadonlyMap<string, LoadedTensor>): Gemma2Params {
   const shapes = new Map(expectedTensors(cfg).map((t) => [t.name, t.shape]));
@@ -476,9 +489,11 @@ export function gemma2ParamsFromTensors(cfg: Gemma2Config, tensors: ReadonlyMap<
     if (t === undefined) {
       throw new LoadError(where(name), `is not among the ${tensors.size} loaded tensors (config.json expects ${fmtShape(want)})`, 'load the whole model (loadTensors / loadGemma2) of the same checkpoint as config.json');
     }
-    if (t.dtype !== 'f32') {
+    const ok = t.dtype === 'f32' || ((t.dtype === 'bf16' || t.dtype === 'f16') && !isNormWeight(name));
+    if (!ok) {
       const desc = isRowSplit(t) ? `${t.dtype}${fmtShape(t.shape)} (in ${t.parts.length} row parts)` : t.describe();
-      throw new LoadError(where(name), `is ${desc}; the model's ops take f32 weights`, 'load without keep16 (bf16/f16 are then widened to f32 on the GPU)');
+      const what = isNormWeight(name) ? 'norm weights must be f32 (rmsnorm takes f32)' : 'weights must be f32, bf16 or f16';
+      throw new LoadError(where(name), `is ${desc}; ${what}`, 'load with keep16: FROZEN_16BIT (norms widened), or without keep16 (everything widened to f32)');
     }
     if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
       throw new LoadError(where(name), `has shape ${fmtShape(t.shape)} but config.json expects ${fmtShape(want)}`, 'the loaded weights and config.json are from different checkpoints');
@@ -501,8 +516,8 @@ export function gemma2ParamsFromTensors(cfg: Gemma2Config, tensors: ReadonlyMap<
   const embed = find(EMBED);
   if (isRowSplit(embed)) {
     for (const p of embed.parts) {
-      if (p.tensor.dtype !== 'f32' || p.tensor.shape[0] !== p.row1 - p.row0 || p.tensor.shape[1] !== embed.shape[1]) {
-        throw new LoadError(where(EMBED), `row part [${p.row0}, ${p.row1}) is ${p.tensor.describe()}, expected f32${fmtShape([p.row1 - p.row0, embed.shape[1]])}`, 'reload the model (loadGemma2)');
+      if (p.tensor.dtype !== embed.dtype || p.tensor.shape[0] !== p.row1 - p.row0 || p.tensor.shape[1] !== embed.shape[1]) {
+        throw new LoadError(where(EMBED), `row part [${p.row0}, ${p.row1}) is ${p.tensor.describe()}, expected ${embed.dtype}${fmtShape([p.row1 - p.row0, embed.shape[1]])}`, 'reload the model (loadGemma2)');
       }
     }
   }
