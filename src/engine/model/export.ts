@@ -12,6 +12,12 @@
 //           exactly as huggingface_hub does: sharded.ts planShards);
 //       config.json (torch_dtype / dtype rewritten in place when the dtype changes, else byte for byte);
 //       generation_config.json and the tokenizer files, copied.
+//   encodeCheckpointStream(info, read, opts)   the same files, but each shard's tensors are read
+//                                              one at a time from a TensorReader while it is written
+//                                              (StreamedFile): memory holds one tensor, not the model.
+//   checkpointTensors(ckpt, adapter?)          a TensorReader over an opened checkpoint's files; with
+//                                              a LoRA adapter (peft.ts), each targeted weight merged:
+//                                              W + scale·B·A in float64, rounded once to f32.
 //   Files come as pieces (ExportedFile.parts), so a multi-GB shard never has to be one JS array.
 //   Each tensor is written in its input dtype, or opts.dtype for all: BF16 and F16 round to nearest
 //   even (util/halfs.ts). Non-finite values, and values beyond F16's range when writing F16, are
@@ -26,8 +32,10 @@ import { EngineError } from '../errors.ts';
 import { isRowSplit } from '../table.ts';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/halfs.ts';
 import { namedParams, type Gemma2Params } from './gemma2.ts';
-import { readWholeFile, type OpenedCheckpoint } from './load.ts';
-import { encodeSafetensorsHeader, firstNonFinite, type Dtype } from './safetensors.ts';
+import { PIECE_BYTES, readWholeFile, type OpenedCheckpoint } from './load.ts';
+import { loraScale } from './lora.ts';
+import { loraTargetOfWeight, mergeFactors, type HostLoraAdapter } from './peft.ts';
+import { encodeSafetensorsHeader, firstNonFinite, toFloat32, type Dtype } from './safetensors.ts';
 import { INDEX_FILE, MAX_SHARD_SIZE, planShards, writeShardIndex } from './sharded.ts';
 
 /** What export keeps from the input checkpoint (an OpenedCheckpoint, or a stored model's manifest). */
@@ -107,37 +115,52 @@ export async function readParamsF32(params: Gemma2Params): Promise<Map<string, F
  */
 export function encodeCheckpoint(info: CheckpointInfo, tensors: ReadonlyMap<string, Float32Array>, opts: ExportOptions = {}): ExportedFile[] {
   const where = 'encodeCheckpoint';
-  const maxShard = opts.maxShardSize ?? MAX_SHARD_SIZE;
-  if (!(Number.isSafeInteger(maxShard) && maxShard > 0)) throw new EngineError(where, `maxShardSize must be a positive number of bytes, got ${maxShard}`);
   const known = new Set(info.tensors.map((t) => t.name));
   for (const name of tensors.keys()) {
     if (!known.has(name)) throw new EngineError(where, `tensor '${name}' is not in the input checkpoint (${info.tensors.length} tensors)`, 'export the tensors of the model that was loaded, under their Hugging Face names');
   }
-
-  // What each tensor becomes: its output dtype and bytes.
-  const plan = info.tensors.map((t) => {
-    const dtype = opts.dtype ? ST_DTYPE[opts.dtype] : t.dtype;
-    if (ELEM[dtype] === undefined) throw new EngineError(where, `tensor '${t.name}' is ${t.dtype} in the input; export writes F32, BF16 or F16`, "pass opts.dtype ('bf16', 'f16' or 'f32')");
+  const { plan, shards, files, tail } = planExport(info, opts);
+  const withValues = plan.map((t) => {
     const values = tensors.get(t.name);
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (values === undefined) throw new EngineError(where, `tensor '${t.name}' is missing (the input checkpoint has it, shape [${t.shape.join(', ')}])`, 'pass every parameter (readParamsF32 reads them all from the GPU)');
     if (values.length !== numel) throw new EngineError(where, `tensor '${t.name}' has ${values.length} values but its shape [${t.shape.join(', ')}] holds ${numel}`);
-    const bad = firstNonFinite('F32', new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    if (bad >= 0) throw new EngineError(where, `tensor '${t.name}' element ${bad} is ${values[bad]}: a checkpoint's weights must be finite`, 'the training diverged: export an earlier state, or lower the learning rate');
-    return { name: t.name, dtype, shape: t.shape, values, nbytes: numel * ELEM[dtype]! };
+    assertFiniteValues(t.name, 'F32', new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 0);
+    return { ...t, values };
   });
+  const byName = new Map(withValues.map((p) => [p.name, p]));
+  for (const s of shards.shards) files.push(encodeShard(s.file, s.tensors.map((n) => byName.get(n)!)));
+  return [...files, ...tail];
+}
 
+/** What each tensor becomes (dtype, bytes), the shards, and the files around them. */
+function planExport(info: CheckpointInfo, opts: ExportOptions) {
+  const where = 'encodeCheckpoint';
+  const maxShard = opts.maxShardSize ?? MAX_SHARD_SIZE;
+  if (!(Number.isSafeInteger(maxShard) && maxShard > 0)) throw new EngineError(where, `maxShardSize must be a positive number of bytes, got ${maxShard}`);
+  const plan = info.tensors.map((t) => {
+    const dtype = opts.dtype ? ST_DTYPE[opts.dtype] : t.dtype;
+    if (ELEM[dtype] === undefined) throw new EngineError(where, `tensor '${t.name}' is ${t.dtype} in the input; export writes F32, BF16 or F16`, "pass opts.dtype ('bf16', 'f16' or 'f32')");
+    return { name: t.name, dtype, shape: t.shape, nbytes: t.shape.reduce((a, b) => a * b, 1) * ELEM[dtype]! };
+  });
   // Shards (greedy in state-dict order), each a complete safetensors file.
   const shards = planShards(plan, maxShard);
-  const byName = new Map(plan.map((p) => [p.name, p]));
   const files: ExportedFile[] = [oneFile('config.json', new TextEncoder().encode(configWithDtype(info.configText, opts.dtype ? TORCH_DTYPE[ST_DTYPE[opts.dtype]]! : null)))];
-  for (const s of shards.shards) files.push(encodeShard(s.file, s.tensors.map((n) => byName.get(n)!)));
-  if (shards.shards.length > 1) files.push(oneFile(INDEX_FILE, new TextEncoder().encode(writeShardIndex(shards.totalSize, shards.weightMap))));
+  const tail: ExportedFile[] = [];
+  if (shards.shards.length > 1) tail.push(oneFile(INDEX_FILE, new TextEncoder().encode(writeShardIndex(shards.totalSize, shards.weightMap))));
   for (const [name, bytes] of info.extras) {
     if (name === 'config.json' || name === INDEX_FILE || name.endsWith('.safetensors')) continue;
-    files.push(oneFile(name, bytes));
+    tail.push(oneFile(name, bytes));
   }
-  return files;
+  return { plan, shards, files, tail };
+}
+
+/** Throws naming the tensor and element when `bytes` (elements from `first` on) hold a NaN/±Inf. */
+function assertFiniteValues(name: string, dtype: Dtype, bytes: Uint8Array, first: number): void {
+  const bad = firstNonFinite(dtype, bytes);
+  if (bad < 0) return;
+  const v = toFloat32(dtype, bytes.subarray(bad * ELEM[dtype]!, (bad + 1) * ELEM[dtype]!))[0];
+  throw new EngineError('encodeCheckpoint', `tensor '${name}' element ${first + bad} is ${v}: a checkpoint's weights must be finite`, 'the training diverged: export an earlier state, or lower the learning rate');
 }
 
 /**
@@ -166,6 +189,112 @@ function encodeShard(file: string, tensors: { name: string; dtype: Dtype; shape:
     parts.push(bytes);
   }
   return { path: file, parts, size: head.length + (layout.length ? layout[layout.length - 1].end : 0) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// streamed export: one tensor in memory at a time
+
+/** Consecutive values of one tensor as little-endian bytes in a loadable dtype (whole elements). */
+export interface TensorPiece {
+  dtype: Dtype;
+  bytes: Uint8Array;
+}
+
+/** Each tensor's values by Hugging Face name, in order, as pieces (asked for one tensor at a time). */
+export type TensorReader = (name: string) => AsyncIterable<TensorPiece>;
+
+/**
+ * A file whose bytes are produced when written: `chunks()` yields them in order (a shard reads one
+ * tensor at a time through a TensorReader). `size` is known in advance.
+ */
+export interface StreamedFile {
+  path: string;
+  size: number;
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+/**
+ * encodeCheckpoint's files, with each tensor's values read from `read` while the shard is written,
+ * so memory holds one tensor piece (or one merged tensor) at a time, not the model. Pieces in the
+ * output dtype pass through unchanged (bit for bit); others are decoded to f32 and rounded to
+ * nearest even. Non-finite values, values beyond F16's range, and a tensor with more or fewer
+ * bytes than its shape holds fail the write, naming the tensor.
+ */
+export function encodeCheckpointStream(info: CheckpointInfo, read: TensorReader, opts: ExportOptions = {}): (ExportedFile | StreamedFile)[] {
+  const { plan, shards, files, tail } = planExport(info, opts);
+  const byName = new Map(plan.map((p) => [p.name, p]));
+  const out: (ExportedFile | StreamedFile)[] = [...files];
+  for (const s of shards.shards) {
+    const { bytes: head, tensors: layout } = encodeSafetensorsHeader(s.tensors.map((n) => byName.get(n)!));
+    const size = head.length + (layout.length ? layout[layout.length - 1].end : 0);
+    out.push({
+      path: s.file,
+      size,
+      async *chunks() {
+        yield head;
+        for (const l of layout) {
+          const want = l.end - l.begin;
+          let done = 0;
+          for await (const piece of read(l.name)) {
+            const bytes = convertPiece(l.name, piece, l.dtype, done / ELEM[l.dtype]!);
+            done += bytes.length;
+            if (done > want) break;
+            yield bytes;
+          }
+          if (done !== want) throw new EngineError('encodeCheckpoint', `tensor '${l.name}' gave ${done > want ? 'more than' : done} of the ${want} bytes its shape [${l.shape.join(', ')}] holds as ${l.dtype}`, 'the source checkpoint changed or is damaged: open it again');
+        }
+      },
+    });
+  }
+  return [...out, ...tail];
+}
+
+/** A piece in `dtype`: as is when it already is, else decoded and rounded to nearest even. */
+function convertPiece(name: string, p: TensorPiece, dtype: Dtype, first: number): Uint8Array {
+  if (ELEM[p.dtype] === undefined || p.bytes.length % ELEM[p.dtype]! !== 0) throw new EngineError('encodeCheckpoint', `tensor '${name}': a piece of ${p.bytes.length} ${p.dtype} bytes is not whole F32/BF16/F16 elements`);
+  assertFiniteValues(name, p.dtype, p.bytes, first);
+  if (p.dtype === dtype) return p.bytes;
+  const f = toFloat32(p.dtype, p.bytes);
+  if (dtype === 'F32') return new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+  const bytes = new Uint8Array((dtype === 'BF16' ? f32ToBf16Bits : f32ToF16Bits)(f).buffer);
+  const bad = dtype === 'F16' ? firstNonFinite('F16', bytes) : -1;
+  if (bad >= 0) throw new EngineError('encodeCheckpoint', `tensor '${name}' element ${first + bad} is ${f[bad]}, beyond float16's range (±65504): as F16 it would be infinite`, "export as 'bf16' or 'f32'");
+  return bytes;
+}
+
+/**
+ * The tensors of an opened checkpoint as a TensorReader, read from its files piece by piece; with an
+ * adapter, each weight it targets is W + scale·B·A (peft.ts mergeFactors: float64, rounded once to
+ * f32), read and merged whole. The adapter must fit the checkpoint's shapes (peft.ts openPeftAdapter
+ * checks a file's; one made for this model does).
+ */
+export function checkpointTensors(ckpt: OpenedCheckpoint, adapter: HostLoraAdapter | null = null, opts: { pieceBytes?: number } = {}): TensorReader {
+  const pieceBytes = opts.pieceBytes ?? PIECE_BYTES;
+  const byName = new Map(ckpt.report.tensors.map((t) => [t.name, t]));
+  const scale = adapter ? loraScale(adapter.config) : 0;
+  if (adapter && adapter.layers.length !== ckpt.cfg.L) throw new EngineError('checkpointTensors', `the adapter has ${adapter.layers.length} layers, ${ckpt.source} has ${ckpt.cfg.L}`, 'merge an adapter made for this base model');
+  const readBytes = async (t: { name: string; file: string; offset: number }, at: number, n: number): Promise<Uint8Array> => {
+    const b = await ckpt.files.get(t.file)!.read(t.offset + at, n);
+    if (b.length !== n) throw new EngineError('checkpointTensors', `${ckpt.source}/${t.file}, tensor '${t.name}': reading ${n} bytes at ${t.offset + at} returned ${b.length}`, 'the file changed or was truncated: copy it again');
+    return b;
+  };
+  return async function* (name: string): AsyncGenerator<TensorPiece> {
+    const t = byName.get(name);
+    if (!t) throw new EngineError('checkpointTensors', `tensor '${name}' is not in ${ckpt.source}`);
+    const at = loraTargetOfWeight(name);
+    const f = at && adapter ? adapter.layers[at.layer]?.[at.target] : undefined;
+    if (at && f) {
+      const [out, inn] = t.shape;
+      const r = adapter!.config.r;
+      if (f.A.length !== r * inn || f.B.length !== out * r) {
+        throw new EngineError('checkpointTensors', `the adapter's factors for '${name}' hold ${f.A.length} (A) and ${f.B.length} (B) values; [${t.shape.join(', ')}] with r = ${r} needs ${r * inn} and ${out * r}`, 'merge an adapter made for this base model');
+      }
+      const merged = mergeFactors(toFloat32(t.dtype, await readBytes(t, 0, t.nbytes)), f, scale, out, inn);
+      yield { dtype: 'F32', bytes: new Uint8Array(merged.buffer) };
+      return;
+    }
+    for (let o = 0; o < t.nbytes; o += pieceBytes) yield { dtype: t.dtype, bytes: await readBytes(t, o, Math.min(pieceBytes, t.nbytes - o)) };
+  };
 }
 
 /**

@@ -13,10 +13,14 @@
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EngineError } from '../errors.ts';
-import type { ExportedFile } from './export.ts';
+import type { ExportedFile, StreamedFile } from './export.ts';
 
-/** Writes `files` as the folder `dir` (created, or replaced as a whole). */
-export async function writeCheckpointDir(dir: string, files: readonly ExportedFile[]): Promise<void> {
+/**
+ * Writes `files` as the folder `dir` (created, or replaced as a whole). A streamed file's bytes are
+ * produced while it is written (export.ts encodeCheckpointStream); if producing them fails, the
+ * previous folder stays as it was.
+ */
+export async function writeCheckpointDir(dir: string, files: readonly (ExportedFile | StreamedFile)[]): Promise<void> {
   const where = 'writeCheckpointDir';
   const target = resolve(dir);
   const parent = dirname(target);
@@ -33,7 +37,7 @@ export async function writeCheckpointDir(dir: string, files: readonly ExportedFi
 
   const tmp = await mkdtemp(join(parent, `${base}.tmp-`));
   try {
-    for (const f of files) await writeFileSynced(join(tmp, f.path), f.parts);
+    for (const f of files) await writeFileSynced(join(tmp, f.path), 'parts' in f ? f.parts : f.chunks(), f.size);
     await syncDir(tmp);
     if (existing) {
       const old = await mkdtemp(join(parent, `${base}.old-`)); // a free name; the rename replaces the empty folder
@@ -54,15 +58,18 @@ export async function writeCheckpointDir(dir: string, files: readonly ExportedFi
   }
 }
 
-async function writeFileSynced(path: string, parts: readonly Uint8Array[]): Promise<void> {
+async function writeFileSynced(path: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, size: number): Promise<void> {
   const fh = await open(path, 'wx');
   try {
-    for (const bytes of parts) {
+    let total = 0;
+    for await (const bytes of parts) {
+      total += bytes.length;
       for (let off = 0; off < bytes.length; ) {
         const { bytesWritten } = await fh.write(bytes, off, bytes.length - off);
         off += bytesWritten;
       }
     }
+    if (total !== size) throw new EngineError('writeCheckpointDir', `internal: ${basename(path)} was announced as ${size} bytes but ${total} were produced`);
     await fh.sync(); // on disk before the rename makes it visible
   } finally {
     await fh.close();
