@@ -1,4 +1,5 @@
-// BufferPool without a device: size classes, reuse only after a submit, trim(), the byte budget,
+// BufferPool without a device: size classes, reuse within a batch (GPU-written tensors) and after a
+// submit (host-written ones), the high-water trim, trim(), the byte budget,
 // and what happens when the device reports out-of-memory for one of its allocations (the engine's
 // error scope calls outOfMemory(buf): the failed buffer is never reused, idle buffers are freed and
 // the pool is capped at what the device held).
@@ -30,20 +31,58 @@ function fakePool(maxBufferSize = 1 << 30): { pool: BufferPool; made: FakeBuffer
 }
 
 describe('BufferPool', () => {
-  it('size classes: at least 256 B, powers of two split into quarters', () => {
-    expect([1, 256, 257, 1000, 1024, 1025, 1300, 5000].map(sizeClass)).toEqual([256, 256, 320, 1024, 1024, 1280, 1536, 5120]);
+  it('size classes: at least 256 B, powers of two split into eighths (at most 12.5 % over the request)', () => {
+    expect([1, 256, 257, 1000, 1024, 1025, 1300, 5000].map(sizeClass)).toEqual([256, 256, 288, 1024, 1024, 1152, 1408, 5120]);
+    for (let b = 257; b < 100_000; b += 97) {
+      const c = sizeClass(b);
+      expect(c).toBeGreaterThanOrEqual(b);
+      expect(c / b).toBeLessThanOrEqual(1.125);
+    }
   });
 
-  it('reuses a released buffer only after the next submit', () => {
+  it('a buffer released mid-batch serves a GPU-written tensor at once, a host-written one only after the submit', () => {
     const { pool, made } = fakePool();
     const a = pool.acquire(1000, 'a');
-    pool.release(a);
-    pool.acquire(1000, 'b'); // a is still pending: a new buffer
+    pool.release(a); // encoded commands may still read a
+    expect(pool.acquire(1000, 'host', 'host')).not.toBe(a); // queue.writeBuffer would land before them
     expect(made.length).toBe(2);
+    const g = pool.acquire(1000, 'gpu'); // a dispatch output: written after them, in encoding order
+    expect(g).toBe(a);
+    expect(pool.getStats().reusedInBatch).toBe(1);
+    pool.release(g);
     pool.afterSubmit();
-    const c = pool.acquire(1000, 'c');
-    expect(c).toBe(a);
+    expect(pool.acquire(1000, 'host after submit', 'host')).toBe(a);
     expect(made.length).toBe(2);
+  });
+
+  it('stats: inUse drops at release, free holds idle buffers, peak and livePeak', () => {
+    const { pool } = fakePool();
+    const a = pool.acquire(4096, 'a');
+    const b = pool.acquire(4096, 'b');
+    pool.release(a);
+    expect(pool.getStats()).toMatchObject({ inUse: 4096, free: 4096, peak: 8192, livePeak: 8192 });
+    pool.acquire(4096, 'c'); // reuses a
+    pool.release(b);
+    expect(pool.getStats()).toMatchObject({ inUse: 4096, free: 4096, peak: 8192, livePeak: 8192, created: 2 });
+  });
+
+  it('before the footprint passes the live high-water mark, idle buffers of other sizes go (oldest first)', () => {
+    const { pool, made } = fakePool();
+    const a = pool.acquire(8192, 'a');
+    const b = pool.acquire(4096, 'b');
+    pool.release(a);
+    pool.release(b);
+    pool.afterSubmit(); // both clean, idle; live peak 12288
+    pool.acquire(6000, 'c'); // 6144 class: 12288 idle + 6144 > 12288 → a (released first) goes
+    expect(made[0].destroyed).toBe(true);
+    expect(made[1].destroyed).toBe(false);
+    expect(pool.getStats()).toMatchObject({ inUse: 6144, free: 4096, peak: 12288, destroyed: 1 });
+    // Dirty buffers cannot go (unsubmitted commands may use them): the footprint passes the mark.
+    const d = pool.acquire(4096, 'd'); // reuses b
+    pool.release(d);
+    pool.acquire(20_000, 'e');
+    expect(made[1].destroyed).toBe(false);
+    expect(pool.getStats().peak).toBe(6144 + 4096 + 20480);
   });
 
   it('trim() destroys idle buffers only and returns their bytes', () => {
@@ -58,6 +97,28 @@ describe('BufferPool', () => {
     expect(made.map((m) => m.destroyed)).toEqual([true, true, false]);
     const s = pool.getStats();
     expect([s.free, s.inUse, s.destroyed]).toEqual([0, 320, 2]);
+  });
+
+  it('a budget flushes to free dirty buffers before refusing', () => {
+    let flushes = 0;
+    const made: FakeBuffer[] = [];
+    const pool: BufferPool = new BufferPool(
+      1 << 30,
+      (desc) => {
+        const b: FakeBuffer = { size: desc.size, label: desc.label ?? '', destroyed: false, destroy() { this.destroyed = true; } };
+        made.push(b);
+        return b as unknown as GPUBuffer;
+      },
+      () => {
+        flushes++;
+        pool.afterSubmit();
+      },
+    );
+    pool.setBudget(8192);
+    pool.release(pool.acquire(4096, 'a')); // dirty
+    pool.acquire(8000, 'b'); // 4096 dirty + 8192 > budget: flush, then trim it
+    expect(flushes).toBe(1);
+    expect(made[0].destroyed).toBe(true);
   });
 
   it('a budget trims idle buffers before growing, and refuses what cannot fit, naming the tensor', () => {
@@ -75,19 +136,23 @@ describe('BufferPool', () => {
 
   it('outOfMemory(buf): the failed buffer is destroyed on release (never reused), idle buffers freed, pool capped', () => {
     const { pool, made } = fakePool();
+    pool.release(pool.acquire(200_000, 'earlier')); // a high-water mark the next buffers stay under
+    pool.afterSubmit();
+    pool.trim();
     const idle = pool.acquire(2048, 'idle');
     pool.release(idle);
     pool.afterSubmit();
     pool.acquire(1024, 'live');
     const failed = pool.acquire(100_000, 'failed'); // the device could not allocate this one
+    expect(made[1].destroyed).toBe(false); // under the high-water mark: the idle buffer was kept
     const msg = pool.outOfMemory(failed);
     expect(msg).toMatch(/freed/);
-    expect(made[0].destroyed).toBe(true); // the idle buffer
+    expect(made[1].destroyed).toBe(true); // the idle buffer
     const s = pool.getStats();
     expect(s.budget).toBe(1024 + 2048); // what the device held: live + idle, without the failed one
     pool.release(failed);
     pool.afterSubmit();
-    expect(made[2].destroyed).toBe(true);
+    expect(made[3].destroyed).toBe(true);
     expect(pool.getStats().free).toBe(0);
     // The same request now fails at once with a clear error instead of an invalid buffer.
     expect(() => pool.acquire(100_000, 'retry')).toThrow(OutOfMemoryError);
