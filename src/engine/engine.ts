@@ -19,10 +19,10 @@
 
 import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterDescription } from './device.ts';
 import { DeviceLostError, EngineError, GpuError, ShapeError, fmtShape } from './errors.ts';
-import { BufferPool, OutOfMemoryError } from './pool.ts';
+import { BufferPool, OutOfMemoryError, type Writer } from './pool.ts';
 import { Tape, backward, releaseGraph, type BackwardOptions } from './tape.ts';
 import { Tensor, numel, storageBytes, type DType, type HostArray } from './tensor.ts';
-import { shaderSource, type ShaderName } from '../gpu/shaders/index.ts';
+import { shaderSource, type ShaderName, type ShaderVariant } from '../gpu/shaders/index.ts';
 
 /** A float uniform value; plain numbers in `params` are u32, negative ones i32. */
 export class F32 {
@@ -123,7 +123,11 @@ export class Engine {
     this.limits = acq.limits;
     this.debug = opts.debug ?? 0;
     this.maxBatch = opts.maxBatch ?? 256;
-    this.pool = new BufferPool(this.limits.maxBufferSize, (desc) => this.createBuffer(desc, (buf) => this.pool.outOfMemory(buf)));
+    this.pool = new BufferPool(
+      this.limits.maxBufferSize,
+      (desc) => this.createBuffer(desc, (buf) => this.pool.outOfMemory(buf)),
+      () => this.flush(),
+    );
     if (opts.memoryBudget !== undefined) this.pool.setBudget(opts.memoryBudget);
     this.device.lost.then((info) => {
       this.lost = `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`;
@@ -138,8 +142,24 @@ export class Engine {
 
   // ---------------------------------------------------------------- tensors
 
-  /** An uninitialised tensor (contents are whatever the pooled buffer held). */
+  /**
+   * An uninitialised tensor (contents are whatever the pooled buffer held). Its buffer may have been
+   * released earlier in the current batch (pool.ts): fill it with dispatches, copies or write() —
+   * never with device.queue.writeBuffer directly (use emptyForHost for that).
+   */
   empty(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    return this.allocate(shape, dtype, label, 'gpu');
+  }
+
+  /**
+   * An uninitialised tensor that device.queue.writeBuffer may fill at once: its buffer is not read by
+   * any command still waiting in the current batch (the weight loader's direct uploads).
+   */
+  emptyForHost(shape: readonly number[], dtype: DType = 'f32', label = 'tensor'): Tensor {
+    return this.allocate(shape, dtype, label, 'host');
+  }
+
+  private allocate(shape: readonly number[], dtype: DType, label: string, writer: Writer): Tensor {
     this.throwIfBroken(label);
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new ShapeError(label, `invalid shape ${fmtShape(shape)}`);
@@ -156,7 +176,7 @@ export class Engine {
         'split the tensor by rows (engine/table.ts row parts, as the embedding is), or use fewer rows per call',
       );
     }
-    return new Tensor(this, shape, dtype, this.pool.acquire(bytes, label), label);
+    return new Tensor(this, shape, dtype, this.pool.acquire(bytes, label, writer), label);
   }
 
   /** A tensor holding `data` (f32 unless `dtype` says otherwise; bf16/f16 take raw 16-bit words). */
@@ -225,9 +245,10 @@ export class Engine {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const size = Math.ceil(data.byteLength / 4) * 4; // copies move whole 4-byte words
     if (this.encoder && size <= SMALL_WRITE) {
-      // Commands already encoded may read this buffer, so the write must land after them: stage it
-      // and copy inside the batch (in order), instead of queue.writeBuffer, which would land first —
-      // and instead of a flush, so a step with small uploads (ids, masks) stays one submit.
+      // Commands already encoded may read this buffer (the tensor's own earlier readers, or those of
+      // a tensor whose buffer the pool handed on within the batch), so the write must land after
+      // them: stage it and copy inside the batch (in order), instead of queue.writeBuffer, which
+      // would land first — and instead of a flush, so a step with small uploads stays one submit.
       const staging = this.createBuffer({ size, usage: MAP_WRITE | COPY_SRC, mappedAtCreation: true, label: `${t.label}.upload` });
       new Uint8Array(staging.getMappedRange()).set(bytes);
       staging.unmap();
@@ -236,7 +257,7 @@ export class Engine {
       this.stagingUsed.push(staging);
       return;
     }
-    this.flush(); // large writes: run what is encoded first, then let the queue stage the data
+    this.flush(); // large writes: submit what is encoded first (its readers), then let the queue stage the data
     if (size === data.byteLength) {
       this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     } else {
