@@ -10,6 +10,7 @@
 import { PRESETS } from '../engine/train/presets.ts';
 import type { CliIO, CommandSpec, FlagSpec, Opts } from './args.ts';
 import { sequenceStyleHelp, tokenizeCommand, type TokenizeOptions } from './tokenize.ts';
+import { recipeFlags } from './recipe.ts';
 
 // ---------------------------------------------------------------------------------------------
 // flags shared by several commands (one definition each; commands pick them by name)
@@ -155,6 +156,16 @@ export const COMMANDS: readonly CommandSpec[] = [
     exclusive: [{ flags: ['max_steps', 'num_train_epochs'] }],
     details: `Presets: ${Object.values(PRESETS).map((p) => `${p.name} (${p.source})`).join('; ')}.\n\n${sequenceStyleHelp()}`,
     run: async (opts, io) => (await import('./train.ts')).trainCommand(opts, io),
+  },
+  {
+    name: 'recipe',
+    summary: 'a TRL recipe for a multi-GPU cluster from the same settings as train: DIR/recipe.yaml (trl dpo --config), README.md (the accelerate launch line, what differs), data.jsonl',
+    // train's settings as they grow (src/cli/recipe.ts); a getter, read after COMMANDS exists
+    get flags() {
+      return recipeFlags(COMMANDS.find((c) => c.name === 'train')!.flags);
+    },
+    details: 'Names are TRL 1.12\'s DPOConfig / ModelConfig / TrainingArguments fields (SimPO: trl.experimental.cpo.CPOConfig, run by the recipe\'s train_cpo.py). A setting TRL has no exact counterpart for (WPO\'s weight clamp, SPPO\'s soft labels, GPO, reference_free, …) is printed as a warning and written into recipe.yaml and README.md with the nearest TRL setting.',
+    run: async (opts, io) => (await import('./recipe.ts')).recipeCommand(opts, io),
   },
   {
     name: 'step',
