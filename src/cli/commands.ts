@@ -125,7 +125,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'train',
-    summary: 'full fine-tuning with a preference loss (DPO and every TRL loss type, WPO, SimPO, SPPO, GPO); writes DIR/metrics.jsonl and DIR/final/',
+    summary: 'full fine-tuning, or LoRA with --use_peft, with a preference loss (DPO and every TRL loss type, WPO, SimPO, SPPO, GPO); writes DIR/metrics.jsonl and DIR/final/',
     flags: [
       ...pick(['model']),
       { name: 'data', type: 'string', metavar: 'FILE', required: true, help: 'the preference set: .jsonl, .json or .parquet; rows as text, message lists (TRL standard / conversational, UltraFeedback-style), token ids, with SPPO / GPO target columns' },
@@ -152,6 +152,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'per_device_train_batch_size', type: 'int', metavar: 'B', group: 'schedule', help: 'pairs per micro-batch (default 8)' },
       { name: 'gradient_accumulation_steps', type: 'int', metavar: 'K', group: 'schedule', help: 'micro-batches per optimizer step (default 1)' },
       ...pick(SEQUENCE_FLAGS),
+      { name: 'use_peft', type: 'bool', group: 'lora', help: 'train a LoRA adapter on the frozen base instead of every weight; the reference is the base with the adapter off' },
+      { name: 'lora_r', type: 'int', metavar: 'R', group: 'lora', help: 'LoRA rank (default 16)' },
+      { name: 'lora_alpha', type: 'number', metavar: 'A', group: 'lora', help: 'LoRA alpha: the branch is scaled by alpha / r (default 32)' },
+      { name: 'lora_dropout', type: 'number', metavar: 'P', group: 'lora', help: 'dropout on the LoRA branch\'s input during training steps (default 0.05)' },
+      { name: 'lora_target_modules', type: 'list', metavar: 'M[,M…]', group: 'lora', help: 'modules to adapt: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear (default: all seven)' },
+      { name: 'use_rslora', type: 'bool', group: 'lora', help: 'rank-stabilised LoRA: scale by alpha / √r instead of alpha / r' },
     ],
     exclusive: [{ flags: ['max_steps', 'num_train_epochs'] }],
     details: `Presets: ${Object.values(PRESETS).map((p) => `${p.name} (${p.source})`).join('; ')}.\n\n${sequenceStyleHelp()}`,

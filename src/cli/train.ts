@@ -7,7 +7,10 @@
 //     [--preset NAME] [--learning_rate LR] [--lr_scheduler_type S] [--warmup_ratio R]
 //     [--optim adamw_torch|rmsprop] [--weight_decay WD] [--max_grad_norm N]
 //     [--max_steps N | --num_train_epochs E] [--per_device_train_batch_size B]
-//     [--gradient_accumulation_steps K] [--max_length N] [--seed S] [--logging_steps N] --out DIR
+//     [--gradient_accumulation_steps K] [--max_length N] [--seed S] [--logging_steps N]
+//     [--use_peft [--lora_r R] [--lora_alpha A] [--lora_dropout P] [--lora_target_modules M,…] [--use_rslora]] --out DIR
+//   --use_peft: the base loads frozen and a LoRA adapter (seeded by --seed) is trained; the reference
+//   is the base with the adapter off.
 //   Writes DIR/metrics.jsonl (one JSON line per optimizer step: {"step" (1-based), "epoch", "loss",
 //   …TRL's batch metrics, "pairs": [per-pair values with their dataset "row"]}), DIR/train_args.json
 //   (every resolved setting), DIR/eval_metrics.json with --eval_data, and DIR/final/: a Hugging Face
@@ -25,7 +28,8 @@ import { createFileBackend } from '../engine/store/kv_node.ts';
 import { xxh32 } from '../engine/store/checksum.ts';
 import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import type { StepMetrics } from '../engine/train/metrics.ts';
-import { resolvePreset } from '../engine/train/config.ts';
+import { loraConfigFromFlags, resolvePreset } from '../engine/train/config.ts';
+import { adapterParamCount, createAdapter } from '../engine/model/lora.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
 import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
 import type { CliIO } from './args.ts';
@@ -43,6 +47,7 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   if (note) io.log(note);
   const loss = validateLossConfig(lossConfigFromFlags(flags)); // before any weights load
   const trainOpts = { ...trainOptionsFromFlags(flags), loss };
+  const lora = loraConfigFromFlags(flags); // null = full fine-tuning
   const loggingSteps = Number(flags.logging_steps ?? DEFAULT_LOGGING_STEPS);
 
   // The data first: a malformed file fails before any weights load.
@@ -52,14 +57,18 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   const evalSet = flags.eval_data !== undefined ? (await loadExamples(opened, String(flags.eval_data), loss, flags, io)).examples : null;
 
   await mkdir(out, { recursive: true });
-  const m = await uploadModel(opened, io, { trainable: true });
+  const m = await uploadModel(opened, io, { trainable: !lora }); // a LoRA base stays frozen
   try {
+    if (lora) {
+      m.params.adapter = createAdapter(m.e, m.dims, lora, trainOpts.seed);
+      io.log(`lora: r ${lora.r}, alpha ${lora.alpha} (scale ${m.params.adapter.scale.toPrecision(4)}${lora.useRslora ? ', rsLoRA' : ''}), dropout ${lora.dropout} on ${lora.targets.join(', ')}: ${adapterParamCount(m.params.adapter)} trainable parameters of ${m.paramCount} in the base`);
+    }
     const cacheDir = String(flags.cache_dir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'prefstudio'));
     const reference = needsReference(loss) ? await cachedReference(m, examples, loss.ldAlpha, cacheDir, io, 'reference log-probs') : null;
     const evalReference = evalSet && needsReference(loss) ? await cachedReference(m, evalSet, loss.ldAlpha, cacheDir, io, 'reference log-probs (eval)') : null;
 
     const trainer = new Trainer(m.e, m.dims, m.params, examples, reference, trainOpts);
-    await writeFile(join(out, 'train_args.json'), `${JSON.stringify({ ...flags, resolved: { ...trainOpts, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, examples: examples.length } }, null, 1)}\n`);
+    await writeFile(join(out, 'train_args.json'), `${JSON.stringify({ ...flags, resolved: { ...trainOpts, lora, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, examples: examples.length } }, null, 1)}\n`);
     const metricsPath = join(out, 'metrics.jsonl');
     await rm(metricsPath, { force: true });
     io.log(`train: ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch), ${trainOpts.batchSize} pairs × ${trainOpts.gradientAccumulationSteps} accumulation per step, loss ${loss.lossTypes.join('+')}${loss.useWeighting ? ' with WPO weights' : ''}, lr ${trainOpts.learningRate}, ${trainOpts.lrSchedulerType}, ${trainOpts.optim}`);

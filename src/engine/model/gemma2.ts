@@ -6,6 +6,9 @@
 // sits next to its forward in src/engine/ops/*.ts); `blockForward` lists them in order so the
 // reverse order reads off directly.
 //
+// Every projection is model/linear.ts's linear(x, W, lora?): with an enabled LoRA adapter
+// (p.adapter, model/lora.ts) the layer's factors join the base weight there.
+//
 // Not here: loading weights (store/, load.ts), tokenization (data/), the label shift, batching and
 // losses (train/).
 //
@@ -19,12 +22,13 @@ import { attention } from '../ops/attention.ts';
 import { embedding } from '../ops/embedding.ts';
 import { geglu } from '../ops/gelu_tanh.ts';
 import { logprobs, type LogprobsResult } from '../ops/logprobs.ts';
-import { matmul } from '../ops/matmul.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { rope } from '../ops/rope.ts';
 import { isRowSplit, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Gemma2Config } from './config.ts';
+import { linear } from './linear.ts';
+import { forwardLora, layerLora, type ForwardLora, type LoraAdapter, type LoraTarget } from './lora.ts';
 
 /** The sizes and constants the forward needs (derived from config.json by model/config.ts). */
 export interface Gemma2Dims {
@@ -85,6 +89,7 @@ export interface Gemma2Params {
   //                                  or row parts when over one storage binding (engine/table.ts)
   layers: Gemma2Layer[]; // L
   finalNorm: Tensor; // (C)           model.norm
+  adapter?: LoraAdapter; //             LoRA factors per layer (trainable; the base is then frozen)
 }
 
 /** HF tensor names of one layer's fields (the safetensors layout, spec §1.2). */
@@ -146,6 +151,8 @@ export interface ForwardCtx {
   T: number;
   positions: Tensor; // (T) or (B, T) i32 RoPE positions (training: arange(T), also for right padding)
   attend: AttendFn;
+  /** The LoRA adapter as this forward started (lora.ts forwardLora); absent or null: the base alone. */
+  lora?: ForwardLora | null;
 }
 
 /** Causal (and, on sliding layers, windowed) attention within the batch's sequences. */
@@ -167,25 +174,26 @@ export function attentionStep(d: Gemma2Dims, keyMask: Tensor | null): AttendFn {
  */
 export function blockForward(ctx: ForwardCtx, layer: Gemma2Layer, i: number, h: Tensor): Tensor {
   const { e, d, B, T } = ctx;
+  const lo = (t: LoraTarget) => layerLora(ctx.lora, i, t); // this layer's LoRA of module t, if any
   // ---- attention sub-block
   const h1 = e.tidy(() => {
     const a = rmsnorm(h, layer.inputNorm, d.rmsNormEps); // (B·T, C)
-    const q = e.view(matmul(a, layer.wq, { transB: true }), [B, T, d.NH, d.HD]); // a · Wqᵀ
-    const k = e.view(matmul(a, layer.wk, { transB: true }), [B, T, d.KVH, d.HD]);
-    const v = e.view(matmul(a, layer.wv, { transB: true }), [B, T, d.KVH, d.HD]);
+    const q = e.view(linear(a, layer.wq, lo('q_proj')), [B, T, d.NH, d.HD]); // a · Wqᵀ
+    const k = e.view(linear(a, layer.wk, lo('k_proj')), [B, T, d.KVH, d.HD]);
+    const v = e.view(linear(a, layer.wv, lo('v_proj')), [B, T, d.KVH, d.HD]);
     const qr = rope(q, ctx.positions, d.ropeTheta); // (B, T, NH, HD) half-split rotation
     const kr = rope(k, ctx.positions, d.ropeTheta); // (B, T, KVH, HD)
     const o = e.view(ctx.attend(i, qr, kr, v), [B * T, d.NH * d.HD]); // softcap before the mask, window on sliding layers
-    const attnOut = matmul(o, layer.wo, { transB: true }); // (B·T, C)
+    const attnOut = linear(o, layer.wo, lo('o_proj')); // (B·T, C)
     return add(h, rmsnorm(attnOut, layer.postAttnNorm, d.rmsNormEps)); // residual after the post-norm
   });
   // ---- MLP sub-block (GeGLU with tanh GELU on the gate)
   return e.tidy(() => {
     const m = rmsnorm(h1, layer.preFfwNorm, d.rmsNormEps); // (B·T, C)
-    const gate = matmul(m, layer.wGate, { transB: true }); // (B·T, FF)
-    const up = matmul(m, layer.wUp, { transB: true }); // (B·T, FF)
+    const gate = linear(m, layer.wGate, lo('gate_proj')); // (B·T, FF)
+    const up = linear(m, layer.wUp, lo('up_proj')); // (B·T, FF)
     const act = geglu(gate, up); // (B·T, FF) = gelu_tanh(gate) ⊙ up
-    const down = matmul(act, layer.wDown, { transB: true }); // (B·T, C)
+    const down = linear(act, layer.wDown, lo('down_proj')); // (B·T, C)
     const h2 = add(h1, rmsnorm(down, layer.postFfwNorm, d.rmsNormEps));
     h1.dispose();
     return h2;
@@ -199,7 +207,7 @@ export function forwardHidden(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: 
   if (p.layers.length !== d.L) throw new ShapeError('gemma2.forward', `${p.layers.length} layers loaded, config says L = ${d.L}`);
   const positions = e.tensor(Int32Array.from({ length: T }, (_, t) => t), [T], { dtype: 'i32', label: 'gemma2.positions' });
   const keyMask = batch.attentionMask ? e.tensor(batch.attentionMask, [B, T], { dtype: 'i32', label: 'gemma2.keyMask' }) : null;
-  const ctx: ForwardCtx = { e, d, B, T, positions, attend: attentionStep(d, keyMask) };
+  const ctx: ForwardCtx = { e, d, B, T, positions, attend: attentionStep(d, keyMask), lora: forwardLora(p.adapter) };
   let h = embedding(p.embed, ids, { shape: [B * T], scale: embedScale(d.C) }); // (B·T, C)
   for (let i = 0; i < d.L; i++) {
     const next = blockForward(ctx, p.layers[i], i, h);

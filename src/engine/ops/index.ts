@@ -7,6 +7,7 @@ import { add, mul, scale, sub } from './elementwise.ts';
 import { attention } from './attention.ts';
 import { attentionDecode } from './attention_decode.ts';
 import { toF32 } from './convert.ts';
+import { dropout } from './dropout.ts';
 import { embedding } from './embedding.ts';
 import { geglu, geluTanh } from './gelu_tanh.ts';
 import { logprobs } from './logprobs.ts';
@@ -40,6 +41,7 @@ export const ops = {
   seqStats,
   prefLoss,
   toF32,
+  dropout,
 } as const;
 
 export type OpName = keyof typeof ops;

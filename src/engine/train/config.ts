@@ -5,6 +5,7 @@
 //
 //   lossConfigFromFlags(f)        → LossConfig (train/losses.ts)
 //   trainOptionsFromFlags(f)      → TrainOptions without the loss (train/trainer.ts)
+//   loraConfigFromFlags(f)        → LoraConfig with --use_peft, else null (model/lora.ts; TRL ModelConfig)
 //   sequenceOptionsFromFlags(f)   → the sequence rules' options (data/pairs.ts)
 //   resolvePreset(f, parameters)  → a preset's flags under the explicit ones (train/presets.ts)
 //   examplesFromDataset(ds, …)    → validated training examples with the loss's targets
@@ -18,6 +19,7 @@ import { prepareExamples, targetsNeededBy, type DroppedRow, type PreferenceExamp
 import type { SequenceOptions } from '../data/pairs.ts';
 import type { Tokenizer } from '../data/tokenizer.ts';
 import { EngineError } from '../errors.ts';
+import { ALL_LINEAR, LORA_DEFAULTS, LORA_TARGETS, validateLoraConfig, type LoraConfig, type LoraTarget } from '../model/lora.ts';
 import type { ScheduleName } from '../optim/schedule.ts';
 import { defaultLossConfig, type LossConfig, type LossType } from './losses.ts';
 import { presetFlags, PRESETS } from './presets.ts';
@@ -82,6 +84,26 @@ export function trainOptionsFromFlags(f: Flags): Omit<TrainOptions, 'loss'> {
     gradientAccumulationSteps: num(f, 'gradient_accumulation_steps') ?? d.gradientAccumulationSteps,
     seed: num(f, 'seed') ?? d.seed,
   };
+}
+
+/** TRL ModelConfig's LoRA flags; they need --use_peft. */
+const LORA_FLAGS = ['lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora'] as const;
+
+/**
+ * The LoRA settings of --use_peft (TRL ModelConfig names and defaults: r 16, alpha 32, dropout 0.05;
+ * every linear layer unless --lora_target_modules, which also takes PEFT's 'all-linear'), validated;
+ * null without --use_peft. A LoRA flag without --use_peft is an error rather than silently ignored.
+ */
+export function loraConfigFromFlags(f: Flags): LoraConfig | null {
+  if (f.use_peft !== true) {
+    const stray = LORA_FLAGS.find((k) => f[k] !== undefined && f[k] !== false);
+    if (stray) throw new EngineError(`--${stray}`, 'has no effect without --use_peft', 'add --use_peft to train a LoRA adapter, or drop the LoRA flags for full fine-tuning');
+    return null;
+  }
+  const d = LORA_DEFAULTS;
+  const listed = f.lora_target_modules === undefined ? null : (f.lora_target_modules as string[]).map((s) => s.trim());
+  const targets = listed === null || (listed.length === 1 && listed[0] === ALL_LINEAR) ? [...LORA_TARGETS] : (listed as LoraTarget[]);
+  return validateLoraConfig({ r: num(f, 'lora_r') ?? d.r, alpha: num(f, 'lora_alpha') ?? d.alpha, dropout: num(f, 'lora_dropout') ?? d.dropout, targets, useRslora: f.use_rslora === true });
 }
 
 /** The sequence-rule flags (max_length, …, sequence_style) as prepareExamples' options. */
@@ -186,6 +208,12 @@ export const TRAIN_CONFIG: Readonly<Record<string, { type: SettingType; choices?
   max_completion_length: { type: 'int' },
   truncation_mode: { type: 'enum', choices: ['keep_end', 'keep_start'] },
   sequence_style: { type: 'string' },
+  use_peft: { type: 'bool' },
+  lora_r: { type: 'int' },
+  lora_alpha: { type: 'number' },
+  lora_dropout: { type: 'number' },
+  lora_target_modules: { type: 'list' },
+  use_rslora: { type: 'bool' },
 };
 
 /**

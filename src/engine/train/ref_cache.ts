@@ -4,10 +4,13 @@
 // LD-weighted when ld_alpha is set — in a KV backend (IndexedDB in the browser, files in Node)
 // under a key that hashes the model, the dataset's token ids and the settings that change the
 // numbers. SimPO and reference_free need none (train/losses.ts needsReference).
+// With a LoRA adapter the reference is the base model: the pass runs with the adapter off, and the
+// key is the base's (an adapter never changes the reference).
 
 import type { Engine } from '../engine.ts';
 import { EngineError } from '../errors.ts';
 import type { Gemma2Dims, Gemma2Params } from '../model/gemma2.ts';
+import { withAdapterOff } from '../model/lora.ts';
 import { SEQ_FIELD, SEQ_FIELDS } from '../ops/seq_stats.ts';
 import { xxh32 } from '../store/checksum.ts';
 import type { KVBackend } from '../store/kv.ts';
@@ -50,15 +53,20 @@ export function referenceKey(modelFingerprint: string, examples: readonly PairSe
 
 /**
  * Reference sums of every example, [2N] = (R_w, R_l) per example, computed `batchSize` pairs at a
- * time without gradients. One readback per batch.
+ * time without gradients, by the base model (an adapter is turned off meanwhile, then restored).
+ * One readback per batch.
  */
-export async function computeReferenceLogps(
+export function computeReferenceLogps(
   e: Engine,
   d: Gemma2Dims,
   params: Gemma2Params,
   examples: readonly PairSequenceIds[],
   opts: { batchSize?: number; ldAlpha?: number | null; onProgress?: (p: PassProgress) => void } = {},
 ): Promise<Float32Array> {
+  return withAdapterOff(params.adapter, () => baseLogps(e, d, params, examples, opts));
+}
+
+async function baseLogps(...[e, d, params, examples, opts = {}]: Parameters<typeof computeReferenceLogps>): Promise<Float32Array> {
   const bs = opts.batchSize ?? 8;
   const out = new Float32Array(2 * examples.length);
   const t0 = performance.now();

@@ -20,11 +20,16 @@
 // Weight decay as the HF Trainer applies it: not on biases or norm weights (Gemma-2 has no biases;
 // every `*norm.weight` gets 0).
 //
-// LoRA (next issue) plugs in at `trainable`: today every parameter of the model is trainable.
+// LoRA: with `params.adapter` the trainable tensors are the adapter's factors (PEFT names; every
+// lora_A/lora_B is decayed, as get_decay_parameter_names leaves them) and every base tensor is
+// frozen. Each training forward's dropout seed is mixSeed(seed, step, micro-batch) (model/lora.ts);
+// evaluation runs without dropout, and the reference is the base with the adapter off (ref_cache.ts).
 
 import type { Engine } from '../engine.ts';
 import { EngineError } from '../errors.ts';
 import { namedParams, type Gemma2Dims, type Gemma2Params } from '../model/gemma2.ts';
+import { adapterParams } from '../model/lora.ts';
+import { mixSeed } from '../ops/dropout.ts';
 import { prefLoss } from '../ops/pref_loss.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { clipGradNorm } from '../optim/clip.ts';
@@ -135,7 +140,8 @@ export class Trainer {
       const bad = examples.find((x) => !x.targets);
       if (bad) throw new EngineError('trainer', `dataset row ${bad.row} has no regression targets, which loss ${opts.loss.lossTypes.join(',')} needs`, 'add the SPPO probability or GPO score columns');
     }
-    this.named = namedParams(params);
+    if (params.adapter) for (const [, t] of namedParams(params)) t.requiresGrad = false; // the frozen base
+    this.named = params.adapter ? adapterParams(params.adapter) : namedParams(params);
     for (const [, t] of this.named) t.requiresGrad = true;
     const isNorm = (name: string): boolean => /norm\.weight$/.test(name);
     const decay = this.named.filter(([n]) => !isNorm(n)).map(([, t]) => t);
@@ -150,7 +156,7 @@ export class Trainer {
     this.lambda = lrLambda({ name: opts.lrSchedulerType, totalSteps: this.totalSteps, warmupSteps: opts.warmupSteps, warmupRatio: opts.warmupRatio });
   }
 
-  /** Every trainable tensor with its HF name (a split embedding lists its row parts). */
+  /** Every trainable tensor with its HF name (a split embedding lists its row parts; PEFT names with an adapter). */
   get namedParams(): readonly [string, Tensor][] {
     return this.named;
   }
@@ -187,8 +193,9 @@ export class Trainer {
     const lr = this.learningRate(step);
     const kept: Tensor[] = [];
     const packs: { packed: PackedPairs; pairs: Tensor; stats: Tensor; loss: Tensor }[] = [];
-    for (const idx of micro) {
+    for (const [mb, idx] of micro.entries()) {
       const packed = this.pack(idx);
+      if (this.params.adapter) this.params.adapter.dropoutSeed = mixSeed(opts.seed >>> 0, step, mb); // this forward's LoRA dropout
       const out = e.tidy(() => {
         const { stats } = sequenceForward(e, this.d, this.params, packed, { metrics: true });
         const { loss, pairs } = prefLoss(stats, this.refTensor(idx), this.targetTensor(packed), opts.loss, { scale: 1 / micro.length });
@@ -198,6 +205,7 @@ export class Trainer {
       kept.push(out.stats, out.loss, out.pairs);
       packs.push({ packed, ...out });
     }
+    if (this.params.adapter) this.params.adapter.dropoutSeed = null; // forwards outside a step: no dropout
     const clip = clipGradNorm(this.opt.params, opts.maxGradNorm ?? Infinity);
     let host: Float32Array[];
     try {
@@ -270,6 +278,7 @@ export class Trainer {
     const pairs: PairRecord[] = [];
     const statsRows: { stats: Float32Array; B: number }[] = [];
     let lossSum = 0;
+    if (this.params.adapter) this.params.adapter.dropoutSeed = null; // evaluation: no LoRA dropout
     for (let s = 0; s < examples.length; s += batchSize) {
       const idx = Array.from({ length: Math.min(batchSize, examples.length - s) }, (_, i) => s + i);
       const packed = packPairs(idx.map((i) => examples[i]), { ldAlpha: opts.loss.ldAlpha });

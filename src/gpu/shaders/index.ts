@@ -11,6 +11,7 @@ import common from './common.wgsl?raw';
 import attention from './attention.wgsl?raw';
 import attention_decode from './attention_decode.wgsl?raw';
 import convert from './convert.wgsl?raw';
+import dropout from './dropout.wgsl?raw';
 import elementwise from './elementwise.wgsl?raw';
 import embedding from './embedding.wgsl?raw';
 import fma_probe from './fma_probe.wgsl?raw';
@@ -37,6 +38,7 @@ export const shaders = {
   attention,
   attention_decode,
   convert,
+  dropout,
   elementwise,
   embedding,
   fma_probe,
