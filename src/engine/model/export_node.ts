@@ -58,7 +58,7 @@ export async function writeCheckpointDir(dir: string, files: readonly (ExportedF
   }
 }
 
-async function writeFileSynced(path: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, size: number): Promise<void> {
+export async function writeFileSynced(path: string, parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, size: number): Promise<void> {
   const fh = await open(path, 'wx');
   try {
     let total = 0;
@@ -77,7 +77,7 @@ async function writeFileSynced(path: string, parts: Iterable<Uint8Array> | Async
 }
 
 /** fsync of a folder, so a rename in it is durable (best effort: not every file system allows it). */
-async function syncDir(path: string): Promise<void> {
+export async function syncDir(path: string): Promise<void> {
   const fh = await open(path, 'r').catch(() => null);
   if (!fh) return;
   await fh.sync().catch(() => {});

@@ -64,7 +64,7 @@ export class AdamW extends Optimizer<AdamWState> {
     const e = this.engine;
     let s = this.states.get(p);
     if (!s) {
-      s = { m: e.keep(e.zeros(p.shape, `${p.label}.adamw.m`)), v: e.keep(e.zeros(p.shape, `${p.label}.adamw.v`)), step: 0 };
+      s = this.newState(p);
       this.states.set(p, s);
     }
     s.step += 1;
@@ -80,6 +80,29 @@ export class AdamW extends Optimizer<AdamWState> {
       params: [p.size, f32(1 - lr * group.weightDecay), f32(this.beta1), f32(1 - this.beta1), f32(this.beta2), f32(1 - this.beta2), f32(lr / bc1), f32(Math.sqrt(bc2)), f32(this.eps)],
       workgroups: e.grid(p.size, 256),
     });
+  }
+
+  protected override newState(p: Tensor): AdamWState {
+    const e = this.engine;
+    return { m: e.keep(e.zeros(p.shape, `${p.label}.adamw.m`)), v: e.keep(e.zeros(p.shape, `${p.label}.adamw.v`)), step: 0 };
+  }
+
+  // Checkpoints: PyTorch's state names (exp_avg, exp_avg_sq, step).
+  protected override slotNames(): string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
+  protected override stateSlots(s: AdamWState): { tensors: Record<string, Tensor>; counters: Record<string, number> } {
+    return { tensors: { exp_avg: s.m, exp_avg_sq: s.v }, counters: { step: s.step } };
+  }
+
+  protected override setCounters(s: AdamWState, c: Record<string, number>): void {
+    if (!(Number.isSafeInteger(c.step) && c.step >= 0)) throw new EngineError('AdamW.importState', `saved step count ${String(c.step)} is not an integer >= 0`);
+    s.step = c.step;
+  }
+
+  protected override hyper(): Record<string, number | boolean> {
+    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps };
   }
 
   protected override uncount(p: Tensor): void {

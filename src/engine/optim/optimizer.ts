@@ -10,6 +10,10 @@
 // it counts the step as taken; once the trainer has read the flag (once per step, before the next
 // step()), rollbackStep() undoes the count, and the next update uses the bias corrections of a run
 // in which the bad step never happened (PyTorch's behaviour when the step is not called).
+//
+// Checkpoints: exportState() reads every parameter's state to the host (PyTorch's state names:
+// exp_avg, exp_avg_sq, step; square_avg, …) and importState() puts it back, so a resumed run's next
+// step equals the uninterrupted run's bit for bit (train/checkpoint_state.ts).
 
 import { EngineError, ShapeError, fmtShape } from '../errors.ts';
 import type { Engine } from '../engine.ts';
@@ -21,6 +25,24 @@ export interface ParamGroup {
   params: Tensor[];
   /** Overrides the optimizer's weightDecay for these parameters. */
   weightDecay?: number;
+}
+
+/** One parameter's optimizer state on the host (checkpoints): tensors by PyTorch's state names, and counters. */
+export interface ParamStateHost {
+  /** exp_avg, exp_avg_sq (AdamW); square_avg, grad_avg, momentum_buffer (RMSProp): f32, the parameter's size. */
+  tensors: Record<string, Float32Array>;
+  /** step (AdamW); none for RMSProp. */
+  counters: Record<string, number>;
+}
+
+/** An optimizer's whole state on the host: what exportState() gives and importState() takes. */
+export interface OptimizerStateHost {
+  /** 'AdamW' or 'RMSProp'. */
+  optimizer: string;
+  /** The hyper-parameters the state belongs to (betas, eps, …; not lr or weight decay). */
+  hyper: Record<string, number | boolean>;
+  /** The state of each parameter that has taken a step (parameters without one start fresh). */
+  states: Map<Tensor, ParamStateHost>;
 }
 
 /** A group after defaults are applied. */
@@ -137,9 +159,73 @@ export abstract class Optimizer<S> {
     this.zeroFlag = null;
   }
 
+  /**
+   * Host copies of every parameter's state (one readback), for a checkpoint. Call it between
+   * steps (after the trainer has read the step's skip flag).
+   */
+  async exportState(): Promise<OptimizerStateHost> {
+    const entries = [...this.states].map(([p, s]) => [p, this.stateSlots(s)] as const);
+    const tensors = entries.flatMap(([, slots]) => Object.values(slots.tensors));
+    const host = tensors.length > 0 ? await this.engine.readMany(tensors) : [];
+    let k = 0;
+    const states = new Map<Tensor, ParamStateHost>();
+    for (const [p, slots] of entries) {
+      const out: Record<string, Float32Array> = {};
+      for (const name of Object.keys(slots.tensors)) {
+        const a = host[k++];
+        out[name] = a instanceof Float32Array ? a : Float32Array.from(a);
+      }
+      states.set(p, { tensors: out, counters: { ...slots.counters } });
+    }
+    return { optimizer: this.name, hyper: this.hyper(), states };
+  }
+
+  /**
+   * Replaces the state with `saved` (from exportState of an optimizer with the same settings over
+   * parameters of the same shapes): the next step() continues that run bit for bit. Throws naming
+   * the optimizer, the hyper-parameter or the parameter that does not match, before changing anything.
+   */
+  importState(saved: OptimizerStateHost): void {
+    const where = `${this.name}.importState`;
+    if (saved.optimizer !== this.name) throw new EngineError(where, `the saved state is ${saved.optimizer}'s, not ${this.name}'s`, 'resume with the optimizer the run was started with (--optim)');
+    const mine = this.hyper();
+    for (const k of new Set([...Object.keys(mine), ...Object.keys(saved.hyper)])) {
+      if (mine[k] !== saved.hyper[k]) throw new EngineError(where, `hyper-parameter ${k} is ${String(saved.hyper[k])} in the saved state, ${String(mine[k])} here`, 'resume with the settings the run was started with');
+    }
+    const known = new Set(this.params);
+    for (const [p, s] of saved.states) {
+      if (!known.has(p)) throw new EngineError(where, `the saved state names a tensor (${p.label}) that is not one of this optimizer's parameters`);
+      const want = this.slotNames();
+      const got = Object.keys(s.tensors);
+      if (want.join() !== got.join()) throw new EngineError(where, `parameter ${p.label}: saved state tensors [${got.join(', ')}], this configuration keeps [${want.join(', ')}]`);
+      for (const [name, a] of Object.entries(s.tensors)) {
+        if (a.length !== p.size) throw new EngineError(where, `parameter ${p.label} ${p.describe()}: saved ${name} has ${a.length} values, the parameter ${p.size}`);
+      }
+    }
+    for (const s of this.states.values()) this.disposeState(s);
+    this.states.clear();
+    this.lastStepped = [];
+    for (const [p, host] of saved.states) {
+      const s = this.newState(p);
+      const slots = this.stateSlots(s);
+      for (const [name, t] of Object.entries(slots.tensors)) t.write(host.tensors[name]);
+      this.setCounters(s, host.counters);
+      this.states.set(p, s);
+    }
+  }
+
   /** Encodes the update of one parameter with its gradient (non-empty, shapes checked). */
   protected abstract update(p: Tensor, g: Tensor, group: ResolvedGroup, lr: number, clip: Tensor, skip: Tensor): void;
   protected abstract disposeState(s: S): void;
+  /** A fresh state for `p` (zero tensors, counters 0), as its first step creates it. */
+  protected abstract newState(p: Tensor): S;
+  /** The names of the state tensors this configuration keeps per parameter, in stateSlots order. */
+  protected abstract slotNames(): string[];
+  /** The state's tensors by PyTorch's names and its counters (exportState / importState). */
+  protected abstract stateSlots(s: S): { tensors: Record<string, Tensor>; counters: Record<string, number> };
+  protected abstract setCounters(s: S, counters: Record<string, number>): void;
+  /** The hyper-parameters a saved state must match. */
+  protected abstract hyper(): Record<string, number | boolean>;
   /** Undoes the host-side step count of `p` (rollbackStep); nothing for optimizers without one. */
   protected uncount(_p: Tensor): void {}
 

@@ -67,11 +67,7 @@ export class RMSProp extends Optimizer<RMSPropState> {
     const e = this.engine;
     let s = this.states.get(p);
     if (!s) {
-      s = {
-        squareAvg: e.keep(e.zeros(p.shape, `${p.label}.rmsprop.square_avg`)),
-        gradAvg: this.centered ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.grad_avg`)) : null,
-        momentumBuffer: this.momentum > 0 ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.momentum_buffer`)) : null,
-      };
+      s = this.newState(p);
       this.states.set(p, s);
     }
     // Two distinct placeholders: a buffer may not be bound twice as read_write in one dispatch.
@@ -86,6 +82,33 @@ export class RMSProp extends Optimizer<RMSPropState> {
       workgroups: e.grid(p.size, 256),
       overrides: { CENTERED: this.centered ? 1 : 0, MOMENTUM: this.momentum > 0 ? 1 : 0 },
     });
+  }
+
+  protected override newState(p: Tensor): RMSPropState {
+    const e = this.engine;
+    return {
+      squareAvg: e.keep(e.zeros(p.shape, `${p.label}.rmsprop.square_avg`)),
+      gradAvg: this.centered ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.grad_avg`)) : null,
+      momentumBuffer: this.momentum > 0 ? e.keep(e.zeros(p.shape, `${p.label}.rmsprop.momentum_buffer`)) : null,
+    };
+  }
+
+  // Checkpoints: PyTorch's state names (square_avg, grad_avg, momentum_buffer; no step count is used).
+  protected override slotNames(): string[] {
+    return ['square_avg', ...(this.centered ? ['grad_avg'] : []), ...(this.momentum > 0 ? ['momentum_buffer'] : [])];
+  }
+
+  protected override stateSlots(s: RMSPropState): { tensors: Record<string, Tensor>; counters: Record<string, number> } {
+    const tensors: Record<string, Tensor> = { square_avg: s.squareAvg };
+    if (s.gradAvg) tensors.grad_avg = s.gradAvg;
+    if (s.momentumBuffer) tensors.momentum_buffer = s.momentumBuffer;
+    return { tensors, counters: {} };
+  }
+
+  protected override setCounters(): void {}
+
+  protected override hyper(): Record<string, number | boolean> {
+    return { alpha: this.alpha, eps: this.eps, momentum: this.momentum, centered: this.centered };
   }
 
   protected override disposeState(s: RMSPropState): void {

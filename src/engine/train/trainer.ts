@@ -38,6 +38,7 @@ import { RMSProp } from '../optim/rmsprop.ts';
 import { lrLambda, type ScheduleName } from '../optim/schedule.ts';
 import type { Tensor } from '../tensor.ts';
 import { Rng } from '../util/rng.ts';
+import { exportTrainerState, restoreTrainerState, type TrainerState } from './checkpoint_state.ts';
 import { needsReference, needsTargets, validateLossConfig, type LossConfig } from './losses.ts';
 import { batchMetrics, pairRecords, type PairRecord, type StepMetrics } from './metrics.ts';
 import { packPairs, sequenceForward, type PackedPairs, type PairSequenceIds } from './sequences.ts';
@@ -298,6 +299,23 @@ export class Trainer {
       statsRows.push({ stats: st, B: packed.B });
     }
     return { ...batchMetrics(pairs, statsRows, opts.loss, lossSum / examples.length), pairs };
+  }
+
+  /**
+   * Everything a resumed run needs to continue this one bit for bit (train/checkpoint_state.ts):
+   * trainable tensors, optimizer state, counters, data-order and kernel checks, settings, reference.
+   * Call between steps; train/checkpoint.ts stores it.
+   */
+  async exportState(): Promise<TrainerState> {
+    return exportTrainerState(this, { step: this.step, nonFiniteSteps: this.nonFiniteSteps, consecutiveNonFinite: this.consecutiveNonFinite, numTokens: this.numTokens });
+  }
+
+  /**
+   * Continues the run `s` was exported from, on this trainer's (freshly loaded) model: refuses,
+   * naming what differs, when the settings, data, reference or trainable tensors are not the run's.
+   */
+  async restoreState(s: TrainerState): Promise<void> {
+    ({ step: this.step, nonFiniteSteps: this.nonFiniteSteps, consecutiveNonFinite: this.consecutiveNonFinite, numTokens: this.numTokens } = await restoreTrainerState(this, s));
   }
 
   /** Frees the optimizer state (the parameters belong to the caller). */
