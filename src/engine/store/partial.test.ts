@@ -1,7 +1,7 @@
-// listPartialImports on the memory backend: imports of the fixture checkpoints stopped at several
-// points (inside the first shard, inside a later shard, after the tokenizer file) report exactly
-// the bytes their keys hold (every stored value measured here), finished and deleted imports are
-// not listed, and a resumed import leaves nothing behind.
+// listPartialImports on the memory backend, with 4 KiB chunks (it infers the size): imports of the
+// fixture checkpoints stopped at several points (inside the first shard, inside a later shard,
+// after the tokenizer file) report exactly the bytes their keys hold (every stored value measured
+// here), finished and deleted imports are not listed, and a resumed import leaves nothing behind.
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,9 +40,9 @@ async function stopped(kv: KVBackend, source: ImportSource, stop: (p: { phase: s
 describe('listPartialImports', () => {
   it('an empty store and a store of finished imports list nothing', async () => {
     const kv = createMemoryBackend();
-    expect(await listPartialImports(kv, CHUNK)).toEqual([]);
+    expect(await listPartialImports(kv)).toEqual([]);
     await importCheckpoint(kv, await sourceFromDirectory(join(FIXTURES, 'tiny-f32-1shard')), { chunkSize: CHUNK });
-    expect(await listPartialImports(kv, CHUNK)).toEqual([]);
+    expect(await listPartialImports(kv)).toEqual([]);
   });
 
   for (const [what, fixture, stop] of [
@@ -53,7 +53,7 @@ describe('listPartialImports', () => {
     it(`an import stopped ${what} reports the bytes its keys hold`, async () => {
       const kv = createMemoryBackend();
       await stopped(kv, await sourceFromDirectory(join(FIXTURES, fixture)), stop);
-      const [p, ...rest] = await listPartialImports(kv, CHUNK);
+      const [p, ...rest] = await listPartialImports(kv);
       expect(rest).toEqual([]);
       expect(p.name).toBe(fixture);
       expect(p.bytesStored).toBe(await measured(kv, p.id));
@@ -66,20 +66,20 @@ describe('listPartialImports', () => {
   it('counts the tokenizer file an import stored before it stopped; a resume and a delete clear the listing', async () => {
     const kv = createMemoryBackend();
     await stopped(kv, await withTokenizer('tiny-l3-f32-2shard'), (p) => p.file === 'tokenizer.json');
-    const [p] = await listPartialImports(kv, CHUNK);
+    const [p] = await listPartialImports(kv);
     expect(p.bytesStored).toBe(await measured(kv, p.id));
     expect(p.bytesStored).toBe(p.bytesTotal); // everything but the manifest was in
     // the same files again: the import finishes, nothing is partial
     await importCheckpoint(kv, await withTokenizer('tiny-l3-f32-2shard'), { chunkSize: CHUNK });
-    expect(await listPartialImports(kv, CHUNK)).toEqual([]);
+    expect(await listPartialImports(kv)).toEqual([]);
 
     // two partial imports, oldest first; deleteModel removes one
     await stopped(kv, await sourceFromDirectory(join(FIXTURES, 'tiny-bf16-3shard')), (p) => p.phase === 'copy' && p.percent > 30);
     await new Promise((r) => setTimeout(r, 5));
     await stopped(kv, await sourceFromDirectory(join(FIXTURES, 'tiny-f32-1shard')), (p) => p.phase === 'copy' && p.percent > 30);
-    const two = await listPartialImports(kv, CHUNK);
+    const two = await listPartialImports(kv);
     expect(two.map((x) => x.name)).toEqual(['tiny-bf16-3shard', 'tiny-f32-1shard']);
     await deleteModel(kv, two[0].id);
-    expect((await listPartialImports(kv, CHUNK)).map((x) => x.name)).toEqual(['tiny-f32-1shard']);
+    expect((await listPartialImports(kv)).map((x) => x.name)).toEqual(['tiny-f32-1shard']);
   });
 });
