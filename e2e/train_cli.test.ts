@@ -89,6 +89,30 @@ describe('prefstudio train on the demo', () => {
   }, 600_000);
 });
 
+describe('prefstudio train --use_peft (LoRA) on the demo', () => {
+  it('trains an adapter on the frozen base; step 1 is the base (policy = reference, loss ln 2); the reference cache key is the base\'s', () => {
+    const small = join(dir, 'small.jsonl');
+    writeFileSync(small, `${readFileSync(demoTrain, 'utf8').split('\n').slice(0, 16).join('\n')}\n`);
+    const cacheDir = join(dir, 'lora-cache');
+    const base = ['train', '--model', demoModel, '--data', small, '--per_device_train_batch_size', '2', '--learning_rate', '1e-3', '--save_final', 'false', '--cache_dir', cacheDir];
+    const r = cli(...base, '--max_steps', '2', '--use_peft', '--lora_r', '4', '--lora_alpha', '8', '--out', join(dir, 'lora'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/lora: r 4, alpha 8 \(scale 2\.000\), dropout 0\.05 on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj: 45056 trainable parameters/);
+    expect(r.stderr).toMatch(/reference log-probs: 16 pairs computed/);
+    const lines = readFileSync(join(dir, 'lora', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; grad_norm: number; pairs: { chosen_logp: number; ref_chosen_logp: number }[] });
+    expect(lines.map((l) => l.step)).toEqual([1, 2]);
+    expect(lines[0].loss, 'B = 0: the adapted model is the base').toBeCloseTo(Math.log(2), 6);
+    for (const p of lines[0].pairs) expect(p.chosen_logp).toBeCloseTo(p.ref_chosen_logp, 4);
+    expect(lines[0].grad_norm, 'B gets a gradient').toBeGreaterThan(0);
+    expect(lines[1].loss, 'the adapter moved').not.toBe(lines[0].loss);
+    const args = JSON.parse(readFileSync(join(dir, 'lora', 'train_args.json'), 'utf8')) as { resolved: { lora: unknown } };
+    expect(args.resolved.lora).toEqual({ r: 4, alpha: 8, dropout: 0.05, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false });
+    const full = cli(...base, '--max_steps', '1', '--out', join(dir, 'full'));
+    expect(full.code, full.stderr).toBe(0);
+    expect(full.stderr, 'full fine-tuning finds the LoRA run\'s reference: the key is the base model\'s').toMatch(/reference log-probs: 16 pairs from the cache/);
+  }, 600_000);
+});
+
 describe('prefstudio train: bad input fails before any weights load', () => {
   const expectEarly = (r: { code: number; stderr: string }, code: number, ...pats: RegExp[]): void => {
     expect(r.code, r.stderr).toBe(code);
@@ -117,5 +141,11 @@ describe('prefstudio train: bad input fails before any weights load', () => {
     expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--loss_type', 'sigmoidd', '--out', join(dir, 'x')), 1, /sigmoidd/, /sigmoid\b/);
     expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--learning_rat', '1e-3', '--out', join(dir, 'x')), 2, /--learning_rat/, /--learning_rate/);
     expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--preset', 'wpo', '--out', join(dir, 'x')), 1, /unknown preset 'wpo'/, /wpo-hb/);
+  });
+
+  it('LoRA settings: a bad rank, a mistyped module (with the closest one), a LoRA flag without --use_peft', () => {
+    expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--use_peft', '--lora_r', '0', '--out', join(dir, 'x')), 1, /--lora_r: must be an integer >= 1/);
+    expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--use_peft', '--lora_target_modules', 'q_proj,v_prj', '--out', join(dir, 'x')), 1, /'v_prj' is not a linear layer of Gemma-2; did you mean v_proj\?/);
+    expectEarly(cli('train', '--model', demoModel, '--data', demoTrain, '--lora_r', '8', '--out', join(dir, 'x')), 1, /--lora_r: has no effect without --use_peft/);
   });
 });
