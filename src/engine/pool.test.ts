@@ -66,23 +66,27 @@ describe('BufferPool', () => {
     expect(pool.getStats()).toMatchObject({ inUse: 4096, free: 4096, peak: 8192, livePeak: 8192, created: 2 });
   });
 
-  it('before the footprint passes the live high-water mark, idle buffers of other sizes go (oldest first)', () => {
+  it('before the footprint passes the live high-water mark, cold idle buffers of other sizes go (oldest first)', () => {
     const { pool, made } = fakePool();
     const a = pool.acquire(8192, 'a');
     const b = pool.acquire(4096, 'b');
     pool.release(a);
+    pool.afterSubmit();
     pool.release(b);
     pool.afterSubmit(); // both clean, idle; live peak 12288
-    pool.acquire(6000, 'c'); // 6144 class: 12288 idle + 6144 > 12288 → a (released first) goes
+    pool.acquire(6000, 'warm'); // 6144 class: both were released within the last submits: kept
+    expect(made.some((m) => m.destroyed)).toBe(false);
+    for (let i = 0; i < 4; i++) pool.afterSubmit(); // now both are cold
+    pool.acquire(2000, 'c'); // 6144 + 12288 idle + 2048 is 8192 over the live mark 12288 → a (released first) goes
     expect(made[0].destroyed).toBe(true);
     expect(made[1].destroyed).toBe(false);
-    expect(pool.getStats()).toMatchObject({ inUse: 6144, free: 4096, peak: 12288, destroyed: 1 });
+    expect(pool.getStats()).toMatchObject({ inUse: 6144 + 2048, free: 4096, peak: 6144 + 12288, destroyed: 1 });
     // Dirty buffers cannot go (unsubmitted commands may use them): the footprint passes the mark.
     const d = pool.acquire(4096, 'd'); // reuses b
     pool.release(d);
     pool.acquire(20_000, 'e');
     expect(made[1].destroyed).toBe(false);
-    expect(pool.getStats().peak).toBe(6144 + 4096 + 20480);
+    expect(pool.getStats().peak).toBe(6144 + 2048 + 4096 + 20480);
   });
 
   it('trim() destroys idle buffers only and returns their bytes', () => {

@@ -14,11 +14,14 @@
 // emptyForHost(); Engine.write() orders itself (in-batch copy, or a flush first), so ordinary
 // tensors and uploads through it need no flag.
 //
-// Footprint. `peak` is the largest inUse + free (every buffer the pool holds). Idle buffers of the
-// wrong size would make it exceed the bytes live tensors need, so before the pool grows past its
-// high-water mark of live bytes it destroys idle clean buffers, least recently released first
-// (a budget works the same way, with a hard cap). Steady-state steps of one shape reuse everything
-// and create nothing; a new shape may trade idle buffers for new ones.
+// Footprint. `peak` is the largest inUse + free (every buffer the pool holds). A class keeps as many
+// buffers as it ever had live at once, so for a training step of fixed shapes the footprint is
+// about the SUM of what the step's phases hold (weights, optimizer state, every gradient, every
+// saved activation, the backward's temporaries: model/planner.ts), not their maximum at one
+// instant, and steady-state steps create nothing. Shapes that change (a new sequence length) bring
+// new classes: before the pool grows past its high-water mark of live bytes it destroys cold idle
+// buffers (clean, and not released within the last WARM_SUBMITS submits), oldest first. A budget
+// trims every idle buffer, with a hard cap.
 //
 // Out of memory. The budget is unlimited until the device first reports an out-of-memory error
 // for a pool allocation (WebGPU reports it asynchronously, through an error scope, so the failed
@@ -64,6 +67,8 @@ export class OutOfMemoryError extends GpuError {
 
 /** Size classes per power of two. */
 const CLASSES_PER_OCTAVE = 8;
+/** Idle buffers released within this many submits are kept when the pool grows (they serve the next step). */
+const WARM_SUBMITS = 4;
 
 /** Rounds a byte count up to its size class: at least 256 B, powers of two split into eighths. */
 export function sizeClass(bytes: number): number {
@@ -84,9 +89,9 @@ export class BufferPool {
   /** Failed allocations released in this batch: destroyed after the submit. */
   private failedPending: GPUBuffer[] = [];
   private readonly sizes = new WeakMap<GPUBuffer, number>();
-  /** When each idle buffer was released (a counter): trimming for room takes the oldest first. */
+  /** The submit count when each idle buffer was released: trimming for room takes the oldest first. */
   private readonly released = new WeakMap<GPUBuffer, number>();
-  private tick = 0;
+  private submits = 0;
   /** Buffers whose allocation failed (invalid objects): destroyed on release, never reused. */
   private readonly failed = new WeakSet<GPUBuffer>();
   private stats: PoolStats = { inUse: 0, free: 0, peak: 0, livePeak: 0, created: 0, destroyed: 0, reusedInBatch: 0, budget: Infinity };
@@ -136,7 +141,7 @@ export class BufferPool {
     }
     this.stats.free += size;
     this.dirtyBytes += size;
-    this.released.set(buf, this.tick++);
+    this.released.set(buf, this.submits);
     listOf(this.dirty, size).push(buf);
   }
 
@@ -145,6 +150,7 @@ export class BufferPool {
     for (const [size, list] of this.dirty) listOf(this.clean, size).push(...list);
     this.dirty = new Map();
     this.dirtyBytes = 0;
+    this.submits++;
     for (const b of this.failedPending) b.destroy();
     this.failedPending = [];
   }
@@ -155,7 +161,7 @@ export class BufferPool {
    * defers the destroy).
    */
   trim(): number {
-    return this.trimOldest(Infinity);
+    return this.trimOldest(Infinity, Infinity);
   }
 
   /** Caps the pool at `bytes` (Infinity: no cap). Idle buffers are trimmed before it is passed. */
@@ -186,7 +192,7 @@ export class BufferPool {
   private grow(size: number, bytes: number, label: string): GPUBuffer {
     const s = this.stats;
     const highWater = Math.max(s.livePeak, s.inUse + size);
-    if (s.inUse + s.free + size > highWater) this.trimOldest(s.inUse + s.free + size - highWater);
+    if (s.inUse + s.free + size > highWater) this.trimOldest(s.inUse + s.free + size - highWater, this.submits - WARM_SUBMITS);
     if (s.inUse + s.free + size > s.budget) {
       this.trim();
       if (s.inUse + size <= s.budget && s.inUse + s.free + size > s.budget && this.dirtyBytes > 0) {
@@ -204,10 +210,10 @@ export class BufferPool {
     return buf;
   }
 
-  /** Destroys clean idle buffers, least recently released first, until `want` bytes are freed. */
-  private trimOldest(want: number): number {
+  /** Destroys clean idle buffers released before submit `before`, oldest first, until `want` bytes are freed. */
+  private trimOldest(want: number, before: number): number {
     const idle: [number, GPUBuffer][] = [];
-    for (const [size, list] of this.clean) for (const b of list) idle.push([size, b]);
+    for (const [size, list] of this.clean) for (const b of list) if ((this.released.get(b) ?? 0) < before) idle.push([size, b]);
     idle.sort((a, b) => (this.released.get(a[1]) ?? 0) - (this.released.get(b[1]) ?? 0));
     let freed = 0;
     const gone = new Set<GPUBuffer>();
