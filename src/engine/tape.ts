@@ -70,6 +70,25 @@ export class Tape {
   }
 
   /**
+   * Runs `fn` with recording on, even inside noGrad() or a backward (torch.enable_grad): the
+   * backward of activation recomputation (recompute.ts) re-runs its forward this way.
+   */
+  enableGrad<T>(fn: () => T): T {
+    const depth = this.noGradDepth;
+    this.noGradDepth = 0;
+    let r: T;
+    try {
+      r = fn();
+    } finally {
+      this.noGradDepth = depth;
+    }
+    if (r instanceof Promise) {
+      throw new EngineError('enableGrad', 'was given an async function', 'run only the synchronous GPU calls inside enableGrad(() => …)');
+    }
+    return r;
+  }
+
+  /**
    * Records an op if grad mode is on and an input requires a gradient. Returns whether it did.
    * When it does not, `owned` temporaries are disposed immediately.
    */
