@@ -14,10 +14,12 @@
 // those of the plain run. fn must therefore be deterministic given its inputs: randomness (LoRA
 // dropout) is seeded when the forward starts and captured by fn (model/linear.ts), never drawn anew.
 // Tensors fn reads besides `inputs` must be leaves (parameters) or need no gradient: a recorded
-// tensor that needs one is refused (its gradient would be lost), naming it.
+// tensor that needs one is refused (its gradient would be lost), naming it. The ones that need no
+// gradient (RoPE positions, the attention mask) are held until the backward, so the caller may
+// dispose them after the forward as usual.
 //
-// Trainable leaves are found by watching the ops fn runs: every op calls tape.record() (with
-// recording off under noGrad too), so the forward sees each tensor they read.
+// What fn reads is found by watching the ops it runs: every op calls tape.record() (with recording
+// off under noGrad too), so the forward sees each tensor they read and produce.
 
 import type { Engine } from './engine.ts';
 import { EngineError } from './errors.ts';
@@ -29,15 +31,19 @@ export function recompute(e: Engine, fn: (...inputs: Tensor[]) => Tensor, inputs
   const tape = e.tape;
   if (!tape.enabled) return fn(...inputs);
   const given = new Set(inputs);
-  const leaves = new Set<Tensor>();
+  const made = new Set<Tensor>(); // outputs of fn's ops
+  const leaves = new Set<Tensor>(); // trainable tensors fn reads (parameters)
+  const external = new Set<Tensor>(); // other tensors fn reads (positions, masks): held for the re-run
   let outside: Tensor | null = null;
   const record = tape.record;
   tape.record = (args: RecordArgs): boolean => {
     for (const t of args.inputs) {
-      if (!t.requiresGrad || given.has(t)) continue;
-      if (t.recorded) outside ??= t;
+      if (given.has(t) || made.has(t)) continue;
+      if (!t.requiresGrad) external.add(t);
+      else if (t.recorded) outside ??= t;
       else leaves.add(t);
     }
+    for (const t of args.outputs) made.add(t);
     return record.call(tape, args);
   };
   let y: Tensor;
@@ -57,6 +63,7 @@ export function recompute(e: Engine, fn: (...inputs: Tensor[]) => Tensor, inputs
     op: label,
     inputs: [...inputs, ...params],
     outputs: [y],
+    keep: [...external],
     backward: ([dy]) => {
       if (!dy) return [...inputs, ...params].map(() => null);
       const dIn = e.tidy(() => {

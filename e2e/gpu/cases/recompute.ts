@@ -21,30 +21,37 @@ const exact = { atol: 0, rtol: 0 };
 
 /** h + softcap(h·W1, 5)·W2 with h [R, C], W1 [C, H], W2 [H, C]. */
 const block = (w1: Tensor, w2: Tensor) => (h: Tensor): Tensor => add(h, matmul(softcap(matmul(h, w1), 5), w2));
+/** The same block reading a captured tensor that needs no gradient: h + softcap(h·W1 + bias, 5)·W2. */
+const biasedBlock = (w1: Tensor, w2: Tensor, bias: Tensor) => (h: Tensor): Tensor => add(h, matmul(softcap(add(matmul(h, w1), bias), 5), w2));
 
 function blockRef(h: Float64Array, w1: Float64Array, w2: Float64Array, R: number, C: number, H: number): Float64Array {
   const u = softcapRef(matmulRef(h, w1, R, H, C), 5);
   return addRef(h, [R, C], matmulRef(u, w2, R, C, H), [R, C]);
 }
 
-/** Two blocks, plain or each recomputed; returns the output and the bytes the pool holds for the graph. */
-function twoBlocks(e: Engine, x: Tensor, w1: Tensor, w2: Tensor, checkpoint: boolean): Tensor {
-  const f = block(w1, w2);
+/**
+ * Two blocks, plain or each recomputed. With `bias` (zeros, no gradient) the blocks read it from
+ * their closure and it is disposed right after the forward, as forwardHidden disposes its positions.
+ */
+function twoBlocks(e: Engine, x: Tensor, w1: Tensor, w2: Tensor, checkpoint: boolean, withBias = false): Tensor {
+  const bias = withBias ? e.zeros([w1.shape[1]], 'test.bias') : null;
+  const f = bias ? biasedBlock(w1, w2, bias) : block(w1, w2);
   const run = (h: Tensor): Tensor => (checkpoint ? recompute(e, f, [h], 'test.block') : e.tidy(() => f(h)));
   const h1 = run(x);
   const y = run(h1);
   h1.dispose(); // held by the tape until the backward
+  bias?.dispose(); // so is the captured bias
   return y;
 }
 
-async function gradsOf(e: Engine, data: { x: Float32Array; w1: Float32Array; w2: Float32Array; dy: Float32Array }, R: number, C: number, H: number, checkpoint: boolean, xGrad = true) {
+async function gradsOf(e: Engine, data: { x: Float32Array; w1: Float32Array; w2: Float32Array; dy: Float32Array }, R: number, C: number, H: number, checkpoint: boolean, xGrad = true, withBias = false) {
   const x = e.tensor(data.x, [R, C], { requiresGrad: xGrad, label: 'test.x' });
   const w1 = e.tensor(data.w1, [C, H], { requiresGrad: true, label: 'test.w1' });
   const w2 = e.tensor(data.w2, [H, C], { requiresGrad: true, label: 'test.w2' });
   const dy = e.tensor(data.dy, [R, C], { label: 'test.dy' });
   e.flush();
   const before = e.pool.getStats().inUse;
-  const y = twoBlocks(e, x, w1, w2, checkpoint);
+  const y = twoBlocks(e, x, w1, w2, checkpoint, withBias);
   const held = e.pool.getStats().inUse - before;
   e.backward(y, { seeds: [dy] });
   const [out, gx, g1, g2] = await e.readMany([y, x.grad ?? y, w1.grad!, w2.grad!]);
@@ -89,6 +96,10 @@ export const cases: GpuCase[] = [
       const frozenCkpt = await gradsOf(e, data, R, C, H, true, false);
       expectClose(frozenCkpt.g1, frozenPlain.g1, exact, 'dW1 (frozen input)');
       expectClose(frozenCkpt.g2, frozenPlain.g2, exact, 'dW2 (frozen input)');
+      // a captured tensor without gradient, disposed after the forward, is held for the re-run
+      const biased = await gradsOf(e, data, R, C, H, true, true, true);
+      expectClose(biased.gx!, plain.gx!, exact, 'dx (captured zero bias)');
+      expectClose(biased.g1, plain.g1, exact, 'dW1 (captured zero bias)');
     },
   },
   {
