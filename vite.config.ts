@@ -5,10 +5,14 @@
 //
 // WGSL shaders arrive as text through Vite's built-in `?raw` suffix (src/gpu/shaders/index.ts).
 // The engine runs in a module Web Worker (src/engine/worker/worker.ts), so workers are ES modules.
+// The studio's Content-Security-Policy is index.html's meta tag; studioCsp() below serves it as a
+// header too (dev and preview) and adds the dev server's nonce.
 
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Connect, type Plugin } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -34,9 +38,72 @@ function nodeOnlyGuard(): Plugin {
   };
 }
 
+/** The studio's Content-Security-Policy: the content of index.html's meta tag (the one source of it). */
+function studioPolicy(): string {
+  const html = readFileSync(`${root}/index.html`, 'utf8');
+  const m = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html);
+  if (!m) throw new Error('index.html has no <meta http-equiv="Content-Security-Policy" content="…">: the studio must declare its policy there');
+  return m[1];
+}
+
+/** `policy` with `source` added to the directives named. */
+function withSource(policy: string, directives: string[], source: string): string {
+  return policy
+    .split(';')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => (directives.includes(d.split(/\s+/)[0]) ? `${d} ${source}` : d))
+    .join('; ');
+}
+
+/**
+ * The studio's CSP beyond the meta tag. A meta tag governs only the page, and only from where it
+ * stands; a header also covers what comes before it and the engine worker (a worker takes the
+ * policy of its own script's response). So:
+ *  - dev server: a random nonce per start (Vite's html.cspNonce puts it on the scripts and styles
+ *    it injects: @vite/client, React Refresh's preamble, CSS imported from modules), added to
+ *    script-src and style-src of the meta tag; the studio page and every worker script are sent
+ *    with that policy as a header. Other pages (e2e test pages) are left alone.
+ *  - preview server (the built studio): the meta tag's policy as a header on every response.
+ */
+function studioCsp(): Plugin[] {
+  const policy = studioPolicy();
+  const nonce = randomBytes(16).toString('base64');
+  const devPolicy = withSource(policy, ['script-src', 'style-src'], `'nonce-${nonce}'`);
+  const isStudioPage = (url: string): boolean => /^\/(index\.html)?(\?|#|$)/.test(url);
+  const devHeaders: Connect.NextHandleFunction = (req, res, next) => {
+    const url = req.url ?? '';
+    if (isStudioPage(url) || url.includes('worker_file')) res.setHeader('Content-Security-Policy', devPolicy);
+    next();
+  };
+  return [
+    {
+      name: 'prefstudio:csp-dev',
+      apply: 'serve',
+      config: () => ({ html: { cspNonce: nonce } }),
+      configureServer(server) {
+        server.middlewares.use(devHeaders);
+      },
+      transformIndexHtml: {
+        order: 'pre',
+        handler(html, ctx) {
+          if (ctx.filename !== `${root}index.html` || !ctx.server) return html;
+          return html.replace(`content="${policy}"`, `content="${devPolicy}"`);
+        },
+      },
+      configurePreviewServer(server) {
+        server.middlewares.use((_req, res, next) => {
+          res.setHeader('Content-Security-Policy', policy);
+          next();
+        });
+      },
+    },
+  ];
+}
+
 export default defineConfig({
   root,
-  plugins: [react(), nodeOnlyGuard()],
+  plugins: [react(), nodeOnlyGuard(), ...studioCsp()],
   worker: { format: 'es', plugins: () => [nodeOnlyGuard()] },
   optimizeDeps: {
     // Scan both pages up front so the dev server never re-optimizes (and reloads) mid-test.

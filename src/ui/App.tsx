@@ -1,20 +1,31 @@
-// The studio page: the Models screen (the weight store's models, importing checkpoints) and, below
-// it, the GPU the engine worker found. Data, training and preview screens come with their issues.
+// The studio page: the top bar with the navigation, the screen the URL's hash names, and the
+// status region. The Model screen is built; the others show what is coming.
 
+import { useEffect } from 'react';
 import { useEngine } from './engine/useEngine.ts';
-import { DevicePanel } from './features/device/DevicePanel.tsx';
 import { ModelsScreen } from './features/models/ModelsScreen.tsx';
+import { Announcer } from './shell/Announcer.tsx';
+import { TopBar } from './shell/Nav.tsx';
+import { screenFromHash } from './shell/route.ts';
+import { Screen } from './shell/Screen.tsx';
+import { useStudioStore } from './store/index.ts';
+import { navActions } from './store/slices/nav/actions.ts';
+import { navSelectors } from './store/slices/nav/selectors.ts';
 
 export function App() {
   useEngine();
+  const screen = useStudioStore(navSelectors.screen);
+  useEffect(() => {
+    const onHash = (): void => navActions.shown(screenFromHash(location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
   return (
-    <main>
-      <header className="app-header">
-        <h1>PrefStudio</h1>
-        <p className="lead">Preference fine-tuning (DPO, WPO, SimPO) of Gemma-2 in a browser tab, on a hand-written WebGPU engine.</p>
-      </header>
-      <ModelsScreen />
-      <DevicePanel />
-    </main>
+    <>
+      <TopBar />
+      <main>{screen === 'model' ? <ModelsScreen /> : <Screen key={screen} id={screen} />}</main>
+      <Announcer />
+    </>
   );
 }

@@ -3,12 +3,15 @@
 // event it sends becomes a store action, so components only read the store. Components that need
 // the worker call the command functions exported here (modelCommands), never postMessage.
 // sendCommand numbers the commands (the protocol's `id`; events echo it as `requestId`).
+// Its neighbour storage.ts is the bridge to the browser's storage (estimate, persist, unfinished
+// imports); every model list the worker sends refreshes those too.
 
 import { useEffect } from 'react';
 import type { Command, CommandBody, EngineEvent, ModelSummary } from '../../engine/worker/protocol.ts';
 import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
+import { refreshPartials, refreshStorage } from './storage.ts';
 
 let worker: Worker | null = null;
 /** The last command id sent (ids count from 1 per page). */
@@ -32,6 +35,9 @@ function onEvent(ev: EngineEvent): void {
       return;
     case 'models':
       modelsActions.listed(ev.models.map(modelView));
+      // every change to the store ends with a list: what it took or freed, and what is unfinished
+      void refreshStorage();
+      void refreshPartials();
       return;
     case 'importProgress':
       modelsActions.importProgressed({ phase: ev.phase, percent: ev.percent, bytesDone: ev.bytesDone, bytesTotal: ev.bytesTotal, mbPerSec: ev.mbPerSec, file: ev.file });
@@ -44,7 +50,11 @@ function onEvent(ev: EngineEvent): void {
       return;
     case 'error': {
       const during = ev.command && ACTIVITY[ev.command];
-      if (during) modelsActions.failed({ during, name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
+      if (during) {
+        modelsActions.failed({ during, name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
+        // a failed import may have stored part of the model (its list came while it still ran)
+        if (during === 'import') void refreshPartials();
+      }
       else deviceActions.failed({ name: ev.name, message: ev.message, hint: ev.hint, where: ev.where });
       return;
     }
@@ -87,7 +97,8 @@ export function demoBaseUrl(): string {
 export const modelCommands = {
   /** Imports a checkpoint from picked or dropped files; `name` defaults to the folder's name. */
   importFiles(files: File[], name?: string): void {
-    modelsActions.importStarted(name ?? null, files.length);
+    const hasTokenizer = files.some((f) => f.name === 'tokenizer.json');
+    modelsActions.importStarted(name ?? null, files.length, hasTokenizer);
     sendCommand({ type: 'importModel', files, name });
   },
   cancelImport(): void {
@@ -96,6 +107,11 @@ export const modelCommands = {
   },
   deleteModel(id: string): void {
     modelsActions.deleteRequested(id);
+    sendCommand({ type: 'deleteModel', modelId: id });
+  },
+  /** Removes what an unfinished import stored (the worker's deleteModel removes a pending import's keys too). */
+  discardPartial(id: string): void {
+    modelsActions.discardRequested(id);
     sendCommand({ type: 'deleteModel', modelId: id });
   },
   refresh(): void {

@@ -2,19 +2,27 @@
 // its types), actions.ts (module-level functions that call setState) and selectors.ts (named
 // selector functions). Slices are combined here; middlewares (persist, later) go here only, once.
 //
-// Slices today: device (the WebGPU adapter), models (the weight store's models and the running
-// import). Later: dataset, training, settings. Nothing here is persisted yet: the model list comes
-// from the weight store (IndexedDB, owned by the engine worker) on every start, and weights never
-// pass through this store.
+// Slices today: nav (the screen shown), announce (the status region's message), device (the WebGPU
+// adapter), storage (the browser's storage estimate and persistence), models (the weight store's
+// models and adapters, the running import, unfinished imports). Later: dataset, training, runs.
+// Nothing here is persisted: the model list comes from the weight store (IndexedDB, owned by the
+// engine worker) on every start, the screen from the URL's hash, and weights never pass through
+// this store.
 
 import { create } from 'zustand';
+import { announceInitialState, type AnnounceState } from './slices/announce/initialState.ts';
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
 import { modelsInitialState, type ModelsState } from './slices/models/initialState.ts';
+import { navInitialState, type NavState } from './slices/nav/initialState.ts';
+import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
 
-export type StudioState = DeviceState & ModelsState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState;
 
 export const initialStudioState: StudioState = {
+  ...navInitialState,
+  ...announceInitialState,
   ...deviceInitialState,
+  ...storageInitialState,
   ...modelsInitialState,
 };
 

@@ -1,5 +1,6 @@
 // The GPU panel: one line saying which WebGPU adapter the engine worker found (or why it found
-// none), with its limits and features folded away under "details".
+// none), what a software adapter means in plain words, and its limits and features folded away
+// under "details".
 
 import { useStudioStore } from '../../store/index.ts';
 import { deviceSelectors } from '../../store/slices/device/selectors.ts';
@@ -13,7 +14,7 @@ export function DevicePanel() {
 
   return (
     <section className="card secondary" data-testid="device" data-status={status} aria-labelledby="device-heading">
-      <h2 id="device-heading">GPU</h2>
+      <h3 id="device-heading">GPU</h3>
       {(status === 'idle' || status === 'probing') && <p className="muted">Looking for a WebGPU adapter…</p>}
 
       {status === 'unavailable' && (
@@ -37,6 +38,13 @@ export function DevicePanel() {
             {adapter.isSoftware ? <span className="badge warn" title="A CPU implementation: correct, slow">software</span> : null}
             <span className="muted small"> · {features.length ? features.join(', ') : 'no optional features'}</span>
           </p>
+          {adapter.isSoftware ? (
+            <p data-testid="software-note">
+              This is a <strong>software adapter</strong>: the browser runs WebGPU on the processor (CPU) instead of a graphics card. Results are just as correct, but training is many times slower — fine for the demo, slow for real checkpoints. If this computer has a graphics card, turn on hardware acceleration in the browser's settings and reload.
+            </p>
+          ) : (
+            <p className="muted small" data-testid="software-note">A graphics card runs the engine.</p>
+          )}
           <details data-testid="device-details">
             <summary>Adapter, limits and features</summary>
             <table data-testid="adapter" className="kv">
@@ -49,7 +57,7 @@ export function DevicePanel() {
                 <Row k="subgroup size" v={adapter.subgroupMaxSize ? `${adapter.subgroupMinSize}–${adapter.subgroupMaxSize}` : ''} />
               </tbody>
             </table>
-            <h3>Limits (raised to the adapter's maximum)</h3>
+            <h4>Limits (raised to the adapter's maximum)</h4>
             <table data-testid="limits" className="kv">
               <tbody>
                 {Object.entries(limits).map(([k, v]) => (
@@ -57,7 +65,7 @@ export function DevicePanel() {
                 ))}
               </tbody>
             </table>
-            <h3>Features</h3>
+            <h4>Features</h4>
             <p data-testid="features">{features.length ? features.join(', ') : 'none of shader-f16, subgroups, timestamp-query'}</p>
           </details>
         </>

@@ -1,18 +1,30 @@
-// The Models screen: the models stored in this browser (the built-in demo and the user's imports),
-// the import area, and the last problem. State comes from the store's models slice; the worker
-// fills it (src/ui/engine/useEngine.ts).
+// The Model screen: the models stored in this browser (the built-in demo and the user's imports,
+// each with its PEFT adapters), unfinished imports, the last problem and the import area; then
+// the storage this site uses and the GPU the engine found. State comes from the store's models,
+// storage and device slices; the worker and the browser fill them (src/ui/engine/).
 
+import { DevicePanel } from '../device/DevicePanel.tsx';
+import { Screen } from '../../shell/Screen.tsx';
 import { ImportPanel } from './ImportPanel.tsx';
-import { ModelList } from './ModelList.tsx';
+import { MODELS_HEADING_ID, ModelList } from './ModelList.tsx';
 import { ModelsProblem } from './ModelsProblem.tsx';
+import { PartialImports } from './PartialImports.tsx';
+import { StoragePanel } from './StoragePanel.tsx';
 
 export function ModelsScreen() {
   return (
-    <section className="card" aria-labelledby="models-heading" data-testid="models">
-      <h2 id="models-heading">Models</h2>
-      <ModelList />
-      <ModelsProblem />
-      <ImportPanel />
-    </section>
+    <Screen id="model">
+      <section className="card" aria-labelledby={MODELS_HEADING_ID} data-testid="models">
+        <h3 id={MODELS_HEADING_ID} tabIndex={-1}>Models in this browser</h3>
+        <ModelList />
+        <PartialImports />
+        <ModelsProblem />
+        <ImportPanel />
+      </section>
+      <div className="columns">
+        <StoragePanel />
+        <DevicePanel />
+      </div>
+    </Screen>
   );
 }

@@ -1,9 +1,12 @@
 // Models slice actions, at module level (zustand's "practice with no store actions"): the engine
-// bridge (src/ui/engine/useEngine.ts) calls them when it sends a command and when the worker
-// answers, outside React. They only change state; sending commands is the bridge's job.
+// bridge (src/ui/engine/useEngine.ts, storage.ts) calls them when it sends a command and when the
+// worker or the store answers, outside React. They change state and say what happened through the
+// announce slice (the status region); sending commands is the bridge's job.
 
+import { fmtBytes } from '../../../shared/format.ts';
+import { announceActions } from '../announce/actions.ts';
 import { useStudioStore } from '../../index.ts';
-import type { ImportProgressView, ModelsProblem, ModelsState, ModelView } from './initialState.ts';
+import type { ImportProgressView, ModelsProblem, ModelsState, ModelView, PartialImportView, PeftAdapterView } from './initialState.ts';
 
 type Models = ModelsState['models'];
 type Import = Models['import'];
@@ -16,7 +19,14 @@ function patchImport(p: Partial<Import>): void {
   patch((m) => ({ import: { ...m.import, ...p } }));
 }
 
+const models = (): Models => useStudioStore.getState().models;
 const importing = (m: Models): boolean => m.import.status === 'running' || m.import.status === 'cancelling';
+
+/** The 8 hex digits a user import's id ends in: a fingerprint of its config, headers and first bytes. */
+const fingerprint = (id: string): string | null => /-([0-9a-f]{8})$/.exec(id)?.[1] ?? null;
+
+/** The last copy progress said aloud, in quarters (0 = none yet); reset when an import starts. */
+let spokenQuarter = 0;
 
 export const modelsActions = {
   /** ensureDemo was sent. */
@@ -26,6 +36,8 @@ export const modelsActions = {
 
   /** The worker sent the store's models (after any command that changes them). */
   listed(list: ModelView[]): void {
+    const before = models();
+    const deleted = before.deleting.map((id) => before.list.find((x) => x.id === id)).filter((x): x is ModelView => !!x && !list.some((y) => y.id === x.id));
     patch((m) => ({
       list,
       listed: true,
@@ -34,33 +46,59 @@ export const modelsActions = {
       // a failed list is fixed by a list that arrived
       problem: m.problem?.during === 'list' ? null : m.problem,
     }));
+    for (const x of deleted) announceActions.say(`Deleted ${x.name}; ${fmtBytes(x.bytes)} freed.`);
   },
 
-  /** importModel was sent with `files` files. */
-  importStarted(name: string | null, files: number): void {
+  /** importModel was sent with `files` files (`hasTokenizer`: tokenizer.json is among them). */
+  importStarted(name: string | null, files: number, hasTokenizer = true): void {
+    spokenQuarter = 0;
     patch((m) => ({
-      import: { status: 'running', name, files, progress: null, doneId: null, bytesSkipped: 0 },
+      import: { status: 'running', name, files, progress: null, doneId: null, bytesSkipped: 0, hasTokenizer, already: false, sameAs: null },
       problem: m.problem?.during === 'import' ? null : m.problem,
     }));
+    announceActions.say(`Importing ${name ?? 'the model'}: checking its files.`);
   },
 
   importProgressed(progress: ImportProgressView): void {
-    patch((m) => (importing(m) ? { import: { ...m.import, progress } } : {}));
+    const m = models();
+    if (!importing(m)) return;
+    const wasCopying = m.import.progress?.phase === 'copy';
+    patch({ import: { ...m.import, progress } });
+    if (progress.phase !== 'copy' || progress.percent >= 100) return;
+    const name = m.import.name ?? 'the model';
+    if (!wasCopying) announceActions.say(`The files are fine; copying ${name} into browser storage.`);
+    const quarter = Math.floor(progress.percent / 25);
+    if (quarter > spokenQuarter) {
+      spokenQuarter = quarter;
+      announceActions.say(`Copying ${name}: ${quarter * 25} %.`);
+    }
   },
 
-  /** The model is stored and listed. */
+  /** The model is stored; the worker lists it next (the list here is still the one before the import). */
   importFinished(id: string, name: string, bytesSkipped: number): void {
-    patch((m) => ({
+    const m = models();
+    const already = m.list.some((x) => x.id === id);
+    const fp = fingerprint(id);
+    const twin = fp ? m.list.find((x) => x.id !== id && !x.isDemo && fingerprint(x.id) === fp) : undefined;
+    patch({
       import: {
         ...m.import,
         status: 'done',
         name,
         doneId: id,
         bytesSkipped,
+        already,
+        sameAs: twin?.name ?? null,
         // the bar ends full even if the last progress event was throttled away
         progress: m.import.progress ? { ...m.import.progress, phase: 'copy', percent: 100, bytesDone: m.import.progress.bytesTotal } : null,
       },
-    }));
+    });
+    const words = [
+      already ? `${name} is already stored: its files were checked and nothing new was copied.` : `Imported ${name}.`,
+      twin ? `The same weights are also stored as ${twin.name}.` : '',
+      !m.import.hasTokenizer && !already ? 'It has no tokenizer.json: it can train on token-id data only, and cannot turn text into tokens or back.' : '',
+    ];
+    announceActions.say(words.filter(Boolean).join(' '));
   },
 
   /** cancelImport was sent; the worker stops at the next chunk. */
@@ -70,6 +108,7 @@ export const modelsActions = {
 
   importCancelled(): void {
     patchImport({ status: 'cancelled' });
+    announceActions.say('Import cancelled. What was already copied is kept as an unfinished import: import the same folder again to resume, or discard it.');
   },
 
   /** deleteModel was sent for `id`. */
@@ -77,12 +116,38 @@ export const modelsActions = {
     patch((m) => ({ deleting: m.deleting.includes(id) ? m.deleting : [...m.deleting, id] }));
   },
 
+  /**
+   * The store's unfinished imports were read. The first listing after the page loaded announces
+   * them (an import a closed tab or a crash interrupted); a discarded one that is gone is announced too.
+   */
+  partialsListed(partials: PartialImportView[]): void {
+    const before = models();
+    const discarded = before.discarding.map((id) => before.partials.find((p) => p.id === id)).filter((p): p is PartialImportView => !!p && !partials.some((q) => q.id === p.id));
+    patch((m) => ({ partials, partialsListed: true, discarding: m.discarding.filter((id) => partials.some((p) => p.id === id)) }));
+    if (!before.partialsListed && partials.length > 0) {
+      const [p] = partials;
+      const others = partials.length > 1 ? ` ${partials.length - 1} more unfinished ${partials.length === 2 ? 'import is' : 'imports are'} listed.` : '';
+      announceActions.say(`An import of ${p.name} was interrupted: ${fmtBytes(p.bytesStored)} of ${fmtBytes(p.bytesTotal)} are stored. Import the same folder again to resume it, or discard it.${others}`);
+    }
+    for (const p of discarded) announceActions.say(`Discarded the unfinished import of ${p.name}; ${fmtBytes(p.bytesStored)} freed.`);
+  },
+
+  /** The delete of partial import `id` was sent. */
+  discardRequested(id: string): void {
+    patch((m) => ({ discarding: m.discarding.includes(id) ? m.discarding : [...m.discarding, id] }));
+  },
+
+  /** The engine listed the stored PEFT adapters (the seam: nothing calls this yet). */
+  adaptersListed(adapters: PeftAdapterView[]): void {
+    patch({ adapters });
+  },
+
   /** A model command failed: show why, and leave the state it was in. */
   failed(problem: ModelsProblem): void {
     patch((m) => ({
       problem,
       ...(problem.during === 'import' ? { import: { ...m.import, status: 'failed' as const } } : {}),
-      ...(problem.during === 'delete' ? { deleting: [] } : {}),
+      ...(problem.during === 'delete' ? { deleting: [], discarding: [] } : {}),
       ...(problem.during === 'demo' ? { demo: 'failed' as const } : {}),
     }));
   },

@@ -1,5 +1,6 @@
-// Models slice: the models in the weight store (as the engine worker lists them), the running
-// import and its progress, deletes in flight, and the last problem to show.
+// Models slice: the models in the weight store (as the engine worker lists them), their PEFT
+// adapters, the running import and its progress and outcome, imports that stopped before they
+// finished (their partial data), deletes and discards in flight, and the last problem to show.
 //
 // The list is NOT persisted: the weight store (IndexedDB, owned by the worker) is its source of
 // truth, and the worker sends it on every start (ensureDemo, listModels). These are the UI's own
@@ -19,6 +20,33 @@ export interface ModelView {
   importedAt: string; // ISO date
   isDemo: boolean;
   warnings: string[];
+}
+
+/**
+ * A PEFT (LoRA) adapter stored for a base model, as the Model screen lists it under that model.
+ * The seam for the engine's adapter import and LoRA runs: nothing fills `adapters` yet (the worker
+ * protocol has no adapter listing); when it has one, useEngine.ts maps it to this and calls
+ * modelsActions.adaptersListed.
+ */
+export interface PeftAdapterView {
+  id: string;
+  name: string;
+  /** The stored model it adapts (ModelView.id). */
+  baseModelId: string;
+  r: number; // PEFT's r
+  alpha: number; // lora_alpha
+  targets: string[]; // target_modules, e.g. q_proj, v_proj
+  bytes: number;
+  createdAt: string; // ISO date
+}
+
+/** An import that stopped before it finished: what it stored (kept for a resume until discarded). */
+export interface PartialImportView {
+  id: string;
+  name: string;
+  startedAt: string; // ISO date
+  bytesStored: number;
+  bytesTotal: number;
 }
 
 /** The running import's progress: validate (headers checked, nothing written), then copy. */
@@ -65,9 +93,23 @@ export interface ModelsState {
       doneId: string | null;
       /** Bytes the finished import found already stored (a resume). */
       bytesSkipped: number;
+      /** The picked files include tokenizer.json. */
+      hasTokenizer: boolean;
+      /** The finished import's model was listed before it started (the same folder again: nothing new). */
+      already: boolean;
+      /** Another listed model with the same weights (the same checkpoint under another name), by name. */
+      sameAs: string | null;
     };
+    /** PEFT adapters of every model (see PeftAdapterView: empty until the engine lists adapters). */
+    adapters: PeftAdapterView[];
+    /** Imports that stopped before they finished, oldest first (read from the store after each change). */
+    partials: PartialImportView[];
+    /** A first listing of partial imports has arrived. */
+    partialsListed: boolean;
     /** Ids whose delete was sent and is not reflected in the list yet. */
     deleting: string[];
+    /** Partial imports whose discard was sent and that are still listed. */
+    discarding: string[];
     problem: ModelsProblem | null;
   };
 }
@@ -77,8 +119,12 @@ export const modelsInitialState: ModelsState = {
     list: [],
     listed: false,
     demo: 'idle',
-    import: { status: 'idle', name: null, files: 0, progress: null, doneId: null, bytesSkipped: 0 },
+    import: { status: 'idle', name: null, files: 0, progress: null, doneId: null, bytesSkipped: 0, hasTokenizer: true, already: false, sameAs: null },
+    adapters: [],
+    partials: [],
+    partialsListed: false,
     deleting: [],
+    discarding: [],
     problem: null,
   },
 };

@@ -2,7 +2,8 @@
 // worker events, and the selectors the Models screen reads. The store is reset after each case.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { getStudioState, initialStudioState, resetStudioStore } from '../../index.ts';
+import { getStudioState, initialStudioState, resetStudioStore, useStudioStore } from '../../index.ts';
+import { announceSelectors } from '../announce/selectors.ts';
 import { modelsActions } from './actions.ts';
 import type { ModelView } from './initialState.ts';
 import { modelsSelectors } from './selectors.ts';
@@ -142,6 +143,71 @@ describe('models slice', () => {
     modelsActions.failed({ during: 'delete', name: 'UnknownError', message: 'the store refused' });
     expect(getStudioState().models.deleting).toEqual([]);
     expect(sel(modelsSelectors.count)).toBe(2);
+  });
+
+  it('an import says what it does in the status region: checking, copying by quarters, imported', () => {
+    const said: string[] = [];
+    const unsub = useStudioStore.subscribe((s, prev) => s.announce.seq !== prev.announce.seq && said.push(s.announce.message));
+    modelsActions.importStarted('tiny', 2, false);
+    modelsActions.importProgressed({ phase: 'validate', percent: 100, bytesDone: 9, bytesTotal: 9, mbPerSec: 1707 });
+    for (const percent of [10, 30, 40, 60, 99]) modelsActions.importProgressed({ phase: 'copy', percent, bytesDone: percent, bytesTotal: 100, mbPerSec: 5 });
+    modelsActions.importFinished(TINY.id, 'tiny', 0);
+    unsub();
+    expect(said).toEqual([
+      'Importing tiny: checking its files.',
+      'The files are fine; copying tiny into browser storage.',
+      'Copying tiny: 25 %.',
+      'Copying tiny: 50 %.',
+      'Copying tiny: 75 %.',
+      'Imported tiny. It has no tokenizer.json: it can train on token-id data only, and cannot turn text into tokens or back.',
+    ]);
+  });
+
+  it('the same folder again is "already stored"; the same weights under another name are named', () => {
+    modelsActions.listed([DEMO, TINY]);
+    modelsActions.importStarted('tiny-f32-1shard', 2, true);
+    modelsActions.importFinished(TINY.id, 'tiny-f32-1shard', 83_100);
+    expect(sel(modelsSelectors.importAlready)).toBe(true);
+    expect(sel(modelsSelectors.importSameAs)).toBeNull();
+    expect(sel(announceSelectors.message)).toBe('tiny-f32-1shard is already stored: its files were checked and nothing new was copied.');
+
+    modelsActions.importStarted('copy', 2, true);
+    modelsActions.importFinished('copy-aebbc5a0', 'copy', 0); // TINY's fingerprint, another name
+    expect(sel(modelsSelectors.importAlready)).toBe(false);
+    expect(sel(modelsSelectors.importSameAs)).toBe('tiny-f32-1shard');
+    expect(sel(announceSelectors.message)).toBe('Imported copy. The same weights are also stored as tiny-f32-1shard.');
+  });
+
+  it('a delete is announced when the list no longer holds the model', () => {
+    modelsActions.listed([DEMO, TINY]);
+    modelsActions.deleteRequested(TINY.id);
+    modelsActions.listed([DEMO, TINY]); // not yet
+    expect(sel(announceSelectors.message)).toBe('');
+    modelsActions.listed([DEMO]);
+    expect(sel(announceSelectors.message)).toBe('Deleted tiny-f32-1shard; 83.1 KB freed.');
+  });
+
+  it('unfinished imports: the first listing announces an interrupted one; a discard is announced when it is gone', () => {
+    const P = { id: 'big-0badc0de', name: 'big', startedAt: '2025-11-22T00:42:00.000Z', bytesStored: 33_554_432, bytesTotal: 79_700_000 };
+    const Q = { ...P, id: 'other-12345678', name: 'other' };
+    modelsActions.partialsListed([P, Q]);
+    expect(sel(modelsSelectors.partials)).toEqual([P, Q]);
+    expect(sel(announceSelectors.message)).toBe('An import of big was interrupted: 33.6 MB of 79.7 MB are stored. Import the same folder again to resume it, or discard it. 1 more unfinished import is listed.');
+    const seq = sel(announceSelectors.seq);
+    modelsActions.partialsListed([P, Q]); // later listings say nothing new
+    expect(sel(announceSelectors.seq)).toBe(seq);
+    modelsActions.discardRequested(P.id);
+    expect(sel(modelsSelectors.isDiscarding(P.id))).toBe(true);
+    modelsActions.partialsListed([Q]);
+    expect(sel(modelsSelectors.isDiscarding(P.id))).toBe(false);
+    expect(sel(announceSelectors.message)).toBe('Discarded the unfinished import of big; 33.6 MB freed.');
+  });
+
+  it('PEFT adapters are listed under their base model (the seam), by name', () => {
+    const a = (id: string, name: string, baseModelId: string) => ({ id, name, baseModelId, r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], bytes: 1000, createdAt: '2025-11-22T00:42:00.000Z' });
+    modelsActions.adaptersListed([a('2', 'wpo', TINY.id), a('1', 'dpo', TINY.id), a('3', 'x', DEMO.id)]);
+    expect(sel(modelsSelectors.adaptersOf(TINY.id)).map((x) => x.name)).toEqual(['dpo', 'wpo']);
+    expect(sel(modelsSelectors.adaptersOf(ALPHA.id))).toEqual([]);
   });
 
   it('resetStudioStore gives a clean slice (the reset each case runs after)', () => {

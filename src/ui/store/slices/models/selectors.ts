@@ -24,9 +24,17 @@ export const modelsSelectors = {
   importProgress: (s: StudioState) => s.models.import.progress,
   importDoneId: (s: StudioState) => s.models.import.doneId,
   importBytesSkipped: (s: StudioState) => s.models.import.bytesSkipped,
+  importAlready: (s: StudioState) => s.models.import.already,
+  importSameAs: (s: StudioState) => s.models.import.sameAs,
+  importHasTokenizer: (s: StudioState) => s.models.import.hasTokenizer,
   /** An import is running (or stopping): the import controls are disabled. */
   isImporting: (s: StudioState) => s.models.import.status === 'running' || s.models.import.status === 'cancelling',
   isDeleting: (id: string) => (s: StudioState) => s.models.deleting.includes(id),
   problem: (s: StudioState) => s.models.problem,
+  /** Derived: wrap in useShallow. The PEFT adapters of base model `id`, by name. */
+  adaptersOf: (id: string) => (s: StudioState) => s.models.adapters.filter((a) => a.baseModelId === id).sort((a, b) => a.name.localeCompare(b.name)),
+  partials: (s: StudioState) => s.models.partials,
+  partialsListed: (s: StudioState) => s.models.partialsListed,
+  isDiscarding: (id: string) => (s: StudioState) => s.models.discarding.includes(id),
   byId: (id: string) => (s: StudioState) => s.models.list.find((m) => m.id === id) ?? null,
 };
