@@ -6,11 +6,27 @@
 // tolerances, and "controls": reports of the same step with one convention changed (beta, the clamp,
 // the decay grouping, clipping, …). The engine must match the expected report and must NOT match any
 // control — so each control shows the comparison can tell that convention apart.
+//
+// LoRA (e2e/fixtures/step/lora/*.json): the same step training only the factors of a LoRA adapter on
+// the frozen base (PEFT's branch x·Wᵀ + (x·Aᵀ)·Bᵀ·scale in the golden; dropout 0, its masks are ours),
+// run in-process: the base loaded frozen, an adapter with the fixture's `lora_args` whose factors are
+// set to the fixture's `adapter` (B nonzero), the reference computed with the adapter off, then one
+// Trainer step. Its report also holds each factor's first gradient values (`grads_first`).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseFlags, type CliIO } from '../src/cli/args.ts';
+import { COMMANDS } from '../src/cli/commands.ts';
+import { openModelFolder, uploadModel } from '../src/cli/model.ts';
+import type { Engine } from '../src/engine/engine.ts';
+import { adapterParams, createAdapter, disposeAdapter } from '../src/engine/model/lora.ts';
+import { createNodeEngine } from '../src/engine/node.ts';
+import { loraConfigFromFlags, lossConfigFromFlags } from '../src/engine/train/config.ts';
+import { needsReference } from '../src/engine/train/losses.ts';
+import { computeReferenceLogps } from '../src/engine/train/ref_cache.ts';
+import { Trainer, TRAIN_DEFAULTS } from '../src/engine/train/trainer.ts';
 
 const root = join(import.meta.dirname, '..');
 const fixtureDir = join(root, 'e2e', 'fixtures', 'step');
@@ -24,6 +40,8 @@ interface StepReport {
   grad_norm: number;
   grad_norms: Record<string, number>;
   params_after: Record<string, { sum: number; first: number[] }>;
+  /** LoRA fixtures: each factor's first 8 gradient values. */
+  grads_first?: Record<string, number[]>;
 }
 interface Tolerances {
   values_atol: number;
@@ -33,6 +51,8 @@ interface Tolerances {
   params_sum: Record<string, number>;
   /** Absolute tolerance of each first value (2e-6, more where the update is ill-conditioned). */
   params_first: Record<string, number[]>;
+  /** LoRA fixtures: absolute tolerance of each gradient's first values (grad_rtol · its norm). */
+  grads_first?: Record<string, number>;
 }
 interface StepFixture {
   model: string;
@@ -71,6 +91,7 @@ function compareReports(got: StepReport, want: StepReport, tol: Tolerances): str
     close(`params_after[${name}].sum`, q?.sum, p.sum, tol.params_sum[name], 0);
     p.first.forEach((e, j) => close(`params_after[${name}].first[${j}]`, q?.first?.[j], e, tol.params_first[name][j], 0));
   }
+  for (const [name, g] of Object.entries(want.grads_first ?? {})) g.forEach((e, j) => close(`grads_first[${name}][${j}]`, got.grads_first?.[name]?.[j], e, tol.grads_first![name], 0));
   for (const key of ['grad_norms', 'params_after'] as const) {
     const extra = Object.keys(got[key] ?? {}).filter((n) => !(n in want[key]));
     if (extra.length > 0) bad.push(`${key}: unexpected tensors ${extra.join(', ')}`);
@@ -127,6 +148,96 @@ describe('prefstudio step against the float64 PyTorch reference', () => {
       for (const c of fx.controls) {
         expect(compareReports(got, c.report, fx.tolerances).length, `${file}: the engine also matches the control "${c.what}"`).toBeGreaterThan(0);
       }
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// LoRA: one step on the frozen base, in-process
+
+interface LoraFixture extends StepFixture {
+  lora_args: string[];
+  adapter: Record<string, { shape: number[]; values: number[] }>;
+}
+
+const loraDir = join(fixtureDir, 'lora');
+const REGENERATE_LORA = '/usr/bin/python3 scripts/goldens/step_reference.py --write-lora-fixtures';
+const loraFixtures = readdirSync(loraDir)
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => ({ file: `e2e/fixtures/step/lora/${f}`, name: f.replace(/\.json$/, ''), fx: JSON.parse(readFileSync(join(loraDir, f), 'utf8')) as LoraFixture }));
+
+const command = (name: string) => COMMANDS.find((c) => c.name === name)!;
+const quiet: CliIO = { stdout: () => {}, log: () => {} };
+
+/** `prefstudio step`'s settings (its flags, as cli/step.ts reads them) with the LoRA flags of `train`. */
+function loraStepSettings(fx: LoraFixture) {
+  const step = parseFlags(command('step'), ['--model', 'M', '--pairs', 'P', '--report', 'R', ...fx.args]);
+  const train = parseFlags(command('train'), ['--model', 'M', '--data', 'D', '--out', 'O', ...fx.lora_args]);
+  if (step === 'help' || train === 'help') throw new Error('parsed as --help');
+  const n = (k: string, dflt: number | null): number | null => (step[k] === undefined ? dflt : Number(step[k]));
+  const loss = lossConfigFromFlags(step);
+  const options = { ...TRAIN_DEFAULTS, loss, optim: (step.optim ?? 'adamw_torch') as 'adamw_torch' | 'rmsprop', learningRate: n('learning_rate', TRAIN_DEFAULTS.learningRate)!, weightDecay: n('weight_decay', 0)! };
+  return { lora: loraConfigFromFlags(train)!, loss, options: { ...options, lrSchedulerType: 'constant' as const, maxGradNorm: n('max_grad_norm', null), maxSteps: 1, batchSize: fx.pairs.pairs.length, shuffle: false, maxNonFiniteSteps: 1 } };
+}
+
+async function runLoraStep(e: Engine, fx: LoraFixture): Promise<StepReport> {
+  const { lora, loss, options } = loraStepSettings(fx);
+  const examples = fx.pairs.pairs.map((p, row) => ({ row, promptIds: p.prompt, chosenIds: p.chosen, rejectedIds: p.rejected }));
+  const m = await uploadModel(await openModelFolder(join(root, fx.model), quiet), quiet, { trainable: false, engine: e });
+  const ad = createAdapter(e, m.dims, lora, 0);
+  const named = adapterParams(ad);
+  if (named.map(([k]) => k).join() !== Object.keys(fx.adapter).join()) throw new Error(`the adapter of ${lora.targets.join(',')} has other tensors than the fixture's: ${named.map(([k]) => k).join(', ')}`);
+  for (const [k, t] of named) t.write(Float32Array.from(fx.adapter[k].values));
+  m.params.adapter = ad;
+  const reference = needsReference(loss) ? await computeReferenceLogps(e, m.dims, m.params, examples, { batchSize: examples.length }) : null;
+  const trainer = new Trainer(e, m.dims, m.params, examples, reference, options);
+  const grads: Record<string, Float32Array> = {};
+  const rec = await trainer.trainStep({ beforeUpdate: async () => void (await Promise.all(named.map(async ([k, t]) => (grads[k] = await t.grad!.readF32())))) });
+  const after = await Promise.all(named.map(([, t]) => t.readF32()));
+  const sum = (v: Float32Array): number => v.reduce((s, x) => s + x, 0);
+  const report: StepReport = {
+    loss: rec.loss,
+    pairs: [...rec.pairs].sort((a, b) => a.row - b.row).map((p) => Object.fromEntries(PAIR_FIELDS.map((f) => [f, p[f as keyof typeof p] as number]))),
+    grad_norm: rec.grad_norm,
+    grad_norms: Object.fromEntries(named.map(([k]) => [k, Math.sqrt(grads[k].reduce((s, g) => s + g * g, 0))])),
+    params_after: Object.fromEntries(named.map(([k], i) => [k, { sum: sum(after[i]), first: [...after[i].slice(0, 8)] }])),
+    grads_first: Object.fromEntries(named.map(([k]) => [k, [...grads[k].slice(0, 8)]])),
+  };
+  trainer.dispose();
+  disposeAdapter(ad);
+  m.dispose();
+  return report;
+}
+
+describe('one LoRA step against the float64 PyTorch reference (PEFT branch, frozen base)', () => {
+  let e: Engine;
+  beforeAll(async () => {
+    e = await createNodeEngine();
+  });
+  afterAll(() => e?.destroy());
+
+  it('the LoRA fixtures are complete and the comparison can fail', () => {
+    expect(loraFixtures.length, `no fixtures in ${loraDir}; run ${REGENERATE_LORA}`).toBeGreaterThanOrEqual(4);
+    for (const { file, fx } of loraFixtures) {
+      const names = Object.keys(fx.adapter);
+      for (const key of ['grad_norms', 'params_after', 'grads_first'] as const) expect(Object.keys(fx.expected[key]!), `${file}: ${key}; run ${REGENERATE_LORA}`).toEqual(names);
+      expect(names.every((k) => /^base_model\.model\.model\.layers\.\d+\.(self_attn|mlp)\.\w+_proj\.lora_[AB]\.weight$/.test(k)), `${file}: PEFT key names`).toBe(true);
+      expect(fx.controls.length, `${file}: controls`).toBeGreaterThan(0);
+      for (const c of fx.controls) expect(compareReports(c.report, fx.expected, fx.tolerances).length, `${file}: control "${c.what}" passes the comparison`).toBeGreaterThan(0);
+      const nudged = structuredClone(fx.expected);
+      const [g0] = names;
+      nudged.grads_first![g0][0] += 2 * fx.tolerances.grads_first![g0];
+      expect(compareReports(nudged, fx.expected, fx.tolerances), `${file}: a gradient value off by 2× its tolerance`).toHaveLength(1);
+    }
+  });
+
+  for (const { file, name, fx } of loraFixtures) {
+    it(`${name}: ${[...fx.args, ...fx.lora_args].join(' ')} on ${fx.model}`, { timeout: 600_000 }, async () => {
+      const got = await runLoraStep(e, fx);
+      const bad = compareReports(got, fx.expected, fx.tolerances);
+      expect(bad, `${file}: the engine's LoRA step differs from PyTorch (float64); ${summary(bad)}`).toEqual([]);
+      for (const c of fx.controls) expect(compareReports(got, c.report, fx.tolerances).length, `${file}: the engine also matches the control "${c.what}"`).toBeGreaterThan(0);
     });
   }
 });

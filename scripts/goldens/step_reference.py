@@ -7,6 +7,7 @@
         [--optim adamw_torch|rmsprop] [--max_grad_norm N] [--dtype float64|float32]
     /usr/bin/python3 scripts/goldens/step_reference.py --check            # self-checks only
     /usr/bin/python3 scripts/goldens/step_reference.py --write-fixtures   # self-checks, then e2e/fixtures/step/*.json
+    /usr/bin/python3 scripts/goldens/step_reference.py --write-lora-fixtures   # self-checks, then only e2e/fixtures/step/lora/*.json
 
 Flags use TRL / transformers names; the dashed spellings (--learning-rate) are accepted too.
 FILE is the token-id form of `prefstudio logps`: {"pairs": [{"prompt": [ids], "chosen": [ids], "rejected": [ids]}]}.
@@ -59,6 +60,17 @@ What one step is (every convention the engine must match)
              DPO-family losses sit at h = 0 (sigmoid gives log 2 whatever ε; rewards and margins are 0) and
              only their gradients carry β and ε. SimPO, NLL and the WPO weights do not involve the reference.
 
+LoRA (LORA_CASES, e2e/fixtures/step/lora/*.json; the engine runs them in-process, e2e/step.test.ts)
+  policy     the frozen base plus PEFT's branch on each targeted projection (peft/tuners/lora/layer.py
+             Linear.forward): y = x·Wᵀ + (dropout(x)·Aᵀ)·Bᵀ · scale, scale = lora_alpha / r (/ √r with
+             use_rslora); dropout 0 here (the masks are the engine's own). A, B: the fixture's "adapter"
+             (A Kaiming-uniform as PEFT, B random nonzero so that A's gradient is not 0).
+  reference  the base with the adapter off (no second copy of the weights).
+  trained    only the factors, by their PEFT names (base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight);
+             all of them decayed (get_decay_parameter_names excludes only bias / norm names).
+  report     as above over the factors, plus "grads_first": the first 8 values of each factor's gradient
+             (before clipping, as grad_norms).
+
 Fixtures (--write-fixtures): each entry of CASES becomes e2e/fixtures/step/<case>.json = {model, args,
 pairs, expected (this script's float64 report), tolerances (TOLERANCES, per tensor and per value),
 pytorch_f32_deviation, controls: [{what, report}] (the same step with one convention changed)}. Before
@@ -79,6 +91,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "demo"))
+import gemma2_reference  # noqa: E402
 from gemma2_reference import ROOT, Checks, Dims, forward, load_checkpoint, logprob_terms, make_labels  # noqa: E402
 from train_demo import make_batch as pad_rows  # noqa: E402  (right-padding with id 0, completion mask)
 
@@ -179,7 +192,8 @@ def build_parser():
     add("--max_grad_norm", type=float, default=None)
     add("--dtype", default="float64", choices=["float64", "float32"], help="precision of the whole step (reference: float64)")
     add("--check", action="store_true", help="run the self-checks only")
-    add("--write_fixtures", action="store_true", help="self-checks, then regenerate e2e/fixtures/step/*.json")
+    add("--write_fixtures", action="store_true", help="self-checks, then regenerate e2e/fixtures/step/*.json and lora/*.json")
+    add("--write_lora_fixtures", action="store_true", help="self-checks, then regenerate only e2e/fixtures/step/lora/*.json")
     return ap
 
 
@@ -304,20 +318,31 @@ def make_optimizer(named, cfg):
     return torch.optim.RMSprop(groups, lr=cfg.learning_rate)  # alpha 0.99, eps 1e-8, momentum 0 (torch defaults)
 
 
-def run_step(params32, d, pairs, cfg, dtype=torch.float64, tolerances=None):
+def run_step(params32, d, pairs, cfg, dtype=torch.float64, tolerances=None, lora=None):
     """One step from the stored weights `params32` (name -> f32 tensor). Returns the report dict.
-    If `tolerances` is a dict, the per-value params_after tolerances (see TOLERANCES) are put in it."""
-    named = OrderedDict((k, v.to(dtype).clone().requires_grad_(True)) for k, v in params32.items())
+    If `tolerances` is a dict, the per-value params_after tolerances (see TOLERANCES) are put in it.
+    lora = (LoraSpec, adapter32: PEFT name -> f32 factor): train only the factors on the frozen base."""
+    if lora is None:
+        named = OrderedDict((k, v.to(dtype).clone().requires_grad_(True)) for k, v in params32.items())
+        policy = reference = named
+    else:
+        spec, adapter32 = lora
+        reference = {k: v.to(dtype) for k, v in params32.items()}  # the base: the adapter off
+        named = OrderedDict((k, v.to(dtype).clone().requires_grad_(True)) for k, v in adapter32.items())
+        policy = with_lora(reference, named, spec, d)
+        if cfg.knobs.get("reference_with_adapter"):
+            reference = policy
     batch = make_batch(pairs)
     R = None
     if not cfg.reference_free:
         with torch.no_grad():
-            R, _, _ = sequence_stats({k: v.detach() for k, v in named.items()}, d, batch)
-    S, n, m = sequence_stats(named, d, batch)
+            R, _, _ = sequence_stats(reference, d, batch)
+    S, n, m = sequence_stats(policy, d, batch)
     loss, per_pair = preference_loss(S, n, m, R, cfg)
     loss.backward()
     grad_norms = OrderedDict((k, float(torch.linalg.vector_norm(p.grad))) for k, p in named.items())
     grad_norm = math.sqrt(sum(g * g for g in grad_norms.values()))
+    grads_first = OrderedDict((k, [float(x) for x in p.grad.reshape(-1)[:N_FIRST]]) for k, p in named.items())  # before clipping
     if cfg.max_grad_norm is not None:
         torch.nn.utils.clip_grad_norm_(list(named.values()), cfg.max_grad_norm)
     if tolerances is not None:
@@ -333,9 +358,13 @@ def run_step(params32, d, pairs, cfg, dtype=torch.float64, tolerances=None):
             (k, {"sum": float(p.detach().sum()), "first": [float(x) for x in p.detach().reshape(-1)[:N_FIRST]]})
             for k, p in named.items()),
     }
+    if lora is not None:
+        report["grads_first"] = grads_first
     if tolerances is not None:
         tolerances["params_sum"] = OrderedDict(
             (k, TOLERANCES["params_sum_rel_l1"] * float(p.detach().abs().sum())) for k, p in named.items())
+        if lora is not None:  # each gradient's first values within grad_rtol of that gradient's norm
+            tolerances["grads_first"] = OrderedDict((k, TOLERANCES["grad_rtol"] * g) for k, g in grad_norms.items())
     return report
 
 
@@ -392,6 +421,9 @@ def compare(got, want, tol):
         close(f"params_after[{k}].sum", got["params_after"][k]["sum"], v["sum"], tol["params_sum"][k], 0.0)
         for j, (a, e) in enumerate(zip(got["params_after"][k]["first"], v["first"])):
             close(f"params_after[{k}].first[{j}]", a, e, tol["params_first"][k][j], 0.0)
+    for k, v in want.get("grads_first", {}).items():
+        for j, (a, e) in enumerate(zip(got["grads_first"][k], v)):
+            close(f"grads_first[{k}][{j}]", a, e, tol["grads_first"][k], 0.0)
     return bad
 
 
@@ -487,23 +519,212 @@ def check_finite_differences(ck, params32, d, varied_pairs, greedy):
                 S2, n2, m2 = sequence_stats(named, d, batch)
                 return float(preference_loss(S2, n2, m2, R, frozen)[0])
 
-        worst = 0.0
-        for k in ("model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
-                  "model.layers.1.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight", "model.norm.weight"):
-            t = named[k]
-            for _ in range(2):
-                i = int(torch.randint(t.numel(), (1,), generator=gen))
-                h = 1e-6
-                with torch.no_grad():
-                    saved = float(t.view(-1)[i])
-                    t.view(-1)[i] = saved + h
-                    up = f()
-                    t.view(-1)[i] = saved - h
-                    dn = f()
-                    t.view(-1)[i] = saved
-                fd = (up - dn) / (2 * h)
-                worst = max(worst, abs(fd - float(t.grad.view(-1)[i])) / max(1.0, abs(fd)))
+        worst = worst_fd_error(named, ("model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+                                       "model.layers.1.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight",
+                                       "model.norm.weight"), f, gen)
         ck.close(f"finite differences {kw or 'sigmoid'}", worst, 0.0, 1e-7)
+
+
+def worst_fd_error(named, keys, f, gen, h=1e-6):
+    """Largest |central difference − autograd| / max(1, |difference|) of f() over two random entries of each
+    tensor named[k] (autograd's .grad already computed)."""
+    worst = 0.0
+    for k in keys:
+        t = named[k]
+        for _ in range(2):
+            i = int(torch.randint(t.numel(), (1,), generator=gen))
+            with torch.no_grad():
+                saved = float(t.view(-1)[i])
+                t.view(-1)[i] = saved + h
+                up = f()
+                t.view(-1)[i] = saved - h
+                dn = f()
+                t.view(-1)[i] = saved
+            fd = (up - dn) / (2 * h)
+            worst = max(worst, abs(fd - float(t.grad.view(-1)[i])) / max(1.0, abs(fd)))
+    return worst
+
+
+# ============================================================================ LoRA (PEFT conventions)
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_PARENT = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", "o_proj": "self_attn",
+               "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
+LORA_DIR = os.path.join(FIXTURE_DIR, "lora")
+
+
+class LoraSpec:
+    """LoraConfig's r, lora_alpha, target_modules, use_rslora (lora_dropout is 0 in the goldens)."""
+
+    def __init__(self, r, alpha, targets=LORA_TARGETS, use_rslora=False):
+        self.r, self.alpha, self.targets, self.use_rslora = r, alpha, tuple(t for t in LORA_TARGETS if t in targets), use_rslora
+
+    @property
+    def scale(self):  # peft LoraLayer.update_layer: lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora
+        return self.alpha / math.sqrt(self.r) if self.use_rslora else self.alpha / self.r
+
+    def args(self):
+        """The engine's flags for these settings (prefstudio train's, TRL ModelConfig names)."""
+        return ["--use_peft", "--lora_r", str(self.r), "--lora_alpha", f"{self.alpha:g}", "--lora_dropout", "0",
+                "--lora_target_modules", ",".join(self.targets)] + (["--use_rslora"] if self.use_rslora else [])
+
+
+def peft_key(i, t, which):
+    return f"base_model.model.model.layers.{i}.{LORA_PARENT[t]}.{t}.lora_{which}.weight"
+
+
+def features(d, t):
+    """(in, out) of a target's nn.Linear."""
+    q, kv = d.NH * d.HD, d.KVH * d.HD
+    return {"q_proj": (d.C, q), "k_proj": (d.C, kv), "v_proj": (d.C, kv), "o_proj": (q, d.C),
+            "gate_proj": (d.C, d.FF), "up_proj": (d.C, d.FF), "down_proj": (d.FF, d.C)}[t]
+
+
+def init_adapter(d, spec, seed, b_scale=0.3):
+    """PEFT's A init (kaiming_uniform_(a=√5): U(−1/√in, 1/√in)) and, instead of PEFT's B = 0, B ~ U(−b, b)
+    so the step's gradients of A are not zero. f32 values, PEFT key order (layer, target, A then B)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = OrderedDict()
+    for i in range(d.L):
+        for t in spec.targets:
+            fin, fout = features(d, t)
+            bound = 1 / math.sqrt(fin)
+            out[peft_key(i, t, "A")] = ((torch.rand(spec.r, fin, generator=gen, dtype=torch.float64) * 2 - 1) * bound).float()
+            out[peft_key(i, t, "B")] = ((torch.rand(fout, spec.r, generator=gen, dtype=torch.float64) * 2 - 1) * b_scale).float()
+    return out
+
+
+class LoraWeight:
+    """A targeted projection's frozen weight W [out, in] with its factors A [r, in], B [out, r]."""
+
+    def __init__(self, W, A, B, scale):
+        self.W, self.A, self.B, self.scale = W, A, B, scale
+
+
+def lora_linear(x, W):
+    """gemma2_reference.LINEAR with LoRA: peft's Linear.forward, result + lora_B(lora_A(dropout(x))) * scaling
+    (dropout = identity). Plain weights: F.linear, as before."""
+    if isinstance(W, LoraWeight):
+        return F.linear(x, W.W) + F.linear(F.linear(x, W.A), W.B) * W.scale
+    return F.linear(x, W)
+
+
+gemma2_reference.LINEAR = lora_linear
+
+
+def with_lora(base, factors, spec, d):
+    """The base parameters with each targeted weight wrapped as a LoraWeight over `factors` (PEFT names)."""
+    out = dict(base)
+    for i in range(d.L):
+        for t in spec.targets:
+            name = f"model.layers.{i}.{LORA_PARENT[t]}.{t}.weight"
+            out[name] = LoraWeight(base[name], factors[peft_key(i, t, "A")], factors[peft_key(i, t, "B")], spec.scale)
+    return out
+
+
+def check_lora(ck, params32, d, pairs):
+    """The LoRA forward is the merged weight W + scale·B·A; B = 0 is the base; d loss / dA, dB by central
+    differences (float64)."""
+    spec = LoraSpec(r=3, alpha=5.0, targets=("q_proj", "o_proj", "up_proj", "down_proj"), use_rslora=True)
+    base = {k: v.double() for k, v in params32.items()}
+    factors = {k: v.double() for k, v in init_adapter(d, spec, seed=5).items()}
+    batch = make_batch(pairs)
+    S_lora = sequence_stats(with_lora(base, factors, spec, d), d, batch)[0]
+    merged = dict(base)
+    for i in range(d.L):
+        for t in spec.targets:
+            name = f"model.layers.{i}.{LORA_PARENT[t]}.{t}.weight"
+            merged[name] = base[name] + spec.scale * factors[peft_key(i, t, "B")] @ factors[peft_key(i, t, "A")]
+    ck.close("LoRA forward = merged W + scale·B·A", S_lora, sequence_stats(merged, d, batch)[0], 1e-10)
+    zero_b = {k: (torch.zeros_like(v) if ".lora_B." in k else v) for k, v in factors.items()}
+    ck.close("LoRA with B = 0 is the base model", sequence_stats(with_lora(base, zero_b, spec, d), d, batch)[0],
+             sequence_stats(base, d, batch)[0], 0.0)
+    ck.true("rsLoRA scale alpha/√r", spec.scale == 5.0 / math.sqrt(3))
+    ck.true("LoRA factors are decayed by the HF Trainer", all(decays(k) for k in factors))
+    named = OrderedDict((k, v.clone().requires_grad_(True)) for k, v in factors.items())
+    cfg = StepConfig(beta=0.5)
+    with torch.no_grad():
+        R = sequence_stats(base, d, batch)[0] + torch.tensor([0.3, -0.2, -0.4, 0.1, 0.2, -0.3], dtype=torch.float64)[:2 * len(pairs)]
+    S, n, m = sequence_stats(with_lora(base, named, spec, d), d, batch)
+    preference_loss(S, n, m, R, cfg)[0].backward()
+
+    def f():
+        with torch.no_grad():
+            S2, n2, m2 = sequence_stats(with_lora(base, named, spec, d), d, batch)
+            return float(preference_loss(S2, n2, m2, R, cfg)[0])
+
+    worst = worst_fd_error(named, (peft_key(0, "q_proj", "A"), peft_key(0, "q_proj", "B"), peft_key(1, "down_proj", "A"),
+                                   peft_key(2, "up_proj", "B"), peft_key(2, "o_proj", "A")), f, torch.Generator().manual_seed(3))
+    ck.close("LoRA finite differences of A and B (sigmoid)", worst, 0.0, 1e-7)
+
+
+# name, checkpoint, pairs, step flags, LoRA settings, adapter seed, negative controls [(what, step settings, LoRA settings)]
+LORA_CASES = [
+    ("lora-tiny-sigmoid", "e2e/fixtures/checkpoints/tiny-l3-f32-2shard", "TINY_PAIRS_3",
+     ["--loss_type", "sigmoid", "--beta", "0.1", "--learning_rate", "1e-3"], LoraSpec(r=4, alpha=8.0), 1,
+     [("reference with the adapter on", dict(knobs={"reference_with_adapter": True}), None),
+      ("scale alpha/√r (rsLoRA) instead of alpha/r", {}, LoraSpec(r=4, alpha=8.0, use_rslora=True))]),
+    ("lora-tiny-rslora-weight-decay", "e2e/fixtures/checkpoints/tiny-l3-f32-2shard", "TINY_PAIRS_2",
+     ["--loss_type", "ipo", "--beta", "0.5", "--learning_rate", "5e-3", "--weight_decay", "2"],
+     LoraSpec(r=3, alpha=6.0, targets=("q_proj", "v_proj", "gate_proj", "down_proj"), use_rslora=True), 2,
+     [("scale alpha/r instead of alpha/√r", {}, LoraSpec(r=3, alpha=6.0, targets=("q_proj", "v_proj", "gate_proj", "down_proj"))),
+      ("LoRA factors not decayed", dict(knobs={"flip_decay": lambda k: ".lora_" in k}), None)]),
+    ("lora-tiny-simpo-rmsprop-clip", "e2e/fixtures/checkpoints/tiny-l3-f32-2shard", "TINY_PAIRS_3",
+     ["--loss_type", "simpo", "--beta", "2", "--simpo_gamma", "0.5", "--cpo_alpha", "0.5", "--optim", "rmsprop",
+      "--learning_rate", "1e-4", "--max_grad_norm", "0.05"],
+     LoraSpec(r=2, alpha=4.0, targets=("k_proj", "o_proj", "up_proj")), 3,
+     [("no clipping", dict(max_grad_norm=None), None)]),
+    ("lora-demo-sigmoid", "public/demo/model", "DEMO",
+     ["--loss_type", "sigmoid", "--beta", "0.1", "--learning_rate", "1e-3"],
+     LoraSpec(r=2, alpha=16.0, targets=("q_proj", "v_proj", "down_proj")), 4,
+     [("reference with the adapter on", dict(knobs={"reference_with_adapter": True}), None)]),
+]
+
+
+def write_lora_fixtures(ck):
+    os.makedirs(LORA_DIR, exist_ok=True)
+    pair_sets = {"TINY_PAIRS_3": TINY_PAIRS_3, "TINY_PAIRS_2": TINY_PAIRS_2, "DEMO": demo_pairs([1, 6, 9])}
+    parser = build_parser()
+    for name, model, pairs_name, flags, spec, seed, controls in LORA_CASES:
+        config, params32, dtypes = load_checkpoint(os.path.join(ROOT, model))
+        d = Dims(config)
+        pairs = pair_sets[pairs_name]
+        adapter = init_adapter(d, spec, seed)
+        cfg = config_from_args(parser.parse_args(["--model", model, "--pairs", "-", "--report", "-"] + flags))
+        tol = {}
+        report = run_step(params32, d, pairs, cfg, tolerances=tol, lora=(spec, adapter))
+        f32 = run_step(params32, d, pairs, cfg, torch.float32, lora=(spec, adapter))
+        bad = compare(f32, report, tol)
+        ck.true(f"{name}: the same step in PyTorch float32 passes the test's tolerances", not bad, "; ".join(bad[:3]))
+        control_reports = []
+        for what, extra, other_spec in controls:
+            other = run_step(params32, d, pairs, StepConfig(**{**vars_of(cfg), **extra}), lora=(other_spec or spec, adapter))
+            diff = compare(other, report, tol)
+            ck.true(f"{name}: control '{what}' fails the comparison", bool(diff), f"{len(diff)} mismatches, e.g. {diff[:1]}")
+            control_reports.append({"what": what, "report": other})
+        fixture = OrderedDict([
+            ("about", "Reference report of one LoRA step (scripts/goldens/step_reference.py, float64, LORA_CASES): the "
+                      "`step` flags `args` with the LoRA settings `lora_args` on the frozen `model`, starting from `adapter`. "
+                      "Regenerate: /usr/bin/python3 scripts/goldens/step_reference.py --write-lora-fixtures"),
+            ("model", model), ("storage", sorted(set(dtypes.values()))), ("args", flags), ("lora_args", spec.args()),
+            ("pairs", {"pairs": pairs}),
+            ("adapter", OrderedDict((k, {"shape": list(v.shape), "values": [float(f"{float(x):.9g}") for x in v.reshape(-1)]})  # 9 digits: the f32 exactly
+                                 for k, v in adapter.items())),
+            ("expected", report),
+            ("tolerances", OrderedDict([("values_atol", TOLERANCES["values_atol"]), ("values_rtol", TOLERANCES["values_rtol"]),
+                                        ("grad_rtol", TOLERANCES["grad_rtol"]), ("params_sum", tol["params_sum"]),
+                                        ("params_first", tol["params_first"]), ("grads_first", tol["grads_first"])])),
+            ("pytorch_f32_deviation", deviation(f32, report)),
+            ("controls", control_reports),
+        ])
+        with open(os.path.join(LORA_DIR, f"{name}.json"), "w") as f:
+            f.write(dumps(fixture))
+        dev = fixture["pytorch_f32_deviation"]
+        print(f"  {name:<30} loss {report['loss']:.6g}  grad_norm {report['grad_norm']:.4g}  "
+              f"f32 dev: loss {dev['loss']:.1e} params {dev['params_max']:.1e} grads(rel) {dev['grad_norms_rel']:.1e}")
+        sanity_checks(ck, name, report, adapter, cfg, tol)
+        ck.true(f"{name}: the adapter moves the policy away from the reference",
+                cfg.reference_free or any(abs(p["chosen_logp"] - p["ref_chosen_logp"]) > 1e-3 for p in report["pairs"]))
 
 
 # ============================================================================ fixtures
@@ -700,7 +921,7 @@ def sanity_checks(ck, name, report, params32, cfg, tol):
 def main():
     a = build_parser().parse_args()
     torch.set_num_threads(1)  # deterministic reductions
-    if a.check or a.write_fixtures:
+    if a.check or a.write_fixtures or a.write_lora_fixtures:
         ck = Checks()
         check_spec_example(ck)
         _, params32, _ = load_checkpoint(os.path.join(ROOT, TINY))
@@ -708,9 +929,13 @@ def main():
         check_grouping(ck, list(params32))
         check_optimizer_first_step(ck)
         check_finite_differences(ck, params32, Dims(config), TINY_PAIRS_3, greedy_pairs(TINY, TINY_SPECS_3))
+        check_lora(ck, params32, Dims(config), TINY_PAIRS_3)
         if a.write_fixtures:
             print("fixtures:")
             write_fixtures(ck)
+        if a.write_fixtures or a.write_lora_fixtures:
+            print("LoRA fixtures:")
+            write_lora_fixtures(ck)
         print("self-checks:")
         print("\n".join(ck.rows))
         if ck.failed:

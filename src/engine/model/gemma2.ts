@@ -24,6 +24,7 @@ import { geglu } from '../ops/gelu_tanh.ts';
 import { logprobs, type LogprobsResult } from '../ops/logprobs.ts';
 import { rmsnorm } from '../ops/rmsnorm.ts';
 import { rope } from '../ops/rope.ts';
+import { recompute } from '../recompute.ts';
 import { isRowSplit, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
 import type { Gemma2Config } from './config.ts';
@@ -90,6 +91,8 @@ export interface Gemma2Params {
   layers: Gemma2Layer[]; // L
   finalNorm: Tensor; // (C)           model.norm
   adapter?: LoraAdapter; //             LoRA factors per layer (trainable; the base is then frozen)
+  /** Recompute each layer in the backward instead of keeping its activations (HF gradient_checkpointing). */
+  gradientCheckpointing?: boolean;
 }
 
 /** HF tensor names of one layer's fields (the safetensors layout, spec §1.2). */
@@ -210,7 +213,9 @@ export function forwardHidden(e: Engine, d: Gemma2Dims, p: Gemma2Params, batch: 
   const ctx: ForwardCtx = { e, d, B, T, positions, attend: attentionStep(d, keyMask), lora: forwardLora(p.adapter) };
   let h = embedding(p.embed, ids, { shape: [B * T], scale: embedScale(d.C) }); // (B·T, C)
   for (let i = 0; i < d.L; i++) {
-    const next = blockForward(ctx, p.layers[i], i, h);
+    const layer = p.layers[i];
+    // gradient checkpointing: keep only the layer's input; the backward re-runs the layer (recompute.ts)
+    const next = p.gradientCheckpointing ? recompute(e, (x) => blockForward(ctx, layer, i, x), [h], `gemma2.layer${i}`) : blockForward(ctx, layer, i, h);
     h.dispose();
     h = next;
   }
