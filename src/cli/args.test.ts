@@ -101,7 +101,7 @@ describe('parseFlags', () => {
 
 describe('the prefstudio command table', () => {
   it('has its commands, every flag in canonical underscore form, no duplicates', () => {
-    expect(COMMANDS.map((c) => c.name)).toEqual(['logps', 'generate', 'tokenize', 'train', 'recipe', 'step']);
+    expect(COMMANDS.map((c) => c.name)).toEqual(['logps', 'generate', 'tokenize', 'train', 'recipe', 'step', 'export']);
     for (const c of COMMANDS) {
       const names = c.flags.map((f) => f.name);
       expect(new Set(names).size, `${c.name} declares a flag twice`).toBe(names.length);
@@ -115,7 +115,7 @@ describe('the prefstudio command table', () => {
     expect(names('train')).toEqual(
       ['model', 'data', 'loss_type', 'loss_weights', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'label_smoothing', 'preset', 'learning_rate', 'lr_scheduler_type', 'warmup_ratio', 'optim', 'weight_decay', 'max_grad_norm', 'max_steps', 'num_train_epochs', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'seed', 'logging_steps', 'out',
         'warmup_steps', 'max_prompt_length', 'max_completion_length', 'truncation_mode', 'sequence_style', 'cpo_alpha', 'rpo_alpha', 'reference_free', 'f_divergence_type', 'f_alpha_divergence_coef', 'ld_alpha', 'discopop_tau', 'adam_beta1', 'adam_beta2', 'adam_epsilon', 'save_final', 'eval_data', 'cache_dir',
-        'use_peft', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora'].sort(),
+        'use_peft', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora', 'adapter'].sort(),
     );
     expect(names('step')).toEqual(['model', 'pairs', 'loss_type', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'cpo_alpha', 'label_smoothing', 'learning_rate', 'weight_decay', 'optim', 'max_grad_norm', 'report', 'loss_weights', 'adam_beta1', 'adam_beta2', 'adam_epsilon'].sort());
     expect(usageError(['--model', 'm', '--data', 'd'], command('train'))).toBe('--out is required (DIR)');

@@ -20,6 +20,7 @@ const PAIRS_HELP = 'preference pairs: {"pairs": [{"prompt", "chosen", "rejected"
 
 const SHARED: Record<string, Omit<FlagSpec, 'name'>> = {
   model: { type: 'string', metavar: 'DIR', required: true, help: MODEL_HELP },
+  adapter: { type: 'string', metavar: 'DIR', help: 'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) for --model, applied on top of it' },
   // losses (TRL DPOConfig / CPOConfig)
   loss_type: { type: 'list', metavar: 'L[,L…]', group: 'loss', help: 'TRL loss_type, several for a weighted sum: sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, aot_unpaired, apo_zero, apo_down, discopop, sft, sigmoid_norm; simpo; sppo, sppo_single; gpo (GPO: unverified, spec §6).  (default sigmoid)' },
   loss_weights: { type: 'numlist', metavar: 'W[,W…]', group: 'loss', help: 'one weight per --loss_type, for their weighted sum (MPO) (default 1 each)' },
@@ -61,20 +62,23 @@ const SEQUENCE_FLAGS = ['max_length', 'max_prompt_length', 'max_completion_lengt
 // logps and generate (adapters from the table's options to their modules)
 
 /** Opens a checkpoint folder and uploads its weights, with progress on stderr. */
-async function loadForInference(dir: string, io: CliIO) {
-  const { openModel } = await import('./model.ts');
-  const m = await openModel(dir, io);
+async function loadForInference(dir: string, io: CliIO, adapterDir?: string) {
+  const { openModelFolder, uploadModel, attachAdapter } = await import('./model.ts');
+  const opened = await openModelFolder(dir, io);
+  const adapter = adapterDir === undefined ? null : (await (await import('./export.ts')).openAdapterFolder(adapterDir, opened, io)).adapter;
+  const m = await uploadModel(opened, io);
+  if (adapter) attachAdapter(m, adapter);
   return { e: m.e, ckpt: m.ckpt, params: m.params, tokenizer: m.tokenizerFiles };
 }
 
 async function logps(opts: Opts, io: CliIO): Promise<void> {
   const { logpsCommand } = await import('./logps.ts');
-  await logpsCommand({ model: String(opts.model), pairs: String(opts.pairs) }, io);
+  await logpsCommand({ model: String(opts.model), pairs: String(opts.pairs), ...(opts.adapter !== undefined && { adapter: String(opts.adapter) }) }, io);
 }
 
 async function generate(opts: Opts, io: CliIO): Promise<void> {
   const { generateCommand } = await import('./generate.ts');
-  const m = await loadForInference(String(opts.model), io);
+  const m = await loadForInference(String(opts.model), io, opts.adapter === undefined ? undefined : String(opts.adapter));
   try {
     const flags = { prompt: String(opts.prompt), maxNewTokens: Number(opts.max_new_tokens), temperature: Number(opts.temperature), topP: Number(opts.top_p), seed: Number(opts.seed) };
     io.stdout(`${await generateCommand(m.e, m.ckpt, m.tokenizer, m.params, flags, io.log)}\n`);
@@ -90,7 +94,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'logps',
     summary: 'per-token log-probs (and the WPO term log Σ p²) of preference pairs under a checkpoint, as JSON on stdout',
-    flags: [...pick(['model']), { name: 'pairs', type: 'string', metavar: 'FILE', required: true, help: PAIRS_HELP }],
+    flags: [...pick(['model', 'adapter']), { name: 'pairs', type: 'string', metavar: 'FILE', required: true, help: PAIRS_HELP }],
     details: 'stdout: {"pairs": [{"chosen": {"logp", "tokens", "token_logps", "token_log_sum_p2"}, "rejected": {…}}]}. Progress and errors go to stderr.',
     run: logps,
   },
@@ -98,7 +102,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'generate',
     summary: 'a preview generation from a prompt (chat template + generation prompt when the tokenizer has one), text on stdout',
     flags: [
-      ...pick(['model']),
+      ...pick(['model', 'adapter']),
       { name: 'prompt', type: 'string', metavar: 'TEXT', required: true, help: 'the user turn' },
       { name: 'max_new_tokens', type: 'int', metavar: 'N', default: 64, help: 'stop after N tokens (or at <eos> / <end_of_turn>)' },
       { name: 'temperature', type: 'number', metavar: 'T', default: 0, help: 'sampling temperature; 0 = greedy' },
@@ -158,6 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'lora_dropout', type: 'number', metavar: 'P', group: 'lora', help: 'dropout on the LoRA branch\'s input during training steps (default 0.05)' },
       { name: 'lora_target_modules', type: 'list', metavar: 'M[,M…]', group: 'lora', help: 'modules to adapt: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or all-linear (default: all seven)' },
       { name: 'use_rslora', type: 'bool', group: 'lora', help: 'rank-stabilised LoRA: scale by alpha / √r instead of alpha / r' },
+      { name: 'adapter', type: 'string', metavar: 'DIR', group: 'lora', help: 'with --use_peft: continue training this PEFT LoRA adapter folder (its adapter_config.json sets r, alpha, dropout, targets) instead of a fresh one' },
     ],
     exclusive: [{ flags: ['max_steps', 'num_train_epochs'] }],
     details: `Presets: ${Object.values(PRESETS).map((p) => `${p.name} (${p.source})`).join('; ')}.\n\n${sequenceStyleHelp()}`,
@@ -184,5 +189,18 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...pick(['learning_rate', 'weight_decay', 'optim', 'max_grad_norm', 'adam_beta1', 'adam_beta2', 'adam_epsilon'], { max_grad_norm: { help: 'clip the global gradient norm to N (default: no clipping)' } }),
     ],
     run: async (opts, io) => (await import('./step.ts')).stepCommand(opts, io),
+  },
+  {
+    name: 'export',
+    summary: 'a Hugging Face checkpoint folder from --model, with a PEFT LoRA adapter merged into its weights (W + scale·B·A), in another dtype or shard size',
+    flags: [
+      ...pick(['model']),
+      { name: 'adapter', type: 'string', metavar: 'DIR', help: 'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) to merge: every weight it targets becomes W + scale·B·A, scale = lora_alpha / r (/ √r with use_rslora)' },
+      { name: 'out', type: 'string', metavar: 'DIR', required: true, help: 'the folder to write (replaced whole if it exists; must not be --model or --adapter)' },
+      { name: 'dtype', type: 'enum', choices: ['bf16', 'f16', 'f32'], help: 'write every tensor in this dtype, rounding to nearest even (default: each tensor\'s input dtype)' },
+      { name: 'max_shard_size', type: 'string', metavar: 'SIZE', help: 'largest shard, as huggingface_hub takes it: bytes, or 5GB, 500MB, 2GiB … (default 5GB); above it: model-0000k-of-0000n.safetensors + model.safetensors.index.json' },
+    ],
+    details: 'Tensor names and order are the input\'s; config.json (its dtype rewritten when --dtype changes it), generation_config.json and tokenizer files are copied. The merge is computed in float64 and rounded once to f32, then to the output dtype. One tensor is in memory at a time; the folder appears whole or not at all.',
+    run: async (opts, io) => (await import('./export.ts')).exportCommand(opts, io),
   },
 ];

@@ -1,7 +1,9 @@
 // `prefstudio logps`: per-token log-probs of preference pairs under a checkpoint, as JSON.
 //
 // Contract (kept stable; outside checks rely on it):
-//   prefstudio logps --model DIR --pairs FILE
+//   prefstudio logps --model DIR --pairs FILE [--adapter DIR]
+//   --adapter: a PEFT LoRA folder, read and checked before any weights load, applied on top of the
+//   model as the forward's LoRA branch (not merged).
 //   FILE: {"pairs": [{"prompt": P, "chosen": C, "rejected": R}, ...]} where P/C/R are either token-id
 //         arrays (used exactly as given: no template, no <bos>/<eos> added; no tokenizer needed) or
 //         strings / message lists (tokenized with the model's tokenizer.json and chat template, as
@@ -21,7 +23,8 @@ import type { Gemma2Dims, Gemma2Params } from '../engine/model/gemma2.ts';
 import { SEQ_FIELD, SEQ_FIELDS } from '../engine/ops/seq_stats.ts';
 import { packSequences, sequenceForward } from '../engine/train/sequences.ts';
 import type { CliIO } from './args.ts';
-import { openModelFolder, uploadModel } from './model.ts';
+import { openAdapterFolder } from './export.ts';
+import { attachAdapter, openModelFolder, uploadModel } from './model.ts';
 import { readFileBytes } from './read_file.ts';
 
 export type { TokenizerFiles };
@@ -82,10 +85,12 @@ export async function sequenceLogps(e: Engine, d: Gemma2Dims, params: Gemma2Para
 }
 
 /** `prefstudio logps`: the pairs file is read and validated before any weights load. */
-export async function logpsCommand(opts: { model: string; pairs: string }, io: CliIO): Promise<void> {
+export async function logpsCommand(opts: { model: string; pairs: string; adapter?: string }, io: CliIO): Promise<void> {
   const opened = await openModelFolder(opts.model, io);
+  const adapter = opts.adapter === undefined ? null : (await openAdapterFolder(opts.adapter, opened, io)).adapter;
   const pairs = await readLogpsPairs(opts.pairs, opened.ckpt.cfg.V, opened.tokenizerFiles, opened.ckpt.source);
   const m = await uploadModel(opened, io);
+  if (adapter) attachAdapter(m, adapter);
   try {
     const seqs = pairs.flatMap((p, i) => [
       { prompt: p.prompt, completion: p.chosen, where: `${opts.pairs}, pairs[${i}]` },

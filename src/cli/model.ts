@@ -7,6 +7,8 @@ import { loadDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer, type Tokenizer } from '../engine/data/tokenizer.ts';
 import { dimsFromConfig, namedParams, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
 import { checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles, type OpenedCheckpoint } from '../engine/model/load.ts';
+import { disposeAdapter, type LoraAdapter } from '../engine/model/lora.ts';
+import { uploadAdapter, type HostLoraAdapter } from '../engine/model/peft.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import { sourceFromDirectory } from '../engine/store/kv_node.ts';
 import type { LossConfig } from '../engine/train/losses.ts';
@@ -63,6 +65,21 @@ export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?:
   const paramCount = namedParams(params).reduce((s, [, t]) => s + t.size, 0);
   // An engine we created goes with the model; a given one stays with its owner.
   return { ...m, e, params, paramCount, dispose: () => (opts.engine ? loaded.dispose() : e.destroy()) };
+}
+
+/**
+ * Puts a LoRA adapter (read by cli/export.ts openAdapterFolder) on a loaded model: its factors go to
+ * the GPU as m.params.adapter (trainable to continue training it), freed with the model.
+ */
+export function attachAdapter(m: LoadedModel, host: HostLoraAdapter, opts: { trainable?: boolean } = {}): LoraAdapter {
+  const ad = uploadAdapter(m.e, host, opts);
+  m.params.adapter = ad;
+  const dispose = m.dispose;
+  m.dispose = () => {
+    disposeAdapter(ad);
+    dispose();
+  };
+  return ad;
 }
 
 export async function openModel(dir: string, io: CliIO, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {

@@ -10,7 +10,9 @@
 //     [--gradient_accumulation_steps K] [--max_length N] [--seed S] [--logging_steps N]
 //     [--use_peft [--lora_r R] [--lora_alpha A] [--lora_dropout P] [--lora_target_modules M,…] [--use_rslora]] --out DIR
 //   --use_peft: the base loads frozen and a LoRA adapter (seeded by --seed) is trained; the reference
-//   is the base with the adapter off.
+//   is the base with the adapter off. --adapter DIR (with --use_peft) continues a PEFT adapter
+//   instead of creating one. A LoRA run writes DIR/adapter/ (adapter_model.safetensors +
+//   adapter_config.json, PEFT's) and DIR/final/ (the base with the adapter merged: cli/export.ts).
 //   Writes DIR/metrics.jsonl (one JSON line per optimizer step: {"step" (1-based), "epoch", "loss",
 //   …TRL's batch metrics, "pairs": [per-pair values with their dataset "row"]}), DIR/train_args.json
 //   (every resolved setting), DIR/eval_metrics.json with --eval_data, and DIR/final/: a Hugging Face
@@ -32,9 +34,10 @@ import { loraConfigFromFlags, resolvePreset } from '../engine/train/config.ts';
 import { adapterParamCount, createAdapter } from '../engine/model/lora.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
 import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
-import type { CliIO } from './args.ts';
+import { UsageError, type CliIO } from './args.ts';
+import { openAdapterFolder, writePeftRun } from './export.ts';
 import { lossConfigFromFlags, trainOptionsFromFlags, type Flags } from './flags.ts';
-import { loadExamples, openModelFolder, uploadModel, type LoadedModel, type OpenedModel } from './model.ts';
+import { attachAdapter, loadExamples, openModelFolder, uploadModel, type LoadedModel, type OpenedModel } from './model.ts';
 import { homedir } from 'node:os';
 
 /** TRL DPOConfig's logging_steps default. */
@@ -48,6 +51,7 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   const loss = validateLossConfig(lossConfigFromFlags(flags)); // before any weights load
   const trainOpts = { ...trainOptionsFromFlags(flags), loss };
   const lora = loraConfigFromFlags(flags); // null = full fine-tuning
+  if (flags.adapter !== undefined && !lora) throw new UsageError('--adapter DIR continues training a LoRA adapter: add --use_peft (its settings then come from DIR/adapter_config.json)');
   const loggingSteps = Number(flags.logging_steps ?? DEFAULT_LOGGING_STEPS);
 
   // The data first: a malformed file fails before any weights load.
@@ -56,12 +60,15 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   planRun(trainOpts, examples.length); // every setting checked before any weights load
   const evalSet = flags.eval_data !== undefined ? (await loadExamples(opened, String(flags.eval_data), loss, flags, io)).examples : null;
 
+  // --adapter: a PEFT folder to continue (its config replaces the --lora_* flags), checked before any weights load
+  const imported = flags.adapter !== undefined ? (await openAdapterFolder(String(flags.adapter), opened, io)).adapter : null;
   await mkdir(out, { recursive: true });
   const m = await uploadModel(opened, io, { trainable: !lora }); // a LoRA base stays frozen
   try {
     if (lora) {
-      m.params.adapter = createAdapter(m.e, m.dims, lora, trainOpts.seed);
-      io.log(`lora: r ${lora.r}, alpha ${lora.alpha} (scale ${m.params.adapter.scale.toPrecision(4)}${lora.useRslora ? ', rsLoRA' : ''}), dropout ${lora.dropout} on ${lora.targets.join(', ')}: ${adapterParamCount(m.params.adapter)} trainable parameters of ${m.paramCount} in the base`);
+      m.params.adapter = imported ? attachAdapter(m, imported, { trainable: true }) : createAdapter(m.e, m.dims, lora, trainOpts.seed);
+      const c = m.params.adapter.config;
+      io.log(`lora: r ${c.r}, alpha ${c.alpha} (scale ${m.params.adapter.scale.toPrecision(4)}${c.useRslora ? ', rsLoRA' : ''}), dropout ${c.dropout} on ${c.targets.join(', ')}: ${adapterParamCount(m.params.adapter)} trainable parameters of ${m.paramCount} in the base`);
     }
     const cacheDir = String(flags.cache_dir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'prefstudio'));
     const reference = needsReference(loss) ? await cachedReference(m, examples, loss.ldAlpha, cacheDir, io, 'reference log-probs') : null;
@@ -96,7 +103,8 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
       logMetrics(io, 'eval', ev);
       await writeFile(join(out, 'eval_metrics.json'), `${JSON.stringify(Object.fromEntries(Object.entries(ev).map(([k, v]) => [k === 'pairs' ? 'pairs' : `eval_${k}`, v])), null, 1)}\n`);
     }
-    if (flags.save_final !== false) await saveFinal(m, join(out, 'final'), io);
+    if (m.params.adapter) await writePeftRun(out, opened, m.params.adapter, io, { final: flags.save_final !== false }); // DIR/adapter/ + merged DIR/final/
+    else if (flags.save_final !== false) await saveFinal(m, join(out, 'final'), io);
     trainer.dispose();
   } finally {
     m.dispose();

@@ -138,7 +138,7 @@ export function decodeLogits(e: Engine, d: Gemma2Dims, p: Gemma2Params, cache: K
       for (let t = 0; t < Tq; t++) pos[b * Tq + t] = Math.max(0, p0 + t - cache.pad[b]);
     }
     const positions = e.tensor(pos, padded ? [B, Tq] : [Tq], { dtype: 'i32', label: 'generate.positions' });
-    const ctx: ForwardCtx = { e, d, B, T: Tq, positions, attend: cachedAttention(d, cache, p0) };
+    const ctx: ForwardCtx = { e, d, B, T: Tq, positions, attend: cachedAttention(d, cache, p0), lora: p.adapter?.enabled ? { adapter: p.adapter, dropoutSeed: null } : null }; // an enabled adapter's branch, never dropout
     let h = embedding(p.embed, ids, { shape: [B * Tq], scale: embedScale(d.C) }); // (B·Tq, C)
     for (let i = 0; i < d.L; i++) {
       const next = blockForward(ctx, p.layers[i], i, h);

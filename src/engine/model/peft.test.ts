@@ -17,8 +17,8 @@ import { parseGemma2Config, type Gemma2Config } from './config.ts';
 import { checkpointInfo, checkpointTensors, encodeCheckpoint, encodeCheckpointStream, fileBytes, type ExportedFile, type StreamedFile } from './export.ts';
 import { writeCheckpointDir } from './export_node.ts';
 import { checkpointWeights, openCheckpoint, type CheckpointSource } from './load.ts';
-import { LORA_TARGETS, loraScale, peftKey, type LoraConfig, type LoraTarget } from './lora.ts';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterConfigObject, baseWeightName, encodePeftAdapter, mergeFactors, openPeftAdapter, targetShape, type HostLoraAdapter } from './peft.ts';
+import { LORA_TARGETS, loraScale, peftKey, targetFeatures, type LoraConfig, type LoraTarget } from './lora.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, adapterConfigObject, baseWeightName, encodePeftAdapter, mergeFactors, openPeftAdapter, type HostLoraAdapter } from './peft.ts';
 import { bytesReader, readSafetensorsHeader, toFloat32, writeSafetensors, type Dtype } from './safetensors.ts';
 import { INDEX_FILE, parseShardIndex } from './sharded.ts';
 
@@ -65,8 +65,8 @@ function randomAdapter(config: LoraConfig, seed = 1, layers: number[] = [...Arra
       const out: HostLoraAdapter['layers'][number] = {};
       if (!layers.includes(i)) return out;
       for (const t of config.targets) {
-        const s = targetShape(cfg, t);
-        out[t] = { A: Float32Array.from({ length: config.r * s.in }, () => rnd() * 0.5), B: Float32Array.from({ length: s.out * config.r }, () => rnd() * 0.1) };
+        const s = targetFeatures(cfg, t);
+        out[t] = { A: Float32Array.from({ length: config.r * s.inF }, () => rnd() * 0.5), B: Float32Array.from({ length: s.outF * config.r }, () => rnd() * 0.1) };
       }
       return out;
     }),
@@ -268,9 +268,9 @@ describe('merged export', () => {
     const want = new Map(base);
     for (let i = 0; i < cfg.L; i++) {
       for (const t of ad.config.targets) {
-        const s = targetShape(cfg, t);
+        const s = targetFeatures(cfg, t);
         const name = baseWeightName(i, t);
-        want.set(name, mergeRef(base.get(name)!, ad.layers[i][t]!.A, ad.layers[i][t]!.B, scale, s.out, s.in, ad.config.r));
+        want.set(name, mergeRef(base.get(name)!, ad.layers[i][t]!.A, ad.layers[i][t]!.B, scale, s.outF, s.inF, ad.config.r));
       }
     }
 

@@ -7,7 +7,7 @@
 //                               (peft/config.py), sorted and indented as PEFT's save_pretrained
 //                               writes them (json.dumps(indent=2, sort_keys=True))
 //
-//   hostAdapter / readAdapterF32(ad)        the factors of a GPU adapter as host f32 arrays
+//   readAdapterF32(ad)                      the factors of a GPU adapter as host f32 arrays
 //   encodePeftAdapter(host, opts)           → the two files, as ExportedFile (export.ts)
 //   openPeftAdapter(source, cfg)            the two files (a folder, dropped files, bytes) → a host
 //                                           adapter checked against the base model's config: every
@@ -75,17 +75,6 @@ export interface HostLoraAdapter {
   layers: Partial<Record<LoraTarget, HostLoraFactors>>[];
 }
 
-/** (out, in) of the base weight a target adapts, from config.json (nn.Linear stores [out, in]). */
-export function targetShape(cfg: Gemma2Config, target: LoraTarget): { out: number; in: number } {
-  const { C, FF, NH, KVH, HD } = cfg;
-  const shapes: Record<LoraTarget, [number, number]> = {
-    q_proj: [NH * HD, C], k_proj: [KVH * HD, C], v_proj: [KVH * HD, C], o_proj: [C, NH * HD],
-    gate_proj: [FF, C], up_proj: [FF, C], down_proj: [C, FF],
-  };
-  const [out, inn] = shapes[target];
-  return { out, in: inn };
-}
-
 /** The HF name of the base weight a target adapts in layer i. */
 export const baseWeightName = (i: number, t: LoraTarget): string => `model.layers.${i}.${TARGET_FIELDS[t].module}.${t}.weight`;
 
@@ -128,9 +117,9 @@ export function uploadAdapter(e: Engine, host: HostLoraAdapter, opts: { trainabl
         const f = layer[t];
         if (!f) continue;
         const r = host.config.r;
-        const A = e.tensor(f.A, [r, f.A.length / r], { label: peftKey(i, t, 'A'), requiresGrad: opts.trainable ?? false });
+        const A = e.keep(e.tensor(f.A, [r, f.A.length / r], { label: peftKey(i, t, 'A'), requiresGrad: opts.trainable ?? false }));
         made.push(A);
-        const B = e.tensor(f.B, [f.B.length / r, r], { label: peftKey(i, t, 'B'), requiresGrad: opts.trainable ?? false });
+        const B = e.keep(e.tensor(f.B, [f.B.length / r, r], { label: peftKey(i, t, 'B'), requiresGrad: opts.trainable ?? false }));
         made.push(B);
         out[t] = { A, B };
       }
