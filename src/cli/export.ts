@@ -15,7 +15,7 @@
 //   openAdapterFolder(dir, model, io)       a PEFT folder read and checked against the model (before
 //   any weights load): logps / generate / train --adapter.
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { checkpointInfo, checkpointTensors, encodeCheckpointStream, type ExportDtype, type TensorReader } from '../engine/model/export.ts';
 import { writeCheckpointDir } from '../engine/model/export_node.ts';
 import type { LoraAdapter } from '../engine/model/lora.ts';
@@ -93,9 +93,9 @@ export async function openAdapterFolder(dir: string, m: OpenedModel, io: CliIO):
  */
 export async function writePeftRun(outDir: string, m: OpenedModel, adapter: LoraAdapter, io: CliIO, opts: { final?: boolean } = {}): Promise<void> {
   const host = await readAdapterF32(adapter);
-  const adapterDir = `${outDir}/adapter`;
+  const adapterDir = join(outDir, 'adapter');
   const files = encodePeftAdapter(host, { baseModel: m.dir });
   await writeCheckpointDir(adapterDir, files);
   io.log(`adapter: wrote ${adapterDir} (${files.map((f) => f.path).join(', ')})`);
-  if (opts.final !== false) await writeMerged(m, host, `${outDir}/final`, io);
+  if (opts.final !== false) await writeMerged(m, host, join(outDir, 'final'), io);
 }

@@ -75,7 +75,7 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
     const evalReference = evalSet && needsReference(loss) ? await cachedReference(m, evalSet, loss.ldAlpha, cacheDir, io, 'reference log-probs (eval)') : null;
 
     const trainer = new Trainer(m.e, m.dims, m.params, examples, reference, trainOpts);
-    await writeFile(join(out, 'train_args.json'), `${JSON.stringify({ ...flags, resolved: { ...trainOpts, lora, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, examples: examples.length } }, null, 1)}\n`);
+    await writeFile(join(out, 'train_args.json'), `${JSON.stringify({ ...flags, resolved: { ...trainOpts, lora: m.params.adapter?.config ?? lora, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, examples: examples.length } }, null, 1)}\n`);
     const metricsPath = join(out, 'metrics.jsonl');
     await rm(metricsPath, { force: true });
     io.log(`train: ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch), ${trainOpts.batchSize} pairs × ${trainOpts.gradientAccumulationSteps} accumulation per step, loss ${loss.lossTypes.join('+')}${loss.useWeighting ? ' with WPO weights' : ''}, lr ${trainOpts.learningRate}, ${trainOpts.lrSchedulerType}, ${trainOpts.optim}`);
