@@ -1,8 +1,9 @@
 // The studio page: the top bar with the navigation, the screen the URL's hash names, and the
-// status region. The Model screen is built; the others show what is coming.
+// status region. The Model and Data screens are built; the others show what is coming.
 
 import { useEffect } from 'react';
 import { useEngine } from './engine/useEngine.ts';
+import { DataScreen } from './features/data/DataScreen.tsx';
 import { ModelsScreen } from './features/models/ModelsScreen.tsx';
 import { Announcer } from './shell/Announcer.tsx';
 import { TopBar } from './shell/Nav.tsx';
@@ -24,7 +25,7 @@ export function App() {
   return (
     <>
       <TopBar />
-      <main>{screen === 'model' ? <ModelsScreen /> : <Screen key={screen} id={screen} />}</main>
+      <main>{screen === 'model' ? <ModelsScreen /> : screen === 'data' ? <DataScreen /> : <Screen key={screen} id={screen} />}</main>
       <Announcer />
     </>
   );

@@ -4,19 +4,21 @@
 //
 // Slices today: nav (the screen shown), announce (the status region's message), device (the WebGPU
 // adapter), storage (the browser's storage estimate and persistence), models (the weight store's
-// models and adapters, the running import, unfinished imports). Later: dataset, training, runs.
+// models and adapters, the running import, unfinished imports), data (the preference set the Data
+// screen shows and the Train screen sends). Later: training, runs.
 // Nothing here is persisted: the model list comes from the weight store (IndexedDB, owned by the
 // engine worker) on every start, the screen from the URL's hash, and weights never pass through
 // this store.
 
 import { create } from 'zustand';
 import { announceInitialState, type AnnounceState } from './slices/announce/initialState.ts';
+import { dataInitialState, type DataState } from './slices/data/initialState.ts';
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
 import { modelsInitialState, type ModelsState } from './slices/models/initialState.ts';
 import { navInitialState, type NavState } from './slices/nav/initialState.ts';
 import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
 
-export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState;
 
 export const initialStudioState: StudioState = {
   ...navInitialState,
@@ -24,6 +26,7 @@ export const initialStudioState: StudioState = {
   ...deviceInitialState,
   ...storageInitialState,
   ...modelsInitialState,
+  ...dataInitialState,
 };
 
 export const useStudioStore = create<StudioState>()(() => ({ ...initialStudioState }));
