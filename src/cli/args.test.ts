@@ -114,6 +114,7 @@ describe('the prefstudio command table', () => {
     const names = (c: string): string[] => command(c).flags.map((f) => f.name).sort();
     expect(names('train')).toEqual(
       ['model', 'data', 'loss_type', 'loss_weights', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'label_smoothing', 'preset', 'learning_rate', 'lr_scheduler_type', 'warmup_ratio', 'optim', 'weight_decay', 'max_grad_norm', 'max_steps', 'num_train_epochs', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'seed', 'logging_steps', 'out',
+        'gradient_checkpointing',
         'warmup_steps', 'max_prompt_length', 'max_completion_length', 'truncation_mode', 'sequence_style', 'cpo_alpha', 'rpo_alpha', 'reference_free', 'f_divergence_type', 'f_alpha_divergence_coef', 'ld_alpha', 'discopop_tau', 'adam_beta1', 'adam_beta2', 'adam_epsilon', 'save_final', 'eval_data', 'cache_dir',
         'use_peft', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora', 'adapter'].sort(),
     );

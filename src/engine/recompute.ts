@@ -37,7 +37,7 @@ export function recompute(e: Engine, fn: (...inputs: Tensor[]) => Tensor, inputs
   let outside: Tensor | null = null;
   const record = tape.record;
   tape.record = (args: RecordArgs): boolean => {
-    for (const t of args.inputs) {
+    for (const t of [...args.inputs, ...(args.keep ?? [])]) {
       if (given.has(t) || made.has(t)) continue;
       if (!t.requiresGrad) external.add(t);
       else if (t.recorded) outside ??= t;

@@ -82,6 +82,7 @@ export function trainOptionsFromFlags(f: Flags): Omit<TrainOptions, 'loss'> {
     numTrainEpochs: num(f, 'num_train_epochs') ?? d.numTrainEpochs,
     batchSize: num(f, 'per_device_train_batch_size') ?? d.batchSize,
     gradientAccumulationSteps: num(f, 'gradient_accumulation_steps') ?? d.gradientAccumulationSteps,
+    gradientCheckpointing: f.gradient_checkpointing === true,
     seed: num(f, 'seed') ?? d.seed,
   };
 }
@@ -203,6 +204,7 @@ export const TRAIN_CONFIG: Readonly<Record<string, { type: SettingType; choices?
   num_train_epochs: { type: 'number' },
   per_device_train_batch_size: { type: 'int' },
   gradient_accumulation_steps: { type: 'int' },
+  gradient_checkpointing: { type: 'bool' },
   max_length: { type: 'int' },
   max_prompt_length: { type: 'int' },
   max_completion_length: { type: 'int' },

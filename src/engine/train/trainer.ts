@@ -62,6 +62,8 @@ export interface TrainOptions {
   numTrainEpochs: number; // num_train_epochs
   batchSize: number; // per_device_train_batch_size (pairs per micro-batch)
   gradientAccumulationSteps: number; // gradient_accumulation_steps
+  /** Recompute each layer's activations in the backward (default false; same results bitwise). */
+  gradientCheckpointing?: boolean; // gradient_checkpointing
   seed: number; // seed
   /** Consecutive non-finite steps that stop the run (default 3). */
   maxNonFiniteSteps?: number;
@@ -143,6 +145,7 @@ export class Trainer {
     }
     if (params.adapter) for (const [, t] of namedParams(params)) t.requiresGrad = false; // the frozen base
     this.named = params.adapter ? adapterParams(params.adapter) : namedParams(params);
+    params.gradientCheckpointing = opts.gradientCheckpointing ?? false; // forwardHidden recomputes layers (recompute.ts)
     for (const [, t] of this.named) t.requiresGrad = true;
     const isNorm = (name: string): boolean => /norm\.weight$/.test(name);
     const decay = this.named.filter(([n]) => !isNorm(n)).map(([, t]) => t);
