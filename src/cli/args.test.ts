@@ -66,6 +66,16 @@ describe('parseFlags', () => {
     expect(usageError(['--model', 'm', '--use_weighting=yes'])).toBe("--use_weighting takes no value, or true / false; got 'yes'");
   });
 
+  it('a flag with a bare value (--resume [DIR]) takes the next argument only when it is not a flag', () => {
+    const cmd: CommandSpec = { ...TOY, flags: [...TOY.flags, { name: 'resume', type: 'string', metavar: 'DIR', bareValue: true, help: 'resume' }] };
+    expect(parseFlags(cmd, ['--model', 'm', '--resume'])).toMatchObject({ resume: true });
+    expect(parseFlags(cmd, ['--resume', '--model', 'm'])).toMatchObject({ resume: true, model: 'm' });
+    expect(parseFlags(cmd, ['--resume', 'out/checkpoint-4', '--model', 'm'])).toMatchObject({ resume: 'out/checkpoint-4' });
+    expect(parseFlags(cmd, ['--model', 'm', '--resume=x'])).toMatchObject({ resume: 'x' });
+    expect(parseFlags(cmd, ['--model', 'm'])).not.toHaveProperty('resume');
+    expect(commandHelp('prefstudio', cmd)).toContain('--resume [DIR]');
+  });
+
   it('an unknown flag is named with the closest valid one', () => {
     expect(usageError(['--model', 'm', '--lerning-rate', '1'])).toBe('unknown flag --lerning-rate for toy (did you mean --learning_rate?)');
     expect(usageError(['--model', 'm', '--use_weightin'])).toBe('unknown flag --use_weightin for toy (did you mean --use_weighting?)');
@@ -116,7 +126,7 @@ describe('the prefstudio command table', () => {
       ['model', 'data', 'loss_type', 'loss_weights', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'label_smoothing', 'preset', 'learning_rate', 'lr_scheduler_type', 'warmup_ratio', 'optim', 'weight_decay', 'max_grad_norm', 'max_steps', 'num_train_epochs', 'per_device_train_batch_size', 'gradient_accumulation_steps', 'max_length', 'seed', 'logging_steps', 'out',
         'gradient_checkpointing',
         'warmup_steps', 'max_prompt_length', 'max_completion_length', 'truncation_mode', 'sequence_style', 'cpo_alpha', 'rpo_alpha', 'reference_free', 'f_divergence_type', 'f_alpha_divergence_coef', 'ld_alpha', 'discopop_tau', 'adam_beta1', 'adam_beta2', 'adam_epsilon', 'save_final', 'eval_data', 'cache_dir',
-        'use_peft', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora', 'adapter'].sort(),
+        'use_peft', 'lora_r', 'lora_alpha', 'lora_dropout', 'lora_target_modules', 'use_rslora', 'adapter', 'save_steps', 'save_total_limit', 'resume'].sort(),
     );
     expect(names('step')).toEqual(['model', 'pairs', 'loss_type', 'use_weighting', 'wpo_no_clamp', 'beta', 'simpo_gamma', 'gamma_beta_ratio', 'cpo_alpha', 'label_smoothing', 'learning_rate', 'weight_decay', 'optim', 'max_grad_norm', 'report', 'loss_weights', 'adam_beta1', 'adam_beta2', 'adam_epsilon'].sort());
     expect(usageError(['--model', 'm', '--data', 'd'], command('train'))).toBe('--out is required (DIR)');

@@ -34,6 +34,11 @@ export interface FlagSpec {
   metavar?: string;
   /** The allowed values of an enum flag. */
   choices?: readonly string[];
+  /**
+   * The value of the flag given without one (`--resume` alone, vs `--resume DIR`): the flag then
+   * takes the next argument only when that is not a flag. Unset: a value is required.
+   */
+  bareValue?: FlagValue;
   /** Filled in when the flag is absent (so the handler sees it). Leave unset when "absent" means something (presets). */
   default?: FlagValue;
   required?: boolean;
@@ -175,6 +180,10 @@ export function parseFlags(cmd: CommandSpec, args: readonly string[]): Opts | 'h
       text = next === 'true' || next === 'false' ? args[++i] : 'true';
     } else {
       const next = args[i + 1];
+      if ((next === undefined || next.startsWith('--')) && spec!.bareValue !== undefined) {
+        opts[name] = spec!.bareValue;
+        continue;
+      }
       if (next === undefined || next.startsWith('--')) fail(`--${name} needs a value (${metavar(spec!)})`);
       text = args[++i];
     }
@@ -213,7 +222,7 @@ function metavar(f: FlagSpec): string {
 
 /** `--name VALUE` as usage shows it (bool flags bare). */
 function flagSynopsis(f: FlagSpec): string {
-  return f.type === 'bool' ? `--${f.name}` : `--${f.name} ${metavar(f)}`;
+  return f.type === 'bool' ? `--${f.name}` : f.bareValue !== undefined ? `--${f.name} [${metavar(f)}]` : `--${f.name} ${metavar(f)}`;
 }
 
 /** Word-wraps `text` to `width` columns, indenting continuation lines by `indent` spaces. */

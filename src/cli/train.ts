@@ -13,6 +13,10 @@
 //   is the base with the adapter off. --adapter DIR (with --use_peft) continues a PEFT adapter
 //   instead of creating one. A LoRA run writes DIR/adapter/ (adapter_model.safetensors +
 //   adapter_config.json, PEFT's) and DIR/final/ (the base with the adapter merged: cli/export.ts).
+//   --save_steps N [--save_total_limit K]: DIR/checkpoint-<step>/ every N steps and at the end
+//   (train/checkpoint.ts); --resume [DIR] continues from one (default: the newest under DIR) with the
+//   same settings and data, rewriting metrics.jsonl up to its step and appending: the lines equal an
+//   uninterrupted run's bit for bit.
 //   Writes DIR/metrics.jsonl (one JSON line per optimizer step: {"step" (1-based), "epoch", "loss",
 //   …TRL's batch metrics, "pairs": [per-pair values with their dataset "row"]}), DIR/train_args.json
 //   (every resolved setting), DIR/eval_metrics.json with --eval_data, and DIR/final/: a Hugging Face
@@ -28,12 +32,15 @@ import { checkpointInfo, encodeCheckpoint, readParamsF32 } from '../engine/model
 import { writeCheckpointDir } from '../engine/model/export_node.ts';
 import { createFileBackend } from '../engine/store/kv_node.ts';
 import { xxh32 } from '../engine/store/checksum.ts';
+import { fmtBytes } from '../engine/util/bytes.ts';
 import { needsReference, validateLossConfig } from '../engine/train/losses.ts';
 import type { StepMetrics } from '../engine/train/metrics.ts';
 import { loraConfigFromFlags, resolvePreset } from '../engine/train/config.ts';
 import { adapterParamCount, createAdapter } from '../engine/model/lora.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
 import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
+import { saveCheckpoint } from '../engine/train/checkpoint.ts';
+import { nodeCheckpointStore, readResume } from '../engine/train/checkpoint_node.ts';
 import { UsageError, type CliIO } from './args.ts';
 import { openAdapterFolder, writePeftRun } from './export.ts';
 import { lossConfigFromFlags, trainOptionsFromFlags, type Flags } from './flags.ts';
@@ -59,6 +66,12 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   io.log(`data: ${examples.length} pairs from ${String(flags.data)}`);
   planRun(trainOpts, examples.length); // every setting checked before any weights load
   const evalSet = flags.eval_data !== undefined ? (await loadExamples(opened, String(flags.eval_data), loss, flags, io)).examples : null;
+  const saveSteps = flags.save_steps === undefined ? null : Number(flags.save_steps);
+  const saveTotalLimit = flags.save_total_limit === undefined ? null : Number(flags.save_total_limit);
+  for (const [k, v] of [['save_steps', saveSteps], ['save_total_limit', saveTotalLimit]] as const) if (v !== null && v < 1) throw new UsageError(`--${k} must be at least 1, got ${v}`);
+  // --resume: the checkpoint is read, validated and matched against the settings and data before any weights load
+  const resumed = flags.resume === undefined ? null : await readResume(out, flags.resume === true ? null : String(flags.resume), trainOpts, examples);
+  if (resumed) io.log(`resume: from ${resumed.label} (step ${resumed.step} of ${resumed.state.meta.totalSteps})`);
 
   // --adapter: a PEFT folder to continue (its config replaces the --lora_* flags), checked before any weights load
   const imported = flags.adapter !== undefined ? (await openAdapterFolder(String(flags.adapter), opened, io)).adapter : null;
@@ -71,22 +84,30 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
       io.log(`lora: r ${c.r}, alpha ${c.alpha} (scale ${m.params.adapter.scale.toPrecision(4)}${c.useRslora ? ', rsLoRA' : ''}), dropout ${c.dropout} on ${c.targets.join(', ')}: ${adapterParamCount(m.params.adapter)} trainable parameters of ${m.paramCount} in the base`);
     }
     const cacheDir = String(flags.cache_dir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'prefstudio'));
-    const reference = needsReference(loss) ? await cachedReference(m, examples, loss.ldAlpha, cacheDir, io, 'reference log-probs') : null;
+    // a resumed run takes its reference from the checkpoint: the numbers it started with, no pass
+    const reference = resumed?.state.reference ?? (needsReference(loss) ? await cachedReference(m, examples, loss.ldAlpha, cacheDir, io, 'reference log-probs') : null);
     const evalReference = evalSet && needsReference(loss) ? await cachedReference(m, evalSet, loss.ldAlpha, cacheDir, io, 'reference log-probs (eval)') : null;
 
     const trainer = new Trainer(m.e, m.dims, m.params, examples, reference, trainOpts);
+    if (resumed) await trainer.restoreState(resumed.state);
     await writeFile(join(out, 'train_args.json'), `${JSON.stringify({ ...flags, resolved: { ...trainOpts, lora: m.params.adapter?.config ?? lora, totalSteps: trainer.totalSteps, stepsPerEpoch: trainer.stepsPerEpoch, examples: examples.length } }, null, 1)}\n`);
     const metricsPath = join(out, 'metrics.jsonl');
-    await rm(metricsPath, { force: true });
+    // resumed: the checkpoint's lines (what a stopped run appended after its checkpoint goes)
+    const metricsLines = resumed ? [...resumed.metrics] : [];
+    if (resumed) await writeFile(metricsPath, metricsLines.map((l) => `${l}\n`).join(''));
+    else await rm(metricsPath, { force: true });
     io.log(`train: ${trainer.totalSteps} steps (${trainer.stepsPerEpoch} per epoch), ${trainOpts.batchSize} pairs × ${trainOpts.gradientAccumulationSteps} accumulation per step, loss ${loss.lossTypes.join('+')}${loss.useWeighting ? ' with WPO weights' : ''}, lr ${trainOpts.learningRate}, ${trainOpts.lrSchedulerType}, ${trainOpts.optim}`);
-    if (evalSet) logMetrics(io, 'eval (before)', await trainer.evaluate(evalSet, evalReference));
+    if (evalSet && !resumed) logMetrics(io, 'eval (before)', await trainer.evaluate(evalSet, evalReference));
+    const store = nodeCheckpointStore(out);
 
     const bar = progressBar(io, 'train', trainer.totalSteps, 'steps');
     const interval: StepRecord[] = [];
     let tokens = 0;
     while (!trainer.done) {
       const rec = await trainer.trainStep();
-      await appendFile(metricsPath, `${JSON.stringify(rec)}\n`);
+      const line = JSON.stringify(rec);
+      await appendFile(metricsPath, `${line}\n`);
+      if (saveSteps) metricsLines.push(line);
       tokens = rec.num_tokens ?? tokens;
       if (rec.skipped) io.log(`warning: step ${rec.step} skipped: ${rec.skipped}`);
       interval.push(rec);
@@ -95,6 +116,11 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
         bar.clear();
         io.log(trlLogLine(interval));
         interval.length = 0;
+      }
+      if (saveSteps && (rec.step % saveSteps === 0 || trainer.done)) {
+        bar.clear();
+        const saved = await saveCheckpoint(store, trainer, { metrics: metricsLines, saveTotalLimit });
+        io.log(`checkpoint: wrote ${saved.label} (${fmtBytes(saved.bytes)})${saved.removed.length ? `, removed ${saved.removed.map((k) => `checkpoint-${k}`).join(', ')} (--save_total_limit ${saveTotalLimit})` : ''}`);
       }
     }
     bar.done();

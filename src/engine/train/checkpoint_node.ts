@@ -16,7 +16,9 @@ import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from 'node:fs/pro
 import { join, resolve } from 'node:path';
 import { syncDir, writeFileSynced } from '../model/export_node.ts';
 import { fileReader } from '../store/kv_node.ts';
-import { CHECKPOINT_NAME, checkpointName, type CheckpointSource, type CheckpointStore } from './checkpoint.ts';
+import { CHECKPOINT_NAME, CheckpointError, checkpointName, latestCheckpoint, loadCheckpoint, type CheckpointSource, type CheckpointStore, type LoadedCheckpoint } from './checkpoint.ts';
+import { checkSameRun } from './checkpoint_state.ts';
+import type { TrainExample, TrainOptions } from './trainer.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 const LEFTOVER = /^checkpoint-\d+\.(tmp|old)-/;
@@ -115,6 +117,30 @@ export function openCheckpointDir(dir: string): CheckpointSource {
       return { size: st.size, read: fileReader(join(path, name)) };
     },
   };
+}
+
+/**
+ * The checkpoint a run resumes from (`--resume DIR`, or `--resume` alone: `dir`'s newest complete
+ * one), read and validated, and checked against the run's settings and data — all before any
+ * weights load. Throws naming what is missing or differs, and what to do.
+ */
+export async function readResume(dir: string, from: string | null, opts: TrainOptions, examples: readonly TrainExample[]): Promise<LoadedCheckpoint> {
+  let src: CheckpointSource;
+  if (from === null) {
+    const store = nodeCheckpointStore(dir);
+    const step = await latestCheckpoint(store);
+    if (step === null) {
+      const { ignored } = await store.scan();
+      throw new CheckpointError('--resume', `there is no complete checkpoint in ${resolve(dir)}${ignored.length ? ` (${ignored.join(', ')} ha${ignored.length > 1 ? 've' : 's'} no ${MANIFEST_FILE})` : ''}`, 'start the run without --resume (and with --save_steps N to write checkpoints), or give --resume DIR/checkpoint-N');
+    }
+    src = store.open(step);
+  } else {
+    if (!(await stat(from).catch(() => null))?.isDirectory()) throw new CheckpointError('--resume', `${resolve(from)} is not a folder`, 'give a checkpoint folder (OUT/checkpoint-N), or --resume alone for the newest under --out');
+    src = openCheckpointDir(from);
+  }
+  const ck = await loadCheckpoint(src);
+  checkSameRun(ck.state.meta, opts, examples);
+  return ck;
 }
 
 /** The step in a folder name checkpoint-<step>, or null. */

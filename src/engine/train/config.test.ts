@@ -9,7 +9,7 @@ import { lossConfigFromFlags, normalizeTrainConfig, resolvePreset, TRAIN_CONFIG,
 import { PRESETS, SMALL_MODEL_PARAMS } from './presets.ts';
 
 /** `prefstudio train` flags that are about files and terminal output, not training. */
-const CLI_ONLY = ['model', 'data', 'out', 'eval_data', 'save_final', 'cache_dir', 'logging_steps', 'adapter'];
+const CLI_ONLY = ['model', 'data', 'out', 'eval_data', 'save_final', 'cache_dir', 'logging_steps', 'adapter', 'resume'];
 
 const train = COMMANDS.find((c) => c.name === 'train')!;
 
