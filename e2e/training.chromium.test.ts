@@ -11,7 +11,9 @@
 //   2. stopTraining mid-run ends the run with trainingStopped (reference from the IndexedDB cache),
 //      and during a reference pass ends it before any step;
 //   3. a run at learning_rate 0 exports the demo's weights bit for bit;
-//   4. an unknown setting, an unknown run and an export of a running run are errors naming them.
+//   4. LoRA on the frozen (16-bit) demo with checkpoints in IndexedDB every step: a run resumed from
+//      checkpoint 2 repeats step 3 bit for bit; the PEFT adapter and the merged model export;
+//   5. an unknown setting, an unknown run and an export of a running run are errors naming them.
 // No adapter or no demo is a failure, never a skip.
 
 import { readFileSync } from 'node:fs';
@@ -251,6 +253,56 @@ describe('training in the engine worker (chromium)', () => {
     const original = demoTensors();
     for (const [name, t] of original) expect(st.data![name] === t.hex, `${name} differs from the demo's bytes`).toBe(true);
   }, 300_000);
+
+  it('LoRA on the frozen 16-bit demo: checkpoints in IndexedDB, a resumed run equals the uninterrupted one, adapter and merged exports', async () => {
+    const config = { loss_type: 'sigmoid', beta: BETA, learning_rate: 1e-2, max_steps: 3, per_device_train_batch_size: BATCH, seed: 11, use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0.1, save_steps: 1, save_total_limit: 2 };
+    // the uninterrupted run: a checkpoint after every step, the newest two kept
+    const id = await start(page, config, modelId);
+    const evs = await waitFor(page, id, (ev) => ev.type === 'trainingDone');
+    expect(evs.filter((ev) => ev.type === 'error')).toEqual([]);
+    const runId = (evs[0] as TrainingStartedEvent).runId;
+    expect(evs.find((ev) => ev.type === 'trainingLog' && /LoRA r=4/.test(ev.message)), 'the run says it trains an adapter').toBeDefined();
+    const steps = evs.filter((ev): ev is TrainStepEvent => ev.type === 'trainStep').map((ev) => ev.record);
+    expect(steps.map((r) => r.step)).toEqual([1, 2, 3]);
+    expect(steps[2].loss).toBeLessThan(steps[0].loss);
+    const saved = evs.filter((ev) => ev.type === 'checkpointSaved');
+    expect(saved.map((ev) => ev.step)).toEqual([1, 2, 3]);
+    expect(saved[2].removed).toEqual([1]); // save_total_limit 2
+    const list = await send(page, { type: 'listCheckpoints', runId });
+    expect((await waitFor(page, list, (ev) => ev.type === 'checkpoints')).find((ev) => ev.type === 'checkpoints')).toMatchObject({ steps: [2, 3] });
+
+    // exports: the PEFT adapter, and the model with the adapter merged
+    const exA = await send(page, { type: 'exportModel', runId, kind: 'adapter' });
+    await waitFor(page, exA, (ev) => ev.type === 'exported');
+    const adapterFiles = (await page.evaluate((r) => (window as unknown as { __engine: Driver }).__engine.exportedSummary(r), exA))!;
+    expect(adapterFiles.map((f) => f.path).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const keys = Object.keys(adapterFiles.find((f) => f.path === 'adapter_model.safetensors')!.header!);
+    expect(keys).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight');
+    expect(keys).toContain('base_model.model.model.layers.0.mlp.down_proj.lora_B.weight');
+    const exM = await send(page, { type: 'exportModel', runId });
+    await waitFor(page, exM, (ev) => ev.type === 'exported');
+    const merged = (await page.evaluate((r) => (window as unknown as { __engine: Driver }).__engine.exportedSummary(r), exM))!.find((f) => f.path === 'model.safetensors')!;
+    const original = demoTensors();
+    for (const [name, t] of original) {
+      const adapted = /(q|k|v|o|gate|up|down)_proj\.weight$/.test(name);
+      expect({ name, dtype: merged.header![name].dtype, changed: merged.data![name] !== t.hex }).toEqual({ name, dtype: t.dtype, changed: adapted });
+    }
+
+    // resume from checkpoint 2 (as after a reload): step 3 again, bit for bit
+    const re = await page.evaluate(([m, c, r]) => (window as unknown as { __engine: Driver }).__engine.send({ type: 'startTraining', modelId: m, data: { name: 'train.jsonl', bytes: new TextEncoder().encode(c) }, config: r.config, resume: { runId: r.runId, step: 2 } }), [modelId, TRAIN_TEXT, { config, runId }] as const);
+    const revs = await waitFor(page, re, (ev) => ev.type === 'trainingDone');
+    expect(revs.filter((ev) => ev.type === 'error')).toEqual([]);
+    expect(revs.find((ev) => ev.type === 'trainingStarted')).toMatchObject({ runId, resumedFrom: 2 });
+    expect(revs.some((ev) => ev.type === 'referenceProgress'), 'a resumed run takes its reference sums from the checkpoint').toBe(false);
+    const again = revs.filter((ev): ev is TrainStepEvent => ev.type === 'trainStep').map((ev) => ev.record);
+    expect(again.map((r) => r.step)).toEqual([3]);
+    expect(again[0]).toEqual(steps[2]);
+
+    // resuming with another setting is refused, naming it
+    const bad = await page.evaluate(([m, c, r]) => (window as unknown as { __engine: Driver }).__engine.send({ type: 'startTraining', modelId: m, data: { name: 'train.jsonl', bytes: new TextEncoder().encode(c) }, config: { ...r.config, learning_rate: 2e-2 }, resume: { runId: r.runId } }), [modelId, TRAIN_TEXT, { config, runId }] as const);
+    const err = (await waitFor(page, bad, (ev) => ev.type === 'error')).find((ev) => ev.type === 'error')!;
+    expect(`${err.where} ${err.message}`).toContain('learning_rate');
+  }, 900_000);
 
   it('names the unknown setting, the unknown run, and refuses to export a running run', async () => {
     const bad = await start(page, { learnig_rate: 1e-3, max_steps: 1 }, modelId);

@@ -216,6 +216,8 @@ export const TRAIN_CONFIG: Readonly<Record<string, { type: SettingType; choices?
   lora_dropout: { type: 'number' },
   lora_target_modules: { type: 'list' },
   use_rslora: { type: 'bool' },
+  save_steps: { type: 'int' },
+  save_total_limit: { type: 'int' },
 };
 
 /**

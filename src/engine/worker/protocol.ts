@@ -139,6 +139,23 @@ export interface StartTrainingCommand extends CommandBase {
    * strings; unknown names are errors.
    */
   config: TrainSettings;
+  /**
+   * Continue run `runId` from its newest checkpoint in IndexedDB (or checkpoint `step`) instead of
+   * starting afresh: the same model, data and settings are required (anything else is refused,
+   * naming it); the run keeps its id and its step counter continues, bit for bit as if it had
+   * never stopped.
+   */
+  resume?: { runId: string; step?: number };
+}
+
+/** Save a checkpoint of a running run after its current step (answers checkpointSaved). */
+export interface SaveCheckpointCommand extends CommandBase, RunScoped {
+  type: 'saveCheckpoint';
+}
+
+/** The complete checkpoints of a run stored in IndexedDB (answers checkpoints). */
+export interface ListCheckpointsCommand extends CommandBase, RunScoped {
+  type: 'listCheckpoints';
 }
 
 /** Stop a run between two steps (or during its reference pass); it answers trainingStopped. */
@@ -152,8 +169,13 @@ export interface StopTrainingCommand extends CommandBase, RunScoped {
  */
 export interface ExportModelCommand extends CommandBase, RunScoped {
   type: 'exportModel';
-  /** Every tensor in this dtype (default: each tensor's dtype in the stored model). */
+  /** Every tensor in this dtype (default: each tensor's dtype in the stored model; an adapter: f32). */
   dtype?: 'bf16' | 'f16' | 'f32';
+  /**
+   * 'model' (default): the whole model, a LoRA run's adapter merged into the weights (W + scale·B·A);
+   * 'adapter': a LoRA run's PEFT adapter (adapter_model.safetensors + adapter_config.json).
+   */
+  kind?: 'model' | 'adapter';
 }
 
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
@@ -162,7 +184,7 @@ type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes ov
 
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
-  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand;
+  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -274,6 +296,10 @@ export interface TrainingStartedEvent extends EventBase, RunScoped {
   dropped: { row: number; name: string; reason: string }[];
   /** Every setting in force: the given ones over the preset's (TRL names). */
   settings: TrainSettings;
+  /** Resumed runs: the checkpoint's step (the first trainStep is step + 1), else absent. */
+  resumedFrom?: number;
+  /** LoRA runs: trainable adapter parameters (the base is frozen), else absent. */
+  adapterParameters?: number;
 }
 
 /**
@@ -342,8 +368,23 @@ export interface ExportedEvent extends EventBase, RunScoped {
   files: { path: string; size: number; blob: Blob }[];
 }
 
+/** A checkpoint of the run is complete in IndexedDB (every save_steps steps, at the end, or asked for). */
+export interface CheckpointSavedEvent extends EventBase, RunScoped {
+  type: 'checkpointSaved';
+  step: number;
+  bytes: number;
+  /** Older checkpoints removed by save_total_limit. */
+  removed: number[];
+}
+
+/** A run's complete checkpoints (steps, ascending). */
+export interface CheckpointsEvent extends EventBase, RunScoped {
+  type: 'checkpoints';
+  steps: number[];
+}
+
 export type TrainingEvent =
   | WeightsProgressEvent | TrainingStartedEvent | ReferenceProgressEvent | TrainStepEvent | EvalResultEvent
-  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent;
+  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent;
 
 export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent;

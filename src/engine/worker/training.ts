@@ -11,7 +11,13 @@
 //   reference     train/ref_cache.ts referenceLogps, cached in IndexedDB (database
 //                 'prefstudio-cache') under referenceKey(fingerprint of the stored model, …)
 //   steps         train/trainer.ts Trainer: each StepRecord goes out as it is (the metrics.jsonl line)
-//   export        model/export.ts encodeCheckpoint over store/load.ts storedCheckpointInfo
+//   LoRA          use_peft: the base loads frozen (16-bit matrices stay 16-bit, load.ts FROZEN_16BIT)
+//                 and model/lora.ts createAdapter adds the trainable factors
+//   checkpoints   train/checkpoint.ts over IndexedDB (database 'prefstudio-runs', keys under
+//                 "<runId>/"): every save_steps steps, at the end, and on saveCheckpoint; a
+//                 startTraining with resume continues a run from one, bit for bit
+//   export        model/export.ts encodeCheckpointStream over the GPU tensors (gpuTensors, a LoRA
+//                 adapter merged) and store/load.ts storedCheckpointInfo; or model/peft.ts's adapter
 //
 // One run at a time. A run's model stays on the GPU after it finishes or stops, for exportModel,
 // and is freed when the next run starts. stopTraining is honoured between steps, between reference
@@ -22,18 +28,24 @@ import { tokenizerForModel } from '../data/tokenizer_files.ts';
 import type { Engine } from '../engine.ts';
 import { EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
-import { encodeCheckpoint, readParamsF32, type CheckpointInfo, type ExportDtype } from '../model/export.ts';
-import { loadGemma2, type LoadedGemma2 } from '../model/load.ts';
+import { encodeCheckpointStream, gpuTensors, type CheckpointInfo, type ExportDtype, type ExportedFile, type StreamedFile } from '../model/export.ts';
+import { FROZEN_16BIT, loadGemma2, type LoadedGemma2 } from '../model/load.ts';
+import { adapterParamCount, createAdapter, disposeAdapter, type LoraAdapter } from '../model/lora.ts';
+import { encodePeftAdapter, readAdapterF32 } from '../model/peft.ts';
+import { kvCheckpointStore, latestCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointStore, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import type { KVBackend } from '../store/kv.ts';
 import { createIdbBackend } from '../store/kv_idb.ts';
 import { storedCheckpointInfo, storedWeights } from '../store/load.ts';
 import { getManifest, type ModelManifest } from '../store/manifest.ts';
-import { examplesFromDataset, lossConfigFromFlags, normalizeTrainConfig, resolvePreset, trainOptionsFromFlags, type TrainSettings } from '../train/config.ts';
+import { examplesFromDataset, loraConfigFromFlags, lossConfigFromFlags, normalizeTrainConfig, resolvePreset, trainOptionsFromFlags, type TrainSettings } from '../train/config.ts';
 import { needsReference } from '../train/losses.ts';
 import { digest, referenceKey, referenceLogps } from '../train/ref_cache.ts';
 import { planRun, Trainer, type TrainExample } from '../train/trainer.ts';
 import type { Reply } from './models.ts';
 import type { DataFile, ExportModelCommand, StartTrainingCommand } from './protocol.ts';
+
+/** Files of an export, as bytes or produced while written (a shard read one tensor at a time). */
+type AnyFile = ExportedFile | StreamedFile;
 
 /** What a run needs from the worker: its Engine and the weight store. */
 export interface RunDeps {
@@ -52,9 +64,19 @@ interface Run {
   /** Aborted by stopTraining (its reason is a RunStopped). */
   stop: AbortController;
   model: LoadedGemma2 | null;
+  /** LoRA runs: the trainable factors over the frozen model. */
+  adapter: LoraAdapter | null;
   trainer: Trainer | null;
+  /** Where its checkpoints go (IndexedDB, keys under "<runId>/"). */
+  checkpoints: CheckpointStore;
+  /** metrics.jsonl so far (StepRecords as JSON lines), for checkpoints. */
+  metrics: string[];
+  /** saveCheckpoint commands waiting for the end of the current step. */
+  saveRequests: Reply[];
   /** The stored model's tensor list, config.json and tokenizer files, for exportModel. */
   info: CheckpointInfo | null;
+  /** The stored model's name (an adapter's base_model_name_or_path). */
+  modelName?: string;
   /** Why the weights are gone, once they are. */
   releasedBy?: string;
 }
@@ -77,6 +99,9 @@ export function runIdOf(e: unknown): string | undefined {
 let cacheKv: KVBackend | null = null;
 /** The reference log-probs cache: IndexedDB database 'prefstudio-cache' (apart from the weights). */
 const referenceCache = (): KVBackend => (cacheKv ??= createIdbBackend('prefstudio-cache', 'reflogps'));
+let runsKv: KVBackend | null = null;
+/** Training checkpoints: IndexedDB database 'prefstudio-runs', one key prefix per run. */
+const checkpointStore = (runId: string): CheckpointStore => kvCheckpointStore((runsKv ??= createIdbBackend('prefstudio-runs', 'checkpoints')), `${runId}/`);
 
 const isActive = (r: Run): boolean => r.state === 'running';
 
@@ -88,7 +113,9 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
   const active = [...runs.values()].find(isActive);
   if (active) throw new EngineError('startTraining', `run ${active.id} is still running`, 'stop it (stopTraining) or wait for trainingDone before starting another');
   runCount += 1;
-  const run: Run = { id: `run-${runCount}-${Date.now().toString(36)}`, modelId: cmd.modelId, state: 'running', announced: false, stop: new AbortController(), model: null, trainer: null, info: null };
+  const id = cmd.resume?.runId ?? `run-${runCount}-${Date.now().toString(36)}`;
+  const run: Run = { id, modelId: cmd.modelId, state: 'running', announced: false, stop: new AbortController(), model: null, adapter: null, trainer: null, info: null, checkpoints: checkpointStore(id), metrics: [], saveRequests: [] };
+  if (runs.has(id)) release(runs.get(id)!, `run ${id} was resumed`);
   runs.set(run.id, run);
   try {
     await execute(run, cmd, reply, deps);
@@ -121,6 +148,20 @@ export function stopTraining(runId: string): void {
   if (isActive(run) && !run.stop.signal.aborted) run.stop.abort(new RunStopped(`run ${runId} was stopped`));
 }
 
+/** Saves a checkpoint of a running run after its current step (answers checkpointSaved then). */
+export function requestCheckpoint(runId: string, reply: Reply): void {
+  const run = runs.get(runId);
+  if (!run) throw new EngineError('saveCheckpoint', `there is no run '${runId}'`, runs.size ? `the current run is ${[...runs.keys()].join(', ')}` : 'no run has started');
+  if (!isActive(run)) throw new EngineError('saveCheckpoint', `run ${runId} is not running (${run.state})`, 'checkpoints are saved between steps of a running run; a finished run saved its last one at the end when save_steps was set');
+  run.saveRequests.push(reply);
+}
+
+/** The complete checkpoints of a run in IndexedDB (answers `checkpoints`). */
+export async function listCheckpoints(runId: string, reply: Reply): Promise<void> {
+  const store = runs.get(runId)?.checkpoints ?? checkpointStore(runId);
+  reply({ type: 'checkpoints', runId, steps: (await store.scan()).steps });
+}
+
 /** The run's current weights as a Hugging Face checkpoint folder's files (answers `exported`). */
 export async function exportModel(cmd: ExportModelCommand, reply: Reply): Promise<void> {
   const run = runs.get(cmd.runId);
@@ -129,10 +170,26 @@ export async function exportModel(cmd: ExportModelCommand, reply: Reply): Promis
   if (!run.model || !run.info) {
     throw new EngineError('exportModel', `run ${run.id} has no weights to export (${run.releasedBy ?? (run.state === 'stopped' ? 'it stopped before they loaded' : 'they were never loaded')})`, 'train again and export before starting another run');
   }
-  const files = encodeCheckpoint(run.info, await readParamsF32(run.model.params), { dtype: cmd.dtype as ExportDtype | undefined });
+  const adapter = run.adapter ? await readAdapterF32(run.adapter) : null;
+  let files: AnyFile[];
+  if (cmd.kind === 'adapter') {
+    if (!adapter) throw new EngineError('exportModel', `run ${run.id} trained the whole model, not a LoRA adapter`, "export kind 'model' (the full weights), or train with use_peft");
+    files = encodePeftAdapter(adapter, { dtype: cmd.dtype, baseModel: run.modelName ?? null });
+  } else {
+    // One tensor read back at a time; a LoRA run's factors merged into the weights they adapt.
+    files = encodeCheckpointStream(run.info, gpuTensors(run.model.tensors, adapter), { dtype: cmd.dtype as ExportDtype | undefined });
+  }
   // A Blob of each file's pieces: no multi-GB shard has to be one JS array, and the page can
   // download it, write it to a folder, or import it again (new File([blob], path)).
-  reply({ type: 'exported', runId: run.id, files: files.map((f) => ({ path: f.path, size: f.size, blob: new Blob(f.parts as Uint8Array<ArrayBuffer>[]) })) });
+  const blobs = [];
+  for (const f of files) blobs.push({ path: f.path, size: f.size, blob: new Blob(('parts' in f ? f.parts : await collect(f.chunks())) as Uint8Array<ArrayBuffer>[]) });
+  reply({ type: 'exported', runId: run.id, files: blobs });
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const c of chunks) out.push(c);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,6 +216,17 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
   if (note) log('info', note);
   const loss = lossConfigFromFlags(flags);
   const trainOpts = { ...trainOptionsFromFlags(flags), loss };
+  const lora = loraConfigFromFlags(flags);
+  const saveSteps = typeof flags.save_steps === 'number' ? flags.save_steps : null;
+  const saveTotalLimit = typeof flags.save_total_limit === 'number' ? flags.save_total_limit : null;
+  run.modelName = manifest.name;
+  // A resumed run: its checkpoint is read and checked before anything loads.
+  let resumed: LoadedCheckpoint | null = null;
+  if (cmd.resume) {
+    const step = cmd.resume.step ?? (await latestCheckpoint(run.checkpoints));
+    if (step === null) throw new EngineError('startTraining', `run ${run.id} has no complete checkpoint in ${run.checkpoints.label}`, 'start it again without resume (set save_steps so that a run can be resumed)');
+    resumed = await loadCheckpoint(run.checkpoints.open(step));
+  }
 
   // The data first: a malformed file fails before any weights load.
   run.info = await storedCheckpointInfo(kv, cmd.modelId);
@@ -185,6 +253,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     evalExamples: evalSet ? evalSet.length : null,
     dropped,
     settings: flags as TrainSettings,
+    ...(resumed ? { resumedFrom: resumed.step } : {}),
   });
   run.announced = true;
   for (const x of early) log(x.level, x.message);
@@ -196,12 +265,13 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     runs.delete(r.id);
   }
 
-  // The weights, as trainable f32 tensors.
+  // The weights: trainable f32 tensors, or a frozen base (16-bit matrices kept 16-bit) under LoRA.
   const e = await deps.engine();
   const source = await storedWeights(kv, cmd.modelId);
   let lastSent = -Infinity;
   run.model = await loadGemma2(e, source, {
-    trainable: true,
+    trainable: !lora,
+    keep16: lora ? FROZEN_16BIT : false,
     signal: run.stop.signal,
     onProgress: (p) => {
       if (p.phase !== 'upload' || (p.bytesDone < p.bytesTotal && performance.now() - lastSent < 100)) return;
@@ -211,6 +281,11 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
   });
   checkStop();
   const { dims, params } = run.model;
+  if (lora) {
+    run.adapter = createAdapter(e, dims, lora, trainOpts.seed);
+    params.adapter = run.adapter;
+    log('info', `LoRA r=${lora.r} alpha=${lora.alpha} on ${lora.targets.join(', ')}: ${adapterParamCount(run.adapter).toLocaleString('en-US')} trainable parameters over the frozen model`);
+  }
 
   const fingerprint = storedFingerprint(manifest);
   const referenceOf = async (set: TrainExample[], split: 'train' | 'eval'): Promise<Float32Array> => {
@@ -230,27 +305,43 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     }
     return r.values;
   };
-  const reference = needsReference(loss) ? await referenceOf(examples, 'train') : null;
+  // A resumed run takes the reference sums it was started with (no second pass, the same numbers).
+  const reference = resumed ? resumed.state.reference : needsReference(loss) ? await referenceOf(examples, 'train') : null;
   const evalReference = evalSet && needsReference(loss) ? await referenceOf(evalSet, 'eval') : null;
   checkStop();
 
   run.trainer = new Trainer(e, dims, params, examples, reference, trainOpts);
   const trainer = run.trainer;
+  if (resumed) {
+    await trainer.restoreState(resumed.state); // refuses other settings or data, naming them
+    run.metrics = [...resumed.metrics];
+    log('info', `resumed from ${resumed.label} (step ${resumed.step} of ${trainer.totalSteps})`);
+  }
+  const save = async (): Promise<void> => {
+    const saved = await saveCheckpoint(run.checkpoints, trainer, { metrics: run.metrics, saveTotalLimit });
+    const ev = { type: 'checkpointSaved' as const, runId, step: saved.step, bytes: saved.bytes, removed: saved.removed };
+    reply(ev);
+    for (const r of run.saveRequests.splice(0)) if (r !== reply) r(ev);
+  };
 
   const evaluate = async (phase: 'before' | 'after'): Promise<void> => {
     if (!evalSet) return;
     const { pairs, ...metrics } = await trainer.evaluate(evalSet, evalReference);
     reply({ type: 'evalResult', runId, phase, step: trainer.step, metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => typeof v === 'number').map(([k, v]) => [`eval_${k}`, v as number])), pairs });
   };
-  await evaluate('before');
+  if (!resumed) await evaluate('before');
 
   const t0 = performance.now();
   while (!trainer.done) {
     checkStop();
     const record = await trainer.trainStep();
     if (record.skipped) log('warning', `step ${record.step} skipped: ${record.skipped}`);
+    run.metrics.push(JSON.stringify(record));
     reply({ type: 'trainStep', runId, record, elapsedMs: performance.now() - t0 });
+    const due = saveSteps !== null && record.step % saveSteps === 0 && !trainer.done;
+    if (due || run.saveRequests.length > 0) await save();
   }
+  if (saveSteps !== null || run.saveRequests.length > 0) await save();
   checkStop();
   await evaluate('after');
   trainer.dispose();
@@ -265,6 +356,8 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
 function release(run: Run, why: string): void {
   run.trainer?.dispose();
   run.trainer = null;
+  if (run.adapter) disposeAdapter(run.adapter);
+  run.adapter = null;
   run.model?.dispose();
   run.model = null;
   run.info = null;

@@ -10,7 +10,7 @@ import { EngineError } from '../errors.ts';
 import { getEngine } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
-import { exportModel, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
+import { exportModel, listCheckpoints, requestCheckpoint, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
 
 // NOTE: `self` is typed as the generic worker (or, under the root tsconfig, window) scope; this is
 // the dedicated-worker scope it really is.
@@ -61,6 +61,10 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return stopTraining(cmd.runId);
     case 'exportModel':
       return exportModel(cmd, reply);
+    case 'saveCheckpoint':
+      return requestCheckpoint(cmd.runId, reply);
+    case 'listCheckpoints':
+      return listCheckpoints(cmd.runId, reply);
     default: {
       // A message from an out-of-date page, or a command added to the protocol without a case here.
       const unknown = cmd as { type?: unknown };
