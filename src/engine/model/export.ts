@@ -18,6 +18,7 @@
 //   checkpointTensors(ckpt, adapter?)          a TensorReader over an opened checkpoint's files; with
 //                                              a LoRA adapter (peft.ts), each targeted weight merged:
 //                                              W + scale·B·A in float64, rounded once to f32.
+//   gpuTensors(tensors, adapter?)              the same over a model on the GPU (the worker's export).
 //   Files come as pieces (ExportedFile.parts), so a multi-GB shard never has to be one JS array.
 //   Each tensor is written in its input dtype, or opts.dtype for all: BF16 and F16 round to nearest
 //   even (util/halfs.ts). Non-finite values, and values beyond F16's range when writing F16, are
@@ -29,7 +30,8 @@
 // (sharded.ts writeShardIndex).
 
 import { EngineError } from '../errors.ts';
-import { isRowSplit } from '../table.ts';
+import { isRowSplit, type RowSplitTensor } from '../table.ts';
+import type { Tensor } from '../tensor.ts';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/halfs.ts';
 import { namedParams, type Gemma2Params } from './gemma2.ts';
 import { PIECE_BYTES, readWholeFile, type OpenedCheckpoint } from './load.ts';
@@ -310,4 +312,36 @@ export function configWithDtype(text: string, torchDtype: string | null): string
   if (open < 0) throw new EngineError('encodeCheckpoint', 'config.json is not a JSON object');
   const empty = /^\{\s*\}/.test(text.slice(open));
   return `${text.slice(0, open)}{\n  "torch_dtype": "${torchDtype}"${empty ? '\n' : ','}${text.slice(open + 1)}`;
+}
+
+/**
+ * A TensorReader over a model on the GPU (loadGemma2's tensors: f32, or frozen 16-bit ones; a split
+ * embedding read part by part), one tensor read back at a time; with a LoRA adapter, each targeted
+ * weight merged on the host as checkpointTensors does (W + scale·B·A in float64, rounded once).
+ * The worker's export of a trained run: memory holds one tensor, not the model.
+ */
+export function gpuTensors(tensors: ReadonlyMap<string, Tensor | RowSplitTensor>, adapter: HostLoraAdapter | null = null): TensorReader {
+  const scale = adapter ? loraScale(adapter.config) : 0;
+  const DT: Partial<Record<string, Dtype>> = { f32: 'F32', bf16: 'BF16', f16: 'F16' };
+  return async function* (name: string): AsyncGenerator<TensorPiece> {
+    const t = tensors.get(name);
+    if (!t) throw new EngineError('gpuTensors', `tensor '${name}' is not among the model's ${tensors.size} tensors`);
+    const dtype = DT[t.dtype];
+    if (!dtype) throw new EngineError('gpuTensors', `tensor '${name}' is ${t.dtype}, not a weight dtype`);
+    const parts = isRowSplit(t) ? t.parts.map((p) => p.tensor) : [t];
+    const at = loraTargetOfWeight(name);
+    const f = at && adapter ? adapter.layers[at.layer]?.[at.target] : undefined;
+    if (at && f && !isRowSplit(t)) {
+      const raw = await t.engine.read(t);
+      const W = toFloat32(dtype, new Uint8Array(raw.buffer, raw.byteOffset, t.size * (dtype === 'F32' ? 4 : 2)));
+      const merged = mergeFactors(W, f, scale, t.shape[0], t.shape[1]);
+      yield { dtype: 'F32', bytes: new Uint8Array(merged.buffer) };
+      return;
+    }
+    for (const p of parts) {
+      const raw = await p.engine.read(p);
+      // 16-bit tensors of odd size are stored in whole u32 words: the read may carry a pad element.
+      yield { dtype, bytes: new Uint8Array(raw.buffer, raw.byteOffset, p.size * (dtype === 'F32' ? 4 : 2)) };
+    }
+  };
 }
