@@ -11,7 +11,9 @@
 //      ("already stored"); an error that reads as a sentence (focus on it); delete with Escape,
 //      Keep and Delete by keyboard (focus back on the row's button, then on the list's heading);
 //   3. an 80 MB import interrupted by a reload: focus on Cancel while it runs, then after the reload
-//      the status region announces it, it is listed with its size, and Discard frees it.
+//      the status region announces it, it is listed with its size, and Discard frees it;
+//   4. the built studio (vite build, served by vite preview) under the strict policy — no nonce —
+//      loads the demo and runs WebGPU in its worker with no violation.
 // Screenshots (light and dark, 1280 and 1024 px) go to e2e/artifacts/studio-*.png (git-ignored).
 // No adapter, no demo or any console error is a failure, never a skip.
 
@@ -20,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
+import { build, preview, type ViteDevServer } from 'vite';
 import { forwardConsole, repoRoot, startVite } from './gpu/browser/launch.ts';
 import { launchStoreContext } from './store/server.ts';
 import { syntheticCheckpoint, syntheticReaderSource } from '../src/engine/store/synthetic.ts';
@@ -94,7 +96,8 @@ const bodyBackground = (): Promise<number> =>
   });
 const noHorizontalScroll = (): Promise<{ scroll: number; client: number }> =>
   page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `studio-${name}.png`), fullPage: true });
+/** A full-page screenshot; transitions end at once (a colour scheme switch fades the drop zone). */
+const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `studio-${name}.png`), fullPage: true, animations: 'disabled' });
 
 /** A copy of fixture `name` in a folder called `folder`, with `tweak` applied to each file's bytes (null drops it). */
 function fixtureCopy(name: string, folder: string, tweak?: (file: string, bytes: Buffer) => Buffer | null): string {
@@ -328,5 +331,27 @@ describe('studio shell and Model screen (chromium, on-disk IndexedDB)', () => {
     await page.waitForTimeout(300); // the partial listing follows the model list
     expect(await page.locator('[data-testid=partial]').count()).toBe(0);
     await expectNoProblems();
+  });
+
+  it('the built studio (vite build + preview): the strict policy, the demo and WebGPU, no violation', async () => {
+    const outDir = join(tmp, 'dist');
+    await build({ configFile: join(repoRoot, 'vite.config.ts'), root: repoRoot, logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    const server = await preview({ configFile: join(repoRoot, 'vite.config.ts'), root: repoRoot, logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port: 0 } });
+    try {
+      const url = server.resolvedUrls!.local[0];
+      const html = readFileSync(join(outDir, 'index.html'), 'utf8');
+      expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|nonce=/); // nothing inline, no nonce
+      await page.goto(url); // another origin: its own storage, so the demo is imported again
+      await studioReady();
+      expect(await page.getByTestId('device').getAttribute('data-status')).toBe('ready');
+      const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+      expect(meta).toBe("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; worker-src 'self'; img-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'");
+      expect(cspHeaders.get(url), 'vite preview sends no CSP header').toBe(meta);
+      expect([...cspHeaders].find(([u]) => u.startsWith(url) && /\/assets\/worker-[^/]+\.js$/.test(u))?.[1], "the built worker's script has no CSP header").toBe(meta);
+      await shot('built-light-1280');
+      await expectNoProblems();
+    } finally {
+      await server.close();
+    }
   });
 });
