@@ -1,7 +1,8 @@
 // `prefstudio train --save_steps / --save_total_limit / --resume` as a user runs it (issue 9
 // "Checkpoints and resume"): a run killed (SIGKILL) right after its checkpoint-2 is written and
 // resumed with bare --resume ends with a metrics.jsonl equal, byte for byte, to that of the same run
-// never interrupted (and the same final weights); save_total_limit keeps the newest checkpoints;
+// never interrupted (and the same final weights); so does a LoRA run resumed from its checkpoint-2
+// (and the same adapter); save_total_limit keeps the newest checkpoints;
 // a resume with other settings, or with no checkpoint to resume, fails before any weights load.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,6 +68,19 @@ describe('prefstudio train: checkpoints and resume on the demo', () => {
     expect(readFileSync(join(cut, 'metrics.jsonl'), 'utf8'), 'resumed metrics.jsonl = uninterrupted, byte for byte').toBe(expected);
     expect(steps(cut)).toEqual([2, 4]);
     expect(readFileSync(join(cut, 'final', 'model.safetensors')).equals(readFileSync(join(whole, 'final', 'model.safetensors'))), 'final weights bit for bit').toBe(true);
+  }, 1_200_000);
+
+  it('LoRA (--use_peft, dropout): --resume DIR/checkpoint-2 into another folder gives the same metrics.jsonl and adapter', () => {
+    const lora = ['--use_peft', '--lora_r', '4', '--lora_dropout', '0.1', '--lora_target_modules', 'q_proj,v_proj,down_proj', '--save_steps', '2'];
+    const whole = join(dir, 'lora-whole');
+    const a = cli(trainArgs(whole, ...lora));
+    expect(a.code, a.stderr).toBe(0);
+    const other = join(dir, 'lora-resumed');
+    const b = cli(trainArgs(other, ...lora, '--resume', join(whole, 'checkpoint-2')));
+    expect(b.code, b.stderr).toBe(0);
+    expect(readFileSync(join(other, 'metrics.jsonl'), 'utf8')).toBe(readFileSync(join(whole, 'metrics.jsonl'), 'utf8'));
+    expect(readFileSync(join(other, 'adapter', 'adapter_model.safetensors')).equals(readFileSync(join(whole, 'adapter', 'adapter_model.safetensors'))), 'the adapter bit for bit').toBe(true);
+    expect(steps(other)).toEqual([4]);
   }, 1_200_000);
 
   it('a resume with other settings, or without a checkpoint, fails before any weights load', () => {
