@@ -160,21 +160,18 @@ export abstract class Optimizer<S> {
   }
 
   /**
-   * Host copies of every parameter's state (one readback), for a checkpoint. Call it between
+   * Host copies of every parameter's state (readbacks of at most 64 MiB), for a checkpoint. Call it between
    * steps (after the trainer has read the step's skip flag).
    */
   async exportState(): Promise<OptimizerStateHost> {
     const entries = [...this.states].map(([p, s]) => [p, this.stateSlots(s)] as const);
     const tensors = entries.flatMap(([, slots]) => Object.values(slots.tensors));
-    const host = tensors.length > 0 ? await this.engine.readMany(tensors) : [];
+    const host = await readF32Batched(this.engine, tensors);
     let k = 0;
     const states = new Map<Tensor, ParamStateHost>();
     for (const [p, slots] of entries) {
       const out: Record<string, Float32Array> = {};
-      for (const name of Object.keys(slots.tensors)) {
-        const a = host[k++];
-        out[name] = a instanceof Float32Array ? a : Float32Array.from(a);
-      }
+      for (const name of Object.keys(slots.tensors)) out[name] = host[k++];
       states.set(p, { tensors: out, counters: { ...slots.counters } });
     }
     return { optimizer: this.name, hyper: this.hyper(), states };
@@ -256,6 +253,25 @@ export abstract class Optimizer<S> {
     if (t.engine !== this.engine) throw new ShapeError(`${this.name}.step`, 'the skip flag lives on a different Engine than the parameters');
     return t;
   }
+}
+
+/** Readbacks of at most this many bytes each (a staging buffer must stay under maxBufferSize). */
+const READ_BATCH_BYTES = 64 << 20;
+
+/**
+ * Host copies of f32 tensors, in order, read READ_BATCH_BYTES at a time (one readMany per batch), so
+ * that a checkpoint of many or big tensors never needs one huge staging buffer.
+ */
+export async function readF32Batched(e: Engine, tensors: readonly Tensor[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < tensors.length; ) {
+    let j = i;
+    let bytes = 0;
+    while (j < tensors.length && (j === i || bytes + tensors[j].byteLength <= READ_BATCH_BYTES)) bytes += tensors[j++].byteLength;
+    for (const a of await e.readMany(tensors.slice(i, j))) out.push(a instanceof Float32Array ? a : Float32Array.from(a));
+    i = j;
+  }
+  return out;
 }
 
 function isGroup(x: Tensor | ParamGroup): x is ParamGroup {

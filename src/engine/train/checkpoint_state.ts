@@ -24,7 +24,7 @@ import type { Tensor } from '../tensor.ts';
 import { EngineError } from '../errors.ts';
 import type { LoraConfig } from '../model/lora.ts';
 import { exportTuning, importTuning } from '../ops/matmul.ts';
-import type { ParamStateHost } from '../optim/optimizer.ts';
+import { readF32Batched, type ParamStateHost } from '../optim/optimizer.ts';
 import { digest } from './ref_cache.ts';
 import type { Trainer, TrainExample, TrainOptions } from './trainer.ts';
 
@@ -76,12 +76,12 @@ export interface TrainerCounters {
 /** What a Trainer is, as far as its state goes. */
 type StatefulTrainer = Pick<Trainer, 'e' | 'params' | 'examples' | 'reference' | 'opts' | 'opt' | 'namedParams' | 'totalSteps' | 'stepsPerEpoch' | 'microBatches'>;
 
-/** Reads everything (one readback for the tensors, one for the optimizer state). */
+/** Reads everything to the host (readbacks of at most 64 MiB each). */
 export async function exportTrainerState(t: StatefulTrainer, c: TrainerCounters): Promise<TrainerState> {
   const named = t.namedParams;
-  const values = await t.e.readMany(named.map(([, p]) => p));
+  const values = await readF32Batched(t.e, named.map(([, p]) => p));
   const params = new Map<string, Float32Array>();
-  named.forEach(([name], i) => params.set(name, f32(values[i])));
+  named.forEach(([name], i) => params.set(name, values[i]));
   const opt = await t.opt.exportState();
   const optimizer = new Map<string, Record<string, Float32Array>>();
   const counters: Record<string, Record<string, number>> = {};
@@ -235,8 +235,4 @@ function checkReference(t: StatefulTrainer, saved: Float32Array | null): void {
 function adapterConfig(t: StatefulTrainer): LoraConfig | null {
   const ad = (t.params as { adapter?: { config: LoraConfig } | null }).adapter;
   return ad ? (JSON.parse(JSON.stringify(ad.config)) as LoraConfig) : null;
-}
-
-function f32(a: ArrayLike<number> & { buffer?: ArrayBufferLike }): Float32Array {
-  return a instanceof Float32Array ? a : Float32Array.from(a);
 }
