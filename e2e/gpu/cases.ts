@@ -1,5 +1,8 @@
-// Collects every case module under ./cases (one per op family) through Vite's import.meta.glob,
-// which works both in Vitest (Node) and in the browser bundle.
+// Collects every GPU case: the op cases the engine ships (src/engine/check/suite.ts, which the
+// studio's Check screen runs too) and the engine-level case modules under ./cases (engine, pool,
+// recompute, 16-bit weights), through Vite's import.meta.glob, which works both in Vitest (Node)
+// and in the browser bundle.
+import { CHECK_MODULES } from '../../src/engine/check/suite.ts';
 import type { GpuCase } from './harness.ts';
 
 const modules = import.meta.glob<{ cases: GpuCase[] }>('./cases/*.ts', { eager: true });
@@ -9,9 +12,10 @@ export interface CaseModule {
   cases: GpuCase[];
 }
 
-export const caseModules: CaseModule[] = Object.entries(modules)
-  .map(([file, m]) => ({ file: file.replace('./cases/', ''), cases: m.cases ?? [] }))
-  .sort((a, b) => a.file.localeCompare(b.file));
+export const caseModules: CaseModule[] = [
+  ...CHECK_MODULES.map((m) => ({ file: m.file, cases: m.cases })),
+  ...Object.entries(modules).map(([file, m]) => ({ file: file.replace('./cases/', ''), cases: m.cases ?? [] })),
+].sort((a, b) => a.file.localeCompare(b.file));
 
 /** All cases, optionally filtered by a comma-separated list of substrings (CASES=rmsnorm,rope). */
 export function selectCases(filter?: string): GpuCase[] {

@@ -51,7 +51,7 @@ describe('structure', () => {
       expect(/shader: ['`]/.test(text), `ops/${f} dispatches no shader`).toBe(true);
       expect(readdirSync(join(root, 'src/engine/reference')), `no reference/${name}.ts`).toContain(`${name}.ts`);
       expect(readdirSync(join(root, 'src/engine/reference')), `no reference/${name}.test.ts`).toContain(`${name}.test.ts`);
-      expect(readdirSync(join(root, 'e2e/gpu/cases')), `no e2e/gpu/cases/${name}.ts`).toContain(`${name}.ts`);
+      expect(readdirSync(join(root, 'src/engine/check/cases')), `no src/engine/check/cases/${name}.ts`).toContain(`${name}.ts`);
     }
   });
 

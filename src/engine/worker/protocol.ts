@@ -35,8 +35,14 @@
 //   stopTraining {runId}       → (the run stops between steps and answers trainingStopped, with
 //                                 startTraining's requestId)
 //   exportModel {runId, dtype?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint folder)
+//
+// The self-check (check.ts) and what it answers:
+//   runCheck {which}           → checkStarted (the adapter, the cases) → checkResult… (one per case)
+//                                → checkDone (also after cancelCheck, with stopped: true)
+//   cancelCheck                → (the running check stops after its current case)
 // Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
 
+import type { CaseOutcome } from '../check/suite.ts';
 import type { AdapterDescription } from '../device.ts';
 import type { TrainSettings } from '../train/config.ts';
 import type { PairRecord } from '../train/metrics.ts';
@@ -178,13 +184,29 @@ export interface ExportModelCommand extends CommandBase, RunScoped {
   kind?: 'model' | 'adapter';
 }
 
+/**
+ * Run the engine's op suite against the float64 CPU references on this GPU (a device of its own,
+ * created for the check and destroyed after it): 'quick' = a few small shapes per op, 'full' =
+ * every case the test suite runs. One check at a time.
+ */
+export interface RunCheckCommand extends CommandBase {
+  type: 'runCheck';
+  which: 'quick' | 'full';
+}
+
+/** Stop the running check after its current case (it answers checkDone with stopped: true). */
+export interface CancelCheckCommand extends CommandBase {
+  type: 'cancelCheck';
+}
+
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
 export type CommandBody = WithoutId<Command>;
 type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
 
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
-  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand;
+  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand
+  | RunCheckCommand | CancelCheckCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -387,4 +409,35 @@ export type TrainingEvent =
   | WeightsProgressEvent | TrainingStartedEvent | ReferenceProgressEvent | TrainStepEvent | EvalResultEvent
   | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent;
 
-export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent;
+// ------------------------------------------------------------------ self-check events (runCheck)
+
+/** The check's device is up: what it runs on (for the report) and the cases it will run, in order. */
+export interface CheckStartedEvent extends EventBase {
+  type: 'checkStarted';
+  which: 'quick' | 'full';
+  adapter: AdapterDescription;
+  features: string[];
+  /** The device limits a bug report needs (as the engine raised them). */
+  limits: Record<string, number>;
+  cases: { op: string; name: string }[];
+}
+
+/** One case finished: index into checkStarted's cases. */
+export interface CheckResultEvent extends EventBase {
+  type: 'checkResult';
+  index: number;
+  result: CaseOutcome;
+}
+
+/** Every case ran (or the check stopped at cancelCheck). */
+export interface CheckDoneEvent extends EventBase {
+  type: 'checkDone';
+  passed: number;
+  failed: number;
+  ms: number;
+  stopped: boolean;
+}
+
+export type CheckEvent = CheckStartedEvent | CheckResultEvent | CheckDoneEvent;
+
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent;

@@ -1,12 +1,13 @@
 // The engine's Web Worker entry: the only engine file that knows about postMessage. It answers the
 // protocol's commands (protocol.ts) by calling the module that does the work (models.ts for the
-// weight store, gpu.ts for the Engine, training.ts for training runs), stamps each answer with its
+// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check), stamps each answer with its
 // command's id, and reports every failure as a typed `error` event, never as an unhandled exception.
 //
 // Loaded by src/ui/engine/useEngine.ts with
 //   new Worker(new URL('../../engine/worker/worker.ts', import.meta.url), { type: 'module' }).
 
 import { EngineError } from '../errors.ts';
+import { cancelCheck, runCheck } from './check.ts';
 import { getEngine } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
@@ -65,6 +66,10 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return requestCheckpoint(cmd.runId, reply);
     case 'listCheckpoints':
       return listCheckpoints(cmd.runId, reply);
+    case 'runCheck':
+      return runCheck(cmd, scope.navigator.gpu, reply);
+    case 'cancelCheck':
+      return cancelCheck();
     default: {
       // A message from an out-of-date page, or a command added to the protocol without a case here.
       const unknown = cmd as { type?: unknown };

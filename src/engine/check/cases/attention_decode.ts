@@ -8,10 +8,10 @@
 // multi-tile loop, the split/merge path and empty splits run at tiny S. Also: the op equals the
 // training attention op when S = Tq, and the cache write lands in the right rows only.
 import { checkOp, expectClose, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
-import { attention } from '../../../src/engine/ops/attention.ts';
-import { attentionDecode, decodeTiles, writeKVCache, type DecodeTiles } from '../../../src/engine/ops/attention_decode.ts';
-import { attentionDecodeRef } from '../../../src/engine/reference/attention_decode.ts';
-import { NoBackwardError } from '../../../src/engine/errors.ts';
+import { attention } from '../../ops/attention.ts';
+import { attentionDecode, decodeTiles, writeKVCache, type DecodeTiles } from '../../ops/attention_decode.ts';
+import { attentionDecodeRef } from '../../reference/attention_decode.ts';
+import { NoBackwardError } from '../../errors.ts';
 
 // Forward: o is a convex combination of v ∈ [−1, 1]; f32 dots, exp, the online rescaling and the
 // split merge give ~1e-6 absolute (same bound as the training attention's forward).

@@ -5,12 +5,12 @@
 // ties across invocations and slices, and the per-row flags (label ≥ V, non-finite results) —
 // checked as flags, not only through NaN values.
 import { checkOp, expectClose, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
-import type { Engine } from '../../../src/engine/engine.ts';
-import { logprobs } from '../../../src/engine/ops/logprobs.ts';
-import { splitRowsFromHost, type RowSplitTensor } from '../../../src/engine/table.ts';
-import type { Tensor } from '../../../src/engine/tensor.ts';
-import { logprobsRef } from '../../../src/engine/reference/logprobs.ts';
-import { numericGrads } from '../../../src/engine/reference/finite_diff.ts';
+import type { Engine } from '../../engine.ts';
+import { logprobs } from '../../ops/logprobs.ts';
+import { splitRowsFromHost, type RowSplitTensor } from '../../table.ts';
+import type { Tensor } from '../../tensor.ts';
+import { logprobsRef } from '../../reference/logprobs.ts';
+import { numericGrads } from '../../reference/finite_diff.ts';
 
 const rng = new Rng(29);
 // Tolerances: logits reach ~±45 in f32 (ulp 4e-6), so logp/lse/lsp2 carry a few e-6 absolute

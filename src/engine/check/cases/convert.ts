@@ -1,12 +1,12 @@
 // convert: toF32 of bf16 and f16 storage tensors — odd and even sizes (the last u32 word half
 // filled), exact bit-for-bit results including ±0, subnormals, ±inf and NaN — and the rules
 // around it: no backward (NoBackwardError), f32 input rejected.
-import type { Engine } from '../../../src/engine/engine.ts';
-import { NoBackwardError, ShapeError } from '../../../src/engine/errors.ts';
-import { toF32 } from '../../../src/engine/ops/convert.ts';
-import { sum } from '../../../src/engine/ops/reduce.ts';
-import { toF32Ref } from '../../../src/engine/reference/convert.ts';
-import { f32ToBf16Bits, f32ToF16Bits } from '../../../src/engine/util/halfs.ts';
+import type { Engine } from '../../engine.ts';
+import { NoBackwardError, ShapeError } from '../../errors.ts';
+import { toF32 } from '../../ops/convert.ts';
+import { sum } from '../../ops/reduce.ts';
+import { toF32Ref } from '../../reference/convert.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../../util/halfs.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(41);

@@ -2,8 +2,8 @@
 // Shapes: C not a multiple of the row workgroup (33, 300), C = 1, 3-D input, a wide row on the
 // 256-invocation path (C = 4099), and 40 rows so dw goes through both stages (3 chunks of 16).
 import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
-import { rmsnorm } from '../../../src/engine/ops/rmsnorm.ts';
-import { rmsnormRef } from '../../../src/engine/reference/rmsnorm.ts';
+import { rmsnorm } from '../../ops/rmsnorm.ts';
+import { rmsnormRef } from '../../reference/rmsnorm.ts';
 
 const rng = new Rng(11);
 // Tolerances: forward is Σx² over ≤ 4099 f32 terms (relative error ~√C·2⁻²⁴ ≪ 1e-4) then a few

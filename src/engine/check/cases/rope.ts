@@ -2,8 +2,8 @@
 // HD = 8 and 16 (and Gemma's 256), NH = 3, T = 1 and 9, positions starting at 5, large positions
 // (4000…, 4095) where the f32 angle matters, 4-D x with positions [T] and [B, T].
 import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
-import { rope } from '../../../src/engine/ops/rope.ts';
-import { ropeRef } from '../../../src/engine/reference/rope.ts';
+import { rope } from '../../ops/rope.ts';
+import { ropeRef } from '../../reference/rope.ts';
 
 const rng = new Rng(23);
 // Tolerances. The GPU computes φ = p·inv_freq in f32 (as HF does), the reference in f64, and the

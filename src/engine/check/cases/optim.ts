@@ -4,12 +4,12 @@
 // Not autograd ops, so no checkOp: each case drives the optimizer for a few steps with gradients
 // written into `.grad`, then compares parameters and state with the reference run on the same
 // f32-rounded inputs.
-import type { Engine } from '../../../src/engine/engine.ts';
-import type { Tensor } from '../../../src/engine/tensor.ts';
-import { AdamW, type AdamWOptions } from '../../../src/engine/optim/adamw.ts';
-import { RMSProp, type RMSPropOptions } from '../../../src/engine/optim/rmsprop.ts';
-import { clipGradNorm, type GradClip } from '../../../src/engine/optim/clip.ts';
-import { lrAt } from '../../../src/engine/optim/schedule.ts';
+import type { Engine } from '../../engine.ts';
+import type { Tensor } from '../../tensor.ts';
+import { AdamW, type AdamWOptions } from '../../optim/adamw.ts';
+import { RMSProp, type RMSPropOptions } from '../../optim/rmsprop.ts';
+import { clipGradNorm, type GradClip } from '../../optim/clip.ts';
+import { lrAt } from '../../optim/schedule.ts';
 import {
   adamwStateRef,
   adamwStepRef,
@@ -18,7 +18,7 @@ import {
   rmspropStepRef,
   type AdamWStateRef,
   type RMSpropStateRef,
-} from '../../../src/engine/reference/optim.ts';
+} from '../../reference/optim.ts';
 import { expectClose, Rng, type GpuCase, type Tol } from '../harness.ts';
 
 // Tolerances: f32 state and arithmetic vs float64, a handful of steps. Parameters are O(1) and

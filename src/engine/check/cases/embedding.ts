@@ -5,11 +5,11 @@
 // (zero gradient), ids in the last part, a part that needs no gradient, and NaN rows from the
 // last part for out-of-range GPU ids; checked against the same reference on the joined table.
 import { checkOp, expectClose, Rng, type GpuCase, type InputSpec } from '../harness.ts';
-import { embedding, buildCsr } from '../../../src/engine/ops/embedding.ts';
-import { splitRowsFromHost, type RowSplitTensor } from '../../../src/engine/table.ts';
-import type { Tensor } from '../../../src/engine/tensor.ts';
-import { embeddingRef } from '../../../src/engine/reference/embedding.ts';
-import { ShapeError } from '../../../src/engine/errors.ts';
+import { embedding, buildCsr } from '../../ops/embedding.ts';
+import { splitRowsFromHost, type RowSplitTensor } from '../../table.ts';
+import type { Tensor } from '../../tensor.ts';
+import { embeddingRef } from '../../reference/embedding.ts';
+import { ShapeError } from '../../errors.ts';
 
 const rng = new Rng(31);
 // Tolerances: the forward is a copy times an f32 scale (≤ 1 rounding); dTable sums ≤ 9 dy rows in

@@ -4,14 +4,14 @@
 // loops), a length-0 row; the spec §9 batch end to end through seqStats (values and the gradient
 // table per token); NaN/Inf inputs flagged per pair by `nonfinite` (the flag is checked, not NaN
 // propagation).
-import type { Engine } from '../../../src/engine/engine.ts';
-import { prefLoss, PAIR_FIELD, PAIR_FIELDS, type PairField } from '../../../src/engine/ops/pref_loss.ts';
-import { seqStats, SEQ_FIELD, SEQ_FIELDS } from '../../../src/engine/ops/seq_stats.ts';
-import { numericGrads } from '../../../src/engine/reference/finite_diff.ts';
-import { prefLossRef } from '../../../src/engine/reference/pref_loss.ts';
-import { SPEC_LP, SPEC_LQ, SPEC_LSE2, SPEC_MASK, SPEC_T } from '../../../src/engine/reference/spec_example.ts';
-import type { Tensor } from '../../../src/engine/tensor.ts';
-import { defaultLossConfig, needsReference, needsTargets, validateLossConfig, type LossConfig } from '../../../src/engine/train/losses.ts';
+import type { Engine } from '../../engine.ts';
+import { prefLoss, PAIR_FIELD, PAIR_FIELDS, type PairField } from '../../ops/pref_loss.ts';
+import { seqStats, SEQ_FIELD, SEQ_FIELDS } from '../../ops/seq_stats.ts';
+import { numericGrads } from '../../reference/finite_diff.ts';
+import { prefLossRef } from '../../reference/pref_loss.ts';
+import { SPEC_LP, SPEC_LQ, SPEC_LSE2, SPEC_MASK, SPEC_T } from '../../reference/spec_example.ts';
+import type { Tensor } from '../../tensor.ts';
+import { defaultLossConfig, needsReference, needsTargets, validateLossConfig, type LossConfig } from '../../train/losses.ts';
 import { expectClose, Rng, type GpuCase, type Tol } from '../harness.ts';
 
 const rng = new Rng(53);

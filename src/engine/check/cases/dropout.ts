@@ -1,9 +1,9 @@
 // dropout: the counter-based mask against the float64 reference's hash bit for bit (forward), the
 // backward (the mask recomputed from the seed) against finite differences, p = 0 as a no-op, the
 // keep rate, and independent masks for different seeds.
-import { ShapeError } from '../../../src/engine/errors.ts';
-import { dropout, mixSeed } from '../../../src/engine/ops/dropout.ts';
-import { dropoutMaskRef, dropoutRef } from '../../../src/engine/reference/dropout.ts';
+import { ShapeError } from '../../errors.ts';
+import { dropout, mixSeed } from '../../ops/dropout.ts';
+import { dropoutMaskRef, dropoutRef } from '../../reference/dropout.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(11);

@@ -1,6 +1,6 @@
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
-import { geglu, geluTanh } from '../../../src/engine/ops/gelu_tanh.ts';
-import { gegluRef, geluTanhRef } from '../../../src/engine/reference/gelu_tanh.ts';
+import { geglu, geluTanh } from '../../ops/gelu_tanh.ts';
+import { gegluRef, geluTanhRef } from '../../reference/gelu_tanh.ts';
 
 const rng = new Rng(11);
 // Tolerances: a handful of f32 ops plus one exp (WGSL allows 3 + 2|x| ulp) per element; the

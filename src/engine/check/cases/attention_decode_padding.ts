@@ -4,9 +4,9 @@
 // assume away; a stray read of 1e4 keys/values moves the output far from the float64 reference on
 // any driver (the reference reads only visible rows). Forward only, as the op.
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
-import { attentionDecode } from '../../../src/engine/ops/attention_decode.ts';
+import { attentionDecode } from '../../ops/attention_decode.ts';
 import type { Spec as DecodeSpec } from './attention_decode.ts';
-import { attentionDecodeRef } from '../../../src/engine/reference/attention_decode.ts';
+import { attentionDecodeRef } from '../../reference/attention_decode.ts';
 
 const POISON = 1e4;
 

@@ -1,6 +1,6 @@
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
-import { softcap } from '../../../src/engine/ops/softcap.ts';
-import { softcapRef } from '../../../src/engine/reference/softcap.ts';
+import { softcap } from '../../ops/softcap.ts';
+import { softcapRef } from '../../reference/softcap.ts';
 
 const rng = new Rng(7);
 // Tolerances: f32 tanh is accurate to a few ulp; gradients vs finite differences in f64.

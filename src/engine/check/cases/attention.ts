@@ -5,10 +5,10 @@
 // shorter and longer than T, the softcap bending scores of |s| ≈ 100, and forced small tiles so
 // that block skipping and multi-block loops run at tiny T.
 import { checkOp, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
-import { attention, attentionBlocks, type AttentionBlocks } from '../../../src/engine/ops/attention.ts';
-import { attentionRef } from '../../../src/engine/reference/attention.ts';
-import type { Engine } from '../../../src/engine/engine.ts';
-import type { DType, Tensor } from '../../../src/engine/tensor.ts';
+import { attention, attentionBlocks, type AttentionBlocks } from '../../ops/attention.ts';
+import { attentionRef } from '../../reference/attention.ts';
+import type { Engine } from '../../engine.ts';
+import type { DType, Tensor } from '../../tensor.ts';
 
 // Tolerances. Forward: o is a convex combination of v ∈ [−1, 1]; f32 dots, exp and the online
 // rescaling give ~1e-6 absolute. Backward: the f32 kernel vs f64 central differences (h = 1e-5,

@@ -3,12 +3,12 @@
 // two-row-per-workgroup-grid R), backward vs finite differences of the reference (detached
 // columns seeded but ignored), NaN/Inf in zero-weight positions adding nothing, and bitwise
 // determinism across runs.
-import type { Engine } from '../../../src/engine/engine.ts';
-import { seqStats, SEQ_FIELD, SEQ_FIELDS } from '../../../src/engine/ops/seq_stats.ts';
-import { numericGrads } from '../../../src/engine/reference/finite_diff.ts';
-import { ldTokenWeightsRef, seqStatsRef } from '../../../src/engine/reference/seq_stats.ts';
-import { SPEC_LP, SPEC_LSE2, SPEC_MASK, SPEC_T } from '../../../src/engine/reference/spec_example.ts';
-import type { Tensor } from '../../../src/engine/tensor.ts';
+import type { Engine } from '../../engine.ts';
+import { seqStats, SEQ_FIELD, SEQ_FIELDS } from '../../ops/seq_stats.ts';
+import { numericGrads } from '../../reference/finite_diff.ts';
+import { ldTokenWeightsRef, seqStatsRef } from '../../reference/seq_stats.ts';
+import { SPEC_LP, SPEC_LSE2, SPEC_MASK, SPEC_T } from '../../reference/spec_example.ts';
+import type { Tensor } from '../../tensor.ts';
 import { expectClose, Rng, type GpuCase, type Tol } from '../harness.ts';
 
 const rng = new Rng(41);

@@ -1,9 +1,9 @@
 // elementwise: add, mul, sub, scale with NumPy broadcasting — same-shape (vec4) and broadcast
 // paths, scalar-shaped and rank-0 operands, zero-size and one-element tensors, rank 6 — forward
 // vs the float64 reference, backward (sum over broadcast dims) vs finite differences.
-import { add, mul, scale, sub } from '../../../src/engine/ops/elementwise.ts';
-import { ShapeError } from '../../../src/engine/errors.ts';
-import { addRef, mulRef, scaleRef, subRef } from '../../../src/engine/reference/elementwise.ts';
+import { add, mul, scale, sub } from '../../ops/elementwise.ts';
+import { ShapeError } from '../../errors.ts';
+import { addRef, mulRef, scaleRef, subRef } from '../../reference/elementwise.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(21);

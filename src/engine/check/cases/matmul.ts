@@ -1,9 +1,9 @@
 // matmul: every kernel variant (tiled, reg, naive) in every layout, on ragged shapes, with offsets,
 // batches, broadcast operands, accumulate/alpha, NaN- or 1e30-poisoned surroundings; plus the autograd op's
 // backward against finite differences, for each variant.
-import { Engine } from '../../../src/engine/engine.ts';
-import { candidateVariants, chooseVariant, exportTuning, gemm, importTuning, matmul, MATMUL_VARIANTS, probeVariant, shapeClass, tuneMatmul, tuningKey, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
-import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
+import { Engine } from '../../engine.ts';
+import { candidateVariants, chooseVariant, exportTuning, gemm, importTuning, matmul, MATMUL_VARIANTS, probeVariant, shapeClass, tuneMatmul, tuningKey, type MatmulVariant } from '../../ops/matmul.ts';
+import { batchedMatmulRef, matmulRef } from '../../reference/matmul.ts';
 import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(11);

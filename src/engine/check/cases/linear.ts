@@ -1,9 +1,9 @@
 // model/linear.ts, the linear seam: y = x·Wᵀ + scale·(dropout(x)·Aᵀ)·Bᵀ against a float64
 // composition of the references (matmul, dropout), forward and the gradients of x, W, A and B by
 // finite differences; with W frozen only x, A and B get gradients and W's stays null.
-import { linear } from '../../../src/engine/model/linear.ts';
-import { dropoutMaskRef } from '../../../src/engine/reference/dropout.ts';
-import { matmulRef } from '../../../src/engine/reference/matmul.ts';
+import { linear } from '../../model/linear.ts';
+import { dropoutMaskRef } from '../../reference/dropout.ts';
+import { matmulRef } from '../../reference/matmul.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(21);

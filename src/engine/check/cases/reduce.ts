@@ -1,10 +1,10 @@
 // reduce: sum/mean over one axis (first, middle, last, negative, keepdim, length 1, length 0, a
 // long axis for the workgroup tree), sumTo and broadcastTo, each reduction kernel forced on
 // awkward shapes — forward vs the float64 reference, backward vs finite differences.
-import type { Engine } from '../../../src/engine/engine.ts';
-import { ShapeError } from '../../../src/engine/errors.ts';
-import { broadcastTo, mean, sum, sumTo, type ReduceKernelOptions } from '../../../src/engine/ops/reduce.ts';
-import { broadcastToRef, meanRef, sumRef, sumToRef } from '../../../src/engine/reference/reduce.ts';
+import type { Engine } from '../../engine.ts';
+import { ShapeError } from '../../errors.ts';
+import { broadcastTo, mean, sum, sumTo, type ReduceKernelOptions } from '../../ops/reduce.ts';
+import { broadcastToRef, meanRef, sumRef, sumToRef } from '../../reference/reduce.ts';
 import { checkOp, Rng, type GpuCase } from '../harness.ts';
 
 const rng = new Rng(31);
