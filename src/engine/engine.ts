@@ -47,6 +47,8 @@ export interface Dispatch {
   workgroups: readonly [number, number?, number?];
   /** WGSL `override` constants (workgroup sizes, tile sizes, flags). */
   overrides?: Record<string, number>;
+  /** Storage type of the module's B operand (shaderSource's variant; default f32), e.g. a bf16 weight. */
+  variant?: ShaderVariant;
 }
 
 export interface EngineOptions extends AcquireOptions {
@@ -407,16 +409,17 @@ export class Engine {
     return [Math.ceil(groups / y), y];
   }
 
-  pipeline(shader: ShaderName, entry: string, overrides: Record<string, number> = {}): GPUComputePipeline {
-    const key = `${shader}:${entry}:${JSON.stringify(overrides)}`;
+  pipeline(shader: ShaderName, entry: string, overrides: Record<string, number> = {}, variant?: ShaderVariant): GPUComputePipeline {
+    const moduleKey = variant ? `${shader}@${variant}` : shader;
+    const key = `${moduleKey}:${entry}:${JSON.stringify(overrides)}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    let module = this.modules.get(shader);
+    let module = this.modules.get(moduleKey);
     if (!module) {
-      const code = shaderSource(shader);
+      const code = shaderSource(shader, variant);
       if (this.debug >= 2) console.log(`[engine] WGSL ${shader}\n${code}`);
       module = this.device.createShaderModule({ code, label: `${shader}.module` });
-      this.modules.set(shader, module);
+      this.modules.set(moduleKey, module);
       const m = module;
       const p: Promise<void> = m.getCompilationInfo().then(
         (info) => {
@@ -456,7 +459,7 @@ export class Engine {
     if (this.debug >= 1) {
       console.log(`[engine] ${d.op} ${d.entry} in=${d.inputs.map((t) => t.describe()).join(',')} out=${d.outputs.map((t) => t.describe()).join(',')} wg=[${x},${y},${z}]`);
     }
-    const pipeline = this.pipeline(d.shader, d.entry, d.overrides);
+    const pipeline = this.pipeline(d.shader, d.entry, d.overrides, d.variant);
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
     for (const t of [...d.inputs, ...d.outputs]) {

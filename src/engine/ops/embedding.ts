@@ -1,5 +1,5 @@
 // embedding: out[..., :] = table[ids[...], :] · scale  (spec gemma2-and-formats.md §1.4 step 1, §1.5).
-// table [V, C] f32; ids i32 [T] or [B, T], given as a host Int32Array (uploaded here) or as a GPU
+// table [V, C] f32, or a frozen bf16/f16 table widened in the gather (no gradient); ids i32 [T] or [B, T], given as a host Int32Array (uploaded here) or as a GPU
 // tensor together with its host copy. `scale` is Gemma's √C normaliser folded into the gather
 // (pass it already rounded to the activation dtype, spec §1.4; default 1).
 // Backward: dTable[v] = scale · Σ_{t: ids[t] = v} dy[t], a scatter-add done without atomics: the
@@ -15,6 +15,7 @@ import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
 import { checkTable, describeTable, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
+import { weightVariant } from './matmul.ts';
 import { expectDtype } from './util.ts';
 
 export interface EmbeddingOptions {
@@ -74,10 +75,11 @@ export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: Emb
         op: 'embedding.forward',
         shader: 'embedding',
         entry: 'embedding_forward',
-        inputs: [p.tensor, idsGpu],
+        inputs: [idsGpu, p.tensor],
         outputs: [out],
         params: [out.size, C, V, f32(scale), 0, p.row0, p.row1, 0, 0],
         workgroups: e.grid(out.size, 256),
+        variant: weightVariant(e, p.tensor), // the table's loads (f32, or widened bf16/f16)
       });
     }
   }

@@ -27,6 +27,9 @@
 // row part contributes its own slices to partials (numbered on across parts, so combine merges all
 // of them in one fixed order), the part holding y_t writes z'[t, y_t], and the backward's chunks
 // lie inside one part (dh accumulates over all chunks of all parts in order; each part gets its dE).
+// 16-bit E (a frozen bf16/f16 table, issue 9): the kernels read it through the B-operand loads of
+// its storage type (weightVariant, matmul_b_*_common.wgsl), widened to f32; the backward's dh gemm
+// takes it as a 16-bit B; it never gets a gradient (checkTable refuses one that requires it).
 // h, E and labels must stay alive until backward (they are read again there).
 // Shader: src/gpu/shaders/logprobs.wgsl. Reference: src/engine/reference/logprobs.ts.
 
@@ -34,7 +37,7 @@ import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
 import { checkTable, describeTable, type VocabTable } from '../table.ts';
 import type { Tensor } from '../tensor.ts';
-import { gemm } from './matmul.ts';
+import { gemm, weightVariant } from './matmul.ts';
 import { expectDtype, rowsOf } from './util.ts';
 
 /** Tile sizes of the kernels (must match BM/BN in logprobs.wgsl). */
@@ -89,7 +92,8 @@ export function defaultChunkSize(T: number, V: number): number {
 
 /**
  * Per-token log-probs of `labels` under logits z' = softcap(h·Eᵀ).
- * h: f32 [..., T, C] final hidden states; E: f32 [V, C] tied embedding, one tensor or row parts;
+ * h: f32 [..., T, C] final hidden states; E: [V, C] tied embedding (f32, or frozen bf16/f16), one
+ * tensor or row parts;
  * labels: i32 [..., T].
  */
 export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: LogprobsOptions): LogprobsResult {
@@ -137,9 +141,10 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
   parts.forEach((p, i) => {
     // pass 1: this part's [T, Sp] records (max, Σe^{z−m}, Σe^{2(z−m)}, Σz', argmax) at slices s0 …
     const rows = p.row1 - p.row0;
-    e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, p.tensor], outputs: [partials], params: [T, C, rows, VS, S, s0[i], capP, p.row0], workgroups: [Math.ceil(T / BM), Sp[i]], overrides: { VEC } });
+    const variant = weightVariant(e, p.tensor); // E's loads: f32, or widened bf16/f16
+    e.run({ op: 'logprobs.partials', shader: 'logprobs', entry: 'logprobs_partials', inputs: [h, p.tensor], outputs: [partials], params: [T, C, rows, VS, S, s0[i], capP, p.row0], workgroups: [Math.ceil(T / BM), Sp[i]], overrides: { VEC }, variant });
     // z'[t, y_t] by an indexed dot, one 64-wide workgroup per row (written by the part holding y_t)
-    e.run({ op: 'logprobs.label_logit', shader: 'logprobs', entry: 'logprobs_label_logit', inputs: [h, p.tensor, labels], outputs: [zlab], params: [T, C, V, p.row0, p.row1, capP], workgroups: e.grid(T * 64, 64) });
+    e.run({ op: 'logprobs.label_logit', shader: 'logprobs', entry: 'logprobs_label_logit', inputs: [h, p.tensor, labels], outputs: [zlab], params: [T, C, V, p.row0, p.row1, capP], workgroups: e.grid(T * 64, 64), variant });
   });
   // merge all slices of all parts in order
   e.run({ op: 'logprobs.combine', shader: 'logprobs', entry: 'logprobs_combine', inputs: [partials, zlab, labels], outputs: [logp, lse, lsp2, flags], params: [T, S, V], workgroups: e.grid(T, 64) });
@@ -189,6 +194,7 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
             params: [T, C, v0, vc, p.row0, capP],
             workgroups: [Math.ceil(T / BM), Math.ceil(vc / BN)],
             overrides: { VEC },
+            variant: weightVariant(e, Ep),
           });
           // dh[T, C] (+)= g[T, vc] · Ep[v0 : v0+vc, C]
           if (dh) gemm({ out: dh, a: g, b: Ep, M: T, N: C, K: vc, offB: v0 * C, accumulate: !first });

@@ -26,11 +26,40 @@
 //           or one invocation per 4 columns over the whole K;
 //   naive   one output per invocation — the on-device oracle, never chosen for speed.
 // NOTE: never drop `tiled` because a software adapter prefers `reg`: users run real GPUs.
+//
+// 16-bit B (frozen base weights, issue 9): B may be bf16 or f16 storage (two values per u32,
+// tensor.ts); every variant reads it through the B-load include of its storage type
+// (src/gpu/shaders/matmul_b_*_common.wgsl, chosen by weightVariant() as a compile-time shader
+// variant, so the f32 kernels are unchanged) and widens it to f32 in the loads; A, out and the
+// accumulation stay f32. f16 uses `shader-f16` where the device has it, else (or with
+// e.tuning F16_UNPACK set) core unpack2x16float. A 16-bit B never gets a gradient: matmul()
+// refuses one that requires it, and its backward computes dA only.
 
 import { f32, type Engine } from '../engine.ts';
 import { EngineError, ShapeError, fmtShape } from '../errors.ts';
 import type { Tensor } from '../tensor.ts';
+import type { ShaderVariant } from '../../gpu/shaders/index.ts';
+import { toF32 } from './convert.ts';
 import { expectDtype } from './util.ts';
+
+/**
+ * e.tuning key: when set (true), f16 weights are read with core unpack2x16float even on a device
+ * with `shader-f16` — the fallback SwiftShader uses, selectable so tests run both paths on one device.
+ */
+export const F16_UNPACK = 'weights.f16.unpack';
+
+/**
+ * The shader variant that reads a weight (a B operand, a logprobs/embedding table) of t's storage
+ * dtype on this engine: undefined for f32 (the default modules), 'bf16', and for f16 'f16'
+ * (`shader-f16`) or 'f16_unpack' (no feature, or F16_UNPACK set).
+ */
+export function weightVariant(e: Engine, t: Tensor): ShaderVariant | undefined {
+  if (t.dtype === 'bf16') return 'bf16';
+  if (t.dtype === 'f16') return e.features.has('shader-f16') && !e.tuning.get(F16_UNPACK) ? 'f16' : 'f16_unpack';
+  return undefined;
+}
+
+const is16 = (t: Tensor): boolean => t.dtype === 'bf16' || t.dtype === 'f16';
 
 export type MatmulVariant = 'tiled' | 'reg4x4' | 'reg4x8' | 'reg8x4' | 'reg8x8' | 'gemv' | 'gemv_sg' | 'rowvec' | 'naive';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'reg4x4', 'reg4x8', 'reg8x4', 'reg8x8', 'gemv', 'gemv_sg', 'rowvec', 'naive'];
@@ -72,6 +101,7 @@ export function candidateVariants(e: Engine, M: number): MatmulVariant[] {
 export interface GemmArgs {
   out: Tensor;
   a: Tensor;
+  /** f32, or a 16-bit (bf16/f16) weight widened in the kernels' loads. */
   b: Tensor;
   /** out[M, N] (+)= alpha · op(A)[M, K] · op(B)[K, N] */
   M: number;
@@ -161,7 +191,7 @@ export function gemm(g: GemmArgs): void {
   const strideB = g.strideB ?? (batch > 1 ? K * N : 0);
   const strideOut = g.strideOut ?? (batch > 1 ? M * N : 0);
   expectDtype(op, 'A', a, 'f32');
-  expectDtype(op, 'B', b, 'f32');
+  expectDtype(op, 'B', b, 'f32', 'bf16', 'f16');
   expectDtype(op, 'out', out, 'f32');
   const last = (off: number, stride: number, n: number): number => off + (batch - 1) * stride + n;
   if (last(offA, strideA, M * K) > a.size || last(offB, strideB, K * N) > b.size || last(offOut, strideOut, M * N) > out.size) {
@@ -194,6 +224,7 @@ export function gemm(g: GemmArgs): void {
     params: [M, N, K, batch, offA, offB, offOut, strideA, strideB, strideOut, f32(g.alpha ?? 1), g.accumulate ? 1 : 0],
     workgroups: gemmGrid(variant, M, N, batch, e.limits.maxComputeWorkgroupsPerDimension),
     overrides,
+    variant: weightVariant(e, b),
   });
 }
 
@@ -210,13 +241,17 @@ export interface MatmulOptions {
 /**
  * out = op(a) · op(b). a: [..., M, K] ([..., K, M] if transA); b: [..., K, N] ([..., N, K] if
  * transB). Batch dims must be equal, or one operand has none (it is shared by every batch entry).
+ * b may be a frozen 16-bit weight (bf16/f16, requiresGrad false): then only a gets a gradient.
  */
 export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   const transA = opts.transA ?? false;
   const transB = opts.transB ?? false;
   expectDtype(op, 'a', a, 'f32');
-  expectDtype(op, 'b', b, 'f32');
+  expectDtype(op, 'b', b, 'f32', 'bf16', 'f16');
+  if (is16(b) && b.requiresGrad) {
+    throw new EngineError(op, `b ${b.describe()} ('${b.label}') is 16-bit storage and requires a gradient: 16-bit weights are frozen (gradients are f32)`, 'set requiresGrad = false on the 16-bit weight and train LoRA factors beside it, or widen it with toF32() to train it in f32');
+  }
   if (a.rank < 2 || b.rank < 2) throw new ShapeError(op, `operands must be at least 2-D, got a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}`);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
@@ -252,13 +287,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       let dB: Tensor | null = null;
       if (a.requiresGrad) {
         dA = e.empty(a.shape, 'f32', 'matmul.dA');
+        // With transA, op(B) is the A operand of dA's gemm, which must be f32: a 16-bit b is
+        // widened for it (a temporary copy; no model path multiplies a transposed A by a weight).
+        const bA = transA && is16(b) ? toF32(b) : b;
         const perBatch = (z: number, accumulate: boolean, zb: number): void => {
           if (!transA) {
             // dA[M, K] = dC[M, N] · op(B)ᵀ
             gemm({ out: dA!, a: dC, b, M, N: K, K: N, transB: !transB, offA: z * M * N, offB: zb * K * N, offOut: strideA ? z * M * K : 0, accumulate });
           } else {
             // dA[K, M] = op(B)[K, N] · dCᵀ
-            gemm({ out: dA!, a: b, b: dC, M: K, N: M, K: N, transA: transB, transB: true, offA: zb * K * N, offB: z * M * N, offOut: strideA ? z * M * K : 0, accumulate });
+            gemm({ out: dA!, a: bA, b: dC, M: K, N: M, K: N, transA: transB, transB: true, offA: zb * K * N, offB: z * M * N, offOut: strideA ? z * M * K : 0, accumulate });
           }
         };
         if (strideA || batch === 1) {
@@ -267,6 +305,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
           // a is shared by every batch entry: its gradient sums over the batch (in order).
           for (let z = 0; z < batch; z++) perBatch(z, z > 0, strideB ? z : 0);
         }
+        if (bA !== b) bA.dispose();
       }
       if (b.requiresGrad) {
         dB = e.empty(b.shape, 'f32', 'matmul.dB');

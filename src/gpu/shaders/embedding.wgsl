@@ -13,6 +13,8 @@
 // so every output row has exactly one writer. The backward runs once per part over the part's
 // range [u0, u0 + n) of the CSR's unique ids (they are sorted, so each part's ids are contiguous).
 // A whole table is the single part [0, V).
+// 16-bit tables (frozen bf16/f16): the table is bound at binding 1 with its load b_at by the
+// matmul_b_*_common.wgsl include that index.ts prepends for its storage type (widened to f32).
 // Not here: vec4 copies.
 
 struct Params {
@@ -29,8 +31,8 @@ struct Params {
 
 // ---------------------------------------------------------------------------------- forward
 
-@group(0) @binding(0) var<storage, read> table: array<f32>;      // [row1 - row0, C]: one part
-@group(0) @binding(1) var<storage, read> ids: array<i32>;        // [T]
+@group(0) @binding(0) var<storage, read> ids: array<i32>;        // [T]
+// binding 1: the table [row1 - row0, C] (one part), read with b_at (matmul_b_*_common.wgsl)
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;  // [T, C]
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -50,7 +52,7 @@ fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     return;
   }
   if (u32(id) < params.row0 || u32(id) >= params.row1) { return; }  // another part's row
-  out[k] = table[(u32(id) - params.row0) * params.C + c] * params.scale;
+  out[k] = b_at((u32(id) - params.row0) * params.C + c) * params.scale;
 }
 
 // ---------------------------------------------------------------------------------- backward

@@ -3,8 +3,11 @@
 //   out[b] (+)= alpha · op(A[b]) · op(B[b]);  A is [M, K] row-major, or [K, M] when TRANS_A;
 //   B is [K, N], or [N, K] when TRANS_B; out is [M, N]. Matrix b of each operand starts at
 //   off + b·stride (elements; stride 0 = a shared operand).
-// Inputs are bound as vec4 arrays so kernels can use vec4 loads (scalar element i is x[i >> 2][i & 3]);
-// the output is a scalar array and every element has exactly one writer.
+// A is bound as a vec4 array so kernels can use vec4 loads (scalar element i is a[i >> 2][i & 3]).
+// B (binding 1) comes from one of the matmul_b_*_common.wgsl includes, prepended before this file by
+// index.ts for the B operand's storage type (f32, bf16, f16): kernels read it only through
+// b_at(i) / b_vec4(i), widened to f32. A and out are always f32; products accumulate in f32.
+// The output is a scalar array and every element has exactly one writer.
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
@@ -18,7 +21,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+// binding 1: B, declared by the matmul_b_*_common.wgsl include (b_at, b_vec4)
 // NOTE: out is a scalar array: a store to one lane of a vec4 may be lowered as a read-modify-write
 // of the whole vector (WGSL memory model), which would race with the neighbour writing the next lane.
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
@@ -37,7 +40,7 @@ fn elem_b(base: u32, k: u32, col: u32) -> f32 {
   if (k >= params.K || col >= params.N) { return 0.0; }
   var i: u32;
   if (TRANS_B) { i = base + col * params.K + k; } else { i = base + k * params.N + col; }
-  return b[i >> 2u][i & 3u];
+  return b_at(i);
 }
 
 // out[i] = alpha·v (+ out[i] when accumulating), scalar element i.

@@ -9,7 +9,8 @@
 // Storage: 2 × 16 × 64 × 4 B = 8 KiB (fits the 16 KiB default).
 // NOTE: CPU adapters run this slower than matmul_reg (barriers are coroutine switches there,
 // kernels.md §10); it is kept and tested because it is what wins on real GPUs.
-// Params, bindings, layouts and store_out: matmul_common.wgsl (prepended).
+// Params, bindings, layouts and store_out: matmul_common.wgsl (prepended);
+// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
 
 override VEC_A: bool = false;
 override VEC_B: bool = false;
@@ -25,7 +26,6 @@ var<workgroup> As: array<f32, 1024>;  // [BK][BM]: As[kk*64 + r] = op(A)[m0 + r,
 var<workgroup> Bs: array<f32, 1024>;  // [BK][BN]: Bs[kk*64 + c] = op(B)[k0 + kk, n0 + c]
 
 fn scalar_a(i: u32) -> f32 { return a[i >> 2u][i & 3u]; }
-fn scalar_b(i: u32) -> f32 { return b[i >> 2u][i & 3u]; }
 
 // Loads 4 elements of A's storage along its contiguous dim starting at (outer, inner); zeros outside.
 fn load4_a(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec4<f32> {
@@ -45,10 +45,10 @@ fn load4_b(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> v
   let i = base + outer * innerDim + inner;
   if (VEC_B) {
     if (inner >= innerDim) { return vec4<f32>(0.0); }
-    return b[i >> 2u];
+    return b_vec4(i);
   }
   var v = vec4<f32>(0.0);
-  for (var c = 0u; c < 4u; c++) { if (inner + c < innerDim) { v[c] = scalar_b(i + c); } }
+  for (var c = 0u; c < 4u; c++) { if (inner + c < innerDim) { v[c] = b_at(i + c); } }
   return v;
 }
 

@@ -1,0 +1,223 @@
+// 16-bit frozen weights (issue 9): matmul's B operand stored as bf16 or f16 and widened in the
+// kernels' loads, for every kernel variant and layout, on ragged shapes, at aligned offsets (vec4
+// loads) and odd ones (element loads, the high half of a word first), inside poisoned buffers;
+// batched with own and shared B; the autograd op's dA against finite differences (B takes none).
+// f16 runs twice: through `shader-f16` where the device has it (lavapipe) and through the core
+// unpack2x16float fallback (forced with F16_UNPACK; automatic on SwiftShader, which lacks the feature).
+// Every product is checked against the float64 reference on the decoded halves AND bit for bit
+// against the same kernel with the decoded f32 B (widening is exact, so nothing else may differ).
+import type { Engine } from '../../../src/engine/engine.ts';
+import { EngineError } from '../../../src/engine/errors.ts';
+import { F16_UNPACK, gemm, matmul, MATMUL_VARIANTS, weightVariant, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
+import { bf16BitsToF32, f16BitsToF32 } from '../../../src/engine/reference/convert.ts';
+import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
+import type { Tensor } from '../../../src/engine/tensor.ts';
+import { f32ToBf16Bits, f32ToF16Bits } from '../../../src/engine/util/halfs.ts';
+import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
+
+const rng = new Rng(909);
+// The halves are widened exactly and products accumulate in f32 as for f32 B: matmul's tolerances.
+const fwd = { atol: 1e-4, rtol: 1e-4 };
+const bwd = { atol: 2e-4, rtol: 1e-3 };
+
+/** bf16; f16 through shader-f16 where the device has it; f16 through unpack2x16float (forced). */
+export type Kind16 = 'bf16' | 'f16' | 'f16_unpack';
+export const KINDS16: readonly Kind16[] = ['bf16', 'f16', 'f16_unpack'];
+export const dtypeOf = (k: Kind16): 'bf16' | 'f16' => (k === 'bf16' ? 'bf16' : 'f16');
+
+/** f32 values → 16-bit patterns of the kind's dtype (round to nearest even). */
+export function encode16(x: Float32Array, k: Kind16): Uint16Array {
+  return k === 'bf16' ? f32ToBf16Bits(x) : f32ToF16Bits(x);
+}
+
+/** 16-bit patterns → their exact f32 values (the float64 reference's decoders). */
+export function decode16(bits: Uint16Array, k: Kind16): Float32Array {
+  return k === 'bf16' ? bf16BitsToF32(bits) : f16BitsToF32(bits);
+}
+
+/**
+ * Runs `fn` with the kind's f16 path selected and checks that weight loads of that dtype really
+ * use the expected shader variant on this device: 'f16' needs `shader-f16`; without the feature
+ * (SwiftShader) both f16 kinds must fall back to 'f16_unpack' by themselves.
+ */
+export async function withKind(e: Engine, k: Kind16, fn: () => Promise<void>): Promise<void> {
+  if (k === 'f16_unpack') e.tuning.set(F16_UNPACK, true);
+  try {
+    const probe = e.tensor(new Uint16Array(2), [2], { dtype: dtypeOf(k), label: 'kind.probe' });
+    const got = weightVariant(e, probe);
+    probe.dispose();
+    const want = k === 'f16' && !e.features.has('shader-f16') ? 'f16_unpack' : k;
+    if (got !== want) throw new Error(`${k} weights use shader variant '${got}' on this device (shader-f16: ${e.features.has('shader-f16')}), expected '${want}'`);
+    await fn();
+  } finally {
+    e.tuning.delete(F16_UNPACK);
+  }
+}
+
+const POISON16: Record<'bf16' | 'f16', number> = { bf16: 0x7f7f, f16: 0x7bff }; // the largest finite values
+
+/** A 16-bit tensor holding `vals` (rounded) at element `off` of a poisoned buffer; returns the decoded values too. */
+function poisoned16(e: Engine, vals: Float32Array, off: number, k: Kind16, label: string): { t: Tensor; decoded: Float32Array; whole: Float32Array } {
+  const bits = new Uint16Array(vals.length + off + 5).fill(POISON16[dtypeOf(k)]);
+  bits.set(encode16(vals, k), off);
+  const whole = decode16(bits, k);
+  return { t: e.tensor(bits, [bits.length], { dtype: dtypeOf(k), label }), decoded: whole.slice(off, off + vals.length), whole };
+}
+
+// A is always at an aligned offset, so these shapes cover B's load paths (vec4 and element, every
+// layout) with few pipelines: [1,1,1] and [3,5,7] read A by elements; the others have A's
+// contiguous dim (K, or M for Aᵀ) a multiple of 4, B ragged in N (9, 67) or not, and span more
+// than one 64-wide tile.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 5, 7],
+  [8, 9, 12],
+  [4, 8, 20],
+  [68, 67, 36],
+];
+
+const layouts: [boolean, boolean][] = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+];
+const lay = (tA: boolean, tB: boolean): string => `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}`;
+
+function unavailable(e: Engine, v: MatmulVariant): boolean {
+  return v === 'gemv_sg' && !e.features.has('subgroups'); // matmul.ts's cases check the refusal
+}
+
+/** One product with a 16-bit B at element offset offB, against the reference and the f32 kernel. */
+async function gemm16(e: Engine, k: Kind16, variant: MatmulVariant, M: number, N: number, K: number, tA: boolean, tB: boolean, offB: number): Promise<void> {
+  const what = `gemm ${variant} ${lay(tA, tB)} ${M}×${N}×${K} ${k} B at offset ${offB}`;
+  const pad = 4;
+  const A = Float32Array.from(rng.array(M * K));
+  const bufA = new Float32Array(M * K + 2 * pad).fill(1e30);
+  bufA.set(A, pad);
+  const a = e.tensor(bufA, [bufA.length], { label: 'w16.a' });
+  const b16 = poisoned16(e, Float32Array.from(rng.array(K * N)), offB, k, 'w16.b');
+  const b32 = e.tensor(b16.whole, [b16.whole.length], { label: 'w16.b.f32' }); // the same values as f32
+  const outs = [b16.t, b32].map(() => e.tensor(new Float32Array(M * N + 2 * pad).fill(NaN), [M * N + 2 * pad], { label: 'w16.out' }));
+  [b16.t, b32].forEach((b, i) => gemm({ out: outs[i], a, b, M, N, K, transA: tA, transB: tB, offA: pad, offB, offOut: pad, variant }));
+  const [got, same] = [await outs[0].readF32(), await outs[1].readF32()];
+  expectClose(got.subarray(pad, pad + M * N), matmulRef(A, b16.decoded, M, N, K, tA, tB), fwd, what);
+  for (const i of [0, pad - 1, pad + M * N, got.length - 1]) {
+    if (!Number.isNaN(got[i])) throw new Error(`${what}: wrote outside the output region at ${i}`);
+  }
+  for (let i = pad; i < pad + M * N; i++) {
+    if (!Object.is(got[i], same[i])) throw new Error(`${what}: element ${i - pad} is ${got[i]}, but the f32 kernel on the decoded B gives ${same[i]} (widening must be exact)`);
+  }
+  // accumulate + alpha on top: out = prev + 0.5·A·B
+  gemm({ out: outs[0], a, b: b16.t, M, N, K, transA: tA, transB: tB, offA: pad, offB, offOut: pad, variant, accumulate: true, alpha: 0.5 });
+  const got2 = await outs[0].readF32();
+  expectClose(got2.subarray(pad, pad + M * N), Float64Array.from(got.subarray(pad, pad + M * N), (v) => 1.5 * v), fwd, `${what} accumulate+alpha`);
+  [a, b16.t, b32, ...outs].forEach((t) => t.dispose());
+}
+
+async function batched16(e: Engine, k: Kind16, variant: MatmulVariant, shareB: boolean): Promise<void> {
+  const [batch, M, N, K] = [3, 9, 10, 12];
+  const A = Float32Array.from(rng.array(batch * M * K));
+  const bits = encode16(Float32Array.from(rng.array((shareB ? 1 : batch) * K * N)), k);
+  const a = e.tensor(A, [batch, M, K]);
+  const b = e.tensor(bits, shareB ? [N, K] : [batch, N, K], { dtype: dtypeOf(k) });
+  const out = e.empty([batch, M, N]);
+  gemm({ out, a, b, M, N, K, transB: true, batch, strideA: M * K, strideB: shareB ? 0 : K * N, strideOut: M * N, variant });
+  const want = batchedMatmulRef(Float64Array.from(A), Float64Array.from(decode16(bits, k)), batch, M, N, K, false, true, M * K, shareB ? 0 : K * N);
+  expectClose(await out.readF32(), want, fwd, `gemm ${variant} batched ${k} shareB=${shareB}`);
+  [a, b, out].forEach((t) => t.dispose());
+}
+
+function withVariant(e: Engine, v: MatmulVariant, fn: () => Promise<void>): Promise<void> {
+  e.tuning.set('matmul.force', v);
+  return fn().finally(() => e.tuning.delete('matmul.force'));
+}
+
+/** matmul(x, W16): forward vs the reference, dx vs finite differences; W gets no gradient. */
+function autograd16(e: Engine, k: Kind16, tA: boolean, tB: boolean, batchA: number[]): Promise<void> {
+  const [M, N, K] = [5, 6, 8];
+  const bsz = batchA.reduce((x, y) => x * y, 1);
+  const Wbits = Array.from(encode16(Float32Array.from(rng.array(K * N)), k));
+  const dtype = dtypeOf(k);
+  let W: Tensor | null = null;
+  return checkOp(e, {
+    name: `matmul 16-bit ${k} ${lay(tA, tB)} a [${[...batchA, ...(tA ? [K, M] : [M, K])].join(', ')}]`,
+    inputs: [
+      { data: rng.array(bsz * M * K), shape: [...batchA, ...(tA ? [K, M] : [M, K])] },
+      { data: Wbits, shape: tB ? [N, K] : [K, N], dtype },
+    ],
+    gpu: ([a, w]) => {
+      W = w;
+      return matmul(a, w, { transA: tA, transB: tB });
+    },
+    cpu: ([a, wBits]) => [batchedMatmulRef(a, Float64Array.from(decode16(Uint16Array.from(wBits), k)), bsz, M, N, K, tA, tB, M * K, 0)],
+    fwd,
+    bwd,
+  }).then(() => {
+    if (W?.grad) throw new Error(`matmul with a frozen ${k} weight gave it a gradient ${W.grad.describe()}`);
+  });
+}
+
+export const cases: GpuCase[] = [
+  ...KINDS16.flatMap((k) =>
+    MATMUL_VARIANTS.map(
+      (v): GpuCase => ({
+        name: `matmul: 16-bit B ${k} gemm ${v}, every layout, ragged shapes, aligned and odd offsets`,
+        run: (e) =>
+          withKind(e, k, async () => {
+            if (unavailable(e, v)) return;
+            for (const [tA, tB] of layouts) {
+              for (const [M, N, K] of SHAPES) {
+                await gemm16(e, k, v, M, N, K, tA, tB, 8); // vec4 loads where the layout allows
+                await gemm16(e, k, v, M, N, K, tA, tB, 5); // element loads from an odd offset
+              }
+            }
+            await batched16(e, k, v, false);
+            await batched16(e, k, v, true);
+          }),
+      }),
+    ),
+  ),
+  // The backward's plumbing (dA only; Aᵀ layouts widen B for dA) with the default kernels; the
+  // kernels themselves are covered above.
+  ...KINDS16.map(
+    (k): GpuCase => ({
+      name: `matmul: 16-bit B ${k} autograd, every layout: dA only`,
+      run: (e) =>
+        withKind(e, k, async () => {
+          for (const [tA, tB] of layouts) await autograd16(e, k, tA, tB, []);
+        }),
+    }),
+  ),
+  ...(['reg4x4', 'gemv'] as const).map(
+    (v): GpuCase => ({
+      name: `matmul: 16-bit B bf16 autograd NT with ${v} (x·Wᵀ and its dx = dy·W)`,
+      run: (e) => withKind(e, 'bf16', () => withVariant(e, v, () => autograd16(e, 'bf16', false, true, []))),
+    }),
+  ),
+  ...KINDS16.map(
+    (k): GpuCase => ({
+      name: `matmul: 16-bit B ${k} autograd batched a [2, 3, M, K] · shared W (NT and TN)`,
+      run: (e) =>
+        withKind(e, k, async () => {
+          await autograd16(e, k, false, true, [2, 3]);
+          await autograd16(e, k, true, false, [2, 3]);
+        }),
+    }),
+  ),
+  {
+    name: 'matmul: 16-bit B that requires a gradient is refused, naming it',
+    run: async (e) => {
+      const a = e.zeros([2, 4]);
+      const w = e.tensor(new Uint16Array(12), [3, 4], { dtype: 'bf16', requiresGrad: true, label: 'q_proj.weight' });
+      let err: unknown = null;
+      try {
+        matmul(a, w, { transB: true });
+      } catch (caught) {
+        err = caught;
+      }
+      if (!(err instanceof EngineError) || !/16-bit/.test(err.message) || !/q_proj\.weight/.test(err.message)) throw new Error(`expected an EngineError naming the 16-bit weight, got ${String(err)}`);
+      [a, w].forEach((t) => t.dispose());
+    },
+  },
+];
