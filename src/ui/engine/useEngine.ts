@@ -11,6 +11,7 @@ import type { Command, CommandBody, EngineEvent, ModelSummary } from '../../engi
 import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
+import { onCheckEvent } from './check.ts';
 import { refreshPartials, refreshStorage } from './storage.ts';
 
 let worker: Worker | null = null;
@@ -29,6 +30,7 @@ const ACTIVITY: Partial<Record<Command['type'], ModelsActivity>> = {
 const modelView = (m: ModelSummary): ModelView => ({ ...m, warnings: [...m.warnings] });
 
 function onEvent(ev: EngineEvent): void {
+  if (onCheckEvent(ev)) return; // the self-check: check.ts
   switch (ev.type) {
     case 'adapter':
       deviceActions.adapterFound(ev.info, ev.limits, ev.features);

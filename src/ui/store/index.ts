@@ -12,13 +12,14 @@
 
 import { create } from 'zustand';
 import { announceInitialState, type AnnounceState } from './slices/announce/initialState.ts';
+import { checkInitialState, type CheckState } from './slices/check/initialState.ts';
 import { dataInitialState, type DataState } from './slices/data/initialState.ts';
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
 import { modelsInitialState, type ModelsState } from './slices/models/initialState.ts';
 import { navInitialState, type NavState } from './slices/nav/initialState.ts';
 import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
 
-export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState;
 
 export const initialStudioState: StudioState = {
   ...navInitialState,
@@ -27,6 +28,7 @@ export const initialStudioState: StudioState = {
   ...storageInitialState,
   ...modelsInitialState,
   ...dataInitialState,
+  ...checkInitialState,
 };
 
 export const useStudioStore = create<StudioState>()(() => ({ ...initialStudioState }));
