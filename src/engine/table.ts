@@ -1,4 +1,4 @@
-// Vocabulary tables: a [V, C] f32 matrix (Gemma-2's tied embedding) held either as one tensor or,
+// Vocabulary tables: a [V, C] matrix (Gemma-2's tied embedding) held either as one tensor or,
 // when V·C·4 bytes exceed what one storage binding may cover (maxStorageBufferBindingSize: 128 MiB
 // on lavapipe, ≤ ~2 GiB on big GPUs; gemma-2-2b's table is 2.36 GB, spec gemma2-and-formats.md §6),
 // as consecutive row parts [row0, row1) that together cover [0, V).
@@ -12,6 +12,8 @@
 // Every part is its own tensor: it can require a gradient and receives its own `.grad`, so an
 // optimizer treats the parts as separate parameters. Concatenating the parts along dim 0 gives the
 // full table.
+// dtype: f32, or bf16/f16 storage for a frozen table (LoRA on a 16-bit base, issue 9): embedding()
+// and logprobs() widen it in their loads. A 16-bit table (or part) never requires a gradient.
 //
 // Not here: the loader's split policy (store/load.ts makeDests).
 
@@ -39,7 +41,7 @@ export interface RowSplitTensor {
   parts: RowPart[];
 }
 
-/** A [V, C] f32 table: one tensor, or row parts covering [0, V) in order. */
+/** A [V, C] table (f32, or frozen bf16/f16): one tensor, or row parts covering [0, V) in order. */
 export type VocabTable = Tensor | RowSplitTensor;
 
 export function isRowSplit(t: Tensor | RowSplitTensor): t is RowSplitTensor {
@@ -57,12 +59,24 @@ export function describeTable(t: VocabTable): string {
 }
 
 /**
- * Checks that `t` is an f32 [V, C] table whose parts are [row1 − row0, C] f32 tensors covering
- * [0, V) in order without gaps, and returns V, C and the parts. Errors name `op` and the part.
+ * The dtype rule of a table tensor: f32, or bf16/f16 when frozen (gradients are f32, so a 16-bit
+ * table cannot receive one). Throws naming `what`.
+ */
+function checkTableDtype(op: string, what: string, t: Tensor): void {
+  if (t.dtype !== 'f32' && t.dtype !== 'bf16' && t.dtype !== 'f16') throw new ShapeError(op, `${what} must be f32, bf16 or f16, got ${t.describe()}`);
+  if (t.dtype !== 'f32' && t.requiresGrad) {
+    throw new ShapeError(op, `${what} is ${t.describe()} and requires a gradient: a 16-bit table is a frozen weight`, 'set requiresGrad = false on it, or widen it with toF32() to train it in f32');
+  }
+}
+
+/**
+ * Checks that `t` is a [V, C] table (f32, or a frozen bf16/f16 one) whose parts are
+ * [row1 − row0, C] tensors of one dtype covering [0, V) in order without gaps, and returns V, C
+ * and the parts. Errors name `op` and the part.
  */
 export function checkTable(op: string, name: string, t: VocabTable): { V: number; C: number; parts: RowPart[] } {
   if (!isRowSplit(t)) {
-    if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.describe()}`, 'convert 16-bit storage to f32 first with toF32()');
+    checkTableDtype(op, name, t);
     if (t.rank !== 2) throw new ShapeError(op, `${name} must be [V, C], got ${fmtShape(t.shape)}`);
     return { V: t.shape[0], C: t.shape[1], parts: tableParts(t) };
   }
@@ -75,7 +89,8 @@ export function checkTable(op: string, name: string, t: VocabTable): { V: number
     if (p.row0 !== next || !(p.row1 > p.row0)) {
       throw new ShapeError(op, `${where} of ${describeTable(t)}: parts must cover [0, ${V}) in order, each at least one row; this one should start at row ${next}`);
     }
-    if (p.tensor.dtype !== 'f32') throw new ShapeError(op, `${where} must be f32, got ${p.tensor.describe()}`, 'convert 16-bit storage to f32 first with toF32()');
+    checkTableDtype(op, where, p.tensor);
+    if (p.tensor.dtype !== t.dtype) throw new ShapeError(op, `${where} is ${p.tensor.describe()}, but the table ${describeTable(t)} says ${t.dtype}: every part must have the table's dtype`);
     if (p.tensor.rank !== 2 || p.tensor.shape[0] !== p.row1 - p.row0 || p.tensor.shape[1] !== C) {
       throw new ShapeError(op, `${where} must have shape ${fmtShape([p.row1 - p.row0, C])}, got ${fmtShape(p.tensor.shape)}`);
     }

@@ -6,14 +6,23 @@
 // unpack2x16float fallback (forced with F16_UNPACK; automatic on SwiftShader, which lacks the feature).
 // Every product is checked against the float64 reference on the decoded halves AND bit for bit
 // against the same kernel with the decoded f32 B (widening is exact, so nothing else may differ).
+// The vocabulary ops with a 16-bit table, whole and in row parts: embedding's gather (forward only:
+// a frozen table has no gradient) and the fused LM-head logprobs (forward, and dh against finite
+// differences of the reference on the decoded table), with C % 4 == 0 (vec4 loads) and odd C;
+// a 16-bit table that requires a gradient, or parts of mixed dtypes, are refused.
 import type { Engine } from '../../../src/engine/engine.ts';
-import { EngineError } from '../../../src/engine/errors.ts';
+import { EngineError, ShapeError } from '../../../src/engine/errors.ts';
+import { embedding } from '../../../src/engine/ops/embedding.ts';
+import { logprobs } from '../../../src/engine/ops/logprobs.ts';
 import { F16_UNPACK, gemm, matmul, MATMUL_VARIANTS, weightVariant, type MatmulVariant } from '../../../src/engine/ops/matmul.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../../../src/engine/reference/convert.ts';
+import { embeddingRef } from '../../../src/engine/reference/embedding.ts';
+import { logprobsRef } from '../../../src/engine/reference/logprobs.ts';
 import { batchedMatmulRef, matmulRef } from '../../../src/engine/reference/matmul.ts';
+import type { RowSplitTensor, VocabTable } from '../../../src/engine/table.ts';
 import type { Tensor } from '../../../src/engine/tensor.ts';
 import { f32ToBf16Bits, f32ToF16Bits } from '../../../src/engine/util/halfs.ts';
-import { checkOp, expectClose, Rng, type GpuCase } from '../harness.ts';
+import { checkOp, expectClose, Rng, type GpuCase, type InputSpec, type Tol } from '../harness.ts';
 
 const rng = new Rng(909);
 // The halves are widened exactly and products accumulate in f32 as for f32 B: matmul's tolerances.
@@ -158,6 +167,111 @@ function autograd16(e: Engine, k: Kind16, tA: boolean, tB: boolean, batchA: numb
   });
 }
 
+
+// ---------------------------------------------------------------- vocabulary tables (embedding, logprobs)
+
+/** Row-part inputs of a 16-bit [V, C] table cut at `bounds`, as raw bit patterns (frozen: no gradient). */
+function tableInputs(k: Kind16, bounds: number[], C: number, range: number): InputSpec[] {
+  return bounds.slice(1).map((end, i) => {
+    const rows = end - bounds[i];
+    return { data: Array.from(encode16(Float32Array.from(rng.array(rows * C, -range, range)), k)), shape: [rows, C], dtype: dtypeOf(k) };
+  });
+}
+
+/** The table over the part tensors: the tensor itself for one part, else a split table. */
+function tableOf(parts: Tensor[], bounds: number[], C: number): VocabTable {
+  if (parts.length === 1) return parts[0];
+  const split: RowSplitTensor = { kind: 'row-split', name: 'table16', shape: [bounds[bounds.length - 1], C], dtype: parts[0].dtype, limitBytes: 0, parts: parts.map((tensor, i) => ({ row0: bounds[i], row1: bounds[i + 1], tensor })) };
+  return split;
+}
+
+/** The decoded [V, C] table (float64) from the parts' bit patterns. */
+function decodedTable(k: Kind16, partBits: Float64Array[]): Float64Array {
+  return Float64Array.from(partBits.flatMap((bits) => Array.from(decode16(Uint16Array.from(bits), k))));
+}
+
+const bstr = (b: number[]): string => (b.length > 2 ? ` split [${b.join(', ')}]` : '');
+
+function embedding16(k: Kind16, bounds: number[], C: number, ids: number[], scale: number): GpuCase {
+  const n = bounds.length - 1;
+  const V = bounds[n];
+  const desc = `${k} V=${V} C=${C}${bstr(bounds)} ids [${ids.length}] scale ${scale}`;
+  return {
+    name: `embedding: 16-bit table ${desc}`,
+    run: (e) =>
+      withKind(e, k, () =>
+        checkOp(e, {
+          name: `embedding 16-bit ${desc}`,
+          inputs: [...tableInputs(k, bounds, C, 1), { data: ids, shape: [ids.length], dtype: 'i32' }],
+          gpu: (xs) => embedding(tableOf(xs.slice(0, n), bounds, C), Int32Array.from(ids), { scale }),
+          cpu: (xs) => [embeddingRef(decodedTable(k, xs.slice(0, n)), xs[n], C, scale)],
+          fwd: { atol: 1e-6, rtol: 1e-6 }, // a copy times an f32 scale
+          bwd: { atol: 0, rtol: 0 },
+          forwardOnly: true, // a 16-bit table is frozen: nothing to differentiate
+        }),
+      ),
+  };
+}
+
+// logprobs' tolerances (src/engine/check/cases/logprobs.ts): f32 logits of magnitude ~45.
+const lpFwd: Tol = { atol: 3e-5, rtol: 1e-6 };
+const lpBwd: Tol = { atol: 3e-5, rtol: 1e-5 };
+
+function logprobs16(k: Kind16, bounds: number[], T: number, C: number, cap: number, slice?: number, chunk?: number): GpuCase {
+  const n = bounds.length - 1;
+  const V = bounds[n];
+  const desc = `${k} T=${T} C=${C} V=${V}${bstr(bounds)} cap=${cap}${slice ? ` slice=${slice}` : ''}${chunk ? ` chunk=${chunk}` : ''}`;
+  const labels = Array.from({ length: T }, (_, t) => (t === 2 ? -100 : t === 0 ? V - 1 : t === 1 && n > 1 ? bounds[1] : rng.int(0, V))); // last row, ignored, 2nd part's first row
+  return {
+    name: `logprobs: 16-bit E ${desc}`,
+    run: (e) =>
+      withKind(e, k, async () => {
+        let parts: Tensor[] = [];
+        await checkOp(e, {
+          name: `logprobs 16-bit ${desc}`,
+          inputs: [{ data: rng.array(T * C, -2, 2), shape: [T, C] }, ...tableInputs(k, bounds, C, 2), { data: labels, shape: [T], dtype: 'i32' }],
+          gpu: (xs) => {
+            parts = xs.slice(1, 1 + n);
+            const r = logprobs(xs[0], tableOf(parts, bounds, C), xs[1 + n], { softcap: cap, sliceSize: slice, chunkSize: chunk });
+            return [r.logp, r.lse, r.lsp2];
+          },
+          cpu: (xs) => {
+            const r = logprobsRef(xs[0], decodedTable(k, xs.slice(1, 1 + n)), xs[1 + n], T, C, V, cap);
+            return [r.logp, r.lse, r.lsp2];
+          },
+          detached: [2],
+          fwd: lpFwd,
+          bwd: lpBwd, // dh only: the harness checks every f32 input, and the table is 16-bit
+        });
+        const graded = parts.filter((p) => p.grad);
+        if (graded.length) throw new Error(`logprobs gave the frozen ${k} table a gradient (${graded.map((p) => p.grad!.describe()).join(', ')})`);
+      }),
+  };
+}
+
+/** 16-bit tables that require a gradient, and split tables with parts of another dtype, are refused. */
+async function tableRulesCase(e: Engine): Promise<void> {
+  const expectRefusal = (what: string, pattern: RegExp, fn: () => unknown): void => {
+    let err: unknown = null;
+    try {
+      fn();
+    } catch (caught) {
+      err = caught;
+    }
+    if (!(err instanceof ShapeError) || !pattern.test(err.message)) throw new Error(`${what}: expected a ShapeError matching ${pattern}, got ${String(err)}`);
+  };
+  const h = e.zeros([2, 4]);
+  const labels = e.tensor([0, 1], [2], { dtype: 'i32' });
+  const trainable16 = e.tensor(new Uint16Array(12), [3, 4], { dtype: 'bf16', requiresGrad: true, label: 'embed16' });
+  expectRefusal('embedding of a bf16 table requiring a gradient', /requires a gradient[\s\S]*frozen/, () => embedding(trainable16, Int32Array.from([0, 2])));
+  expectRefusal('logprobs with a bf16 E requiring a gradient', /requires a gradient[\s\S]*frozen/, () => logprobs(h, trainable16, labels, { softcap: 0 }));
+  const p0 = e.tensor(new Uint16Array(8), [2, 4], { dtype: 'f16' });
+  const p1 = e.zeros([1, 4]);
+  const mixed: RowSplitTensor = { kind: 'row-split', name: 'E', shape: [3, 4], dtype: 'f16', limitBytes: 0, parts: [{ row0: 0, row1: 2, tensor: p0 }, { row0: 2, row1: 3, tensor: p1 }] };
+  expectRefusal('a split table with an f32 part in an f16 table', /part 1[\s\S]*every part must have the table's dtype/, () => embedding(mixed, Int32Array.from([0])));
+  [h, labels, trainable16, p0, p1].forEach((t) => t.dispose());
+}
+
 export const cases: GpuCase[] = [
   ...KINDS16.flatMap((k) =>
     MATMUL_VARIANTS.map(
@@ -220,4 +334,13 @@ export const cases: GpuCase[] = [
       [a, w].forEach((t) => t.dispose());
     },
   },
+  ...KINDS16.flatMap((k) => [
+    embedding16(k, [0, 37], 8, [0, 36, 5, 5, 17, 2, 36], 1),
+    embedding16(k, [0, 37], 7, [3, 0, 36, 11, 11], 0.5), // odd C: rows start at odd elements
+    embedding16(k, [0, 10, 11, 37], 5, [10, 0, 36, 9, 11, 10, 25], 2),
+    logprobs16(k, [0, 150], 9, 12, 30, 64, 64), // vec4 loads of E
+    logprobs16(k, [0, 70], 7, 9, 0), // odd C: element loads, odd starts
+    logprobs16(k, [0, 64, 65, 150], 9, 12, 30, 32, 48), // split: parts, a single-row part, chunks inside parts
+  ]),
+  { name: 'embedding: 16-bit tables are frozen; parts must share the table dtype', run: tableRulesCase },
 ];
