@@ -6,7 +6,7 @@ import type { Engine } from '../engine/engine.ts';
 import { loadDataset } from '../engine/data/dataset.ts';
 import { loadTokenizer, type Tokenizer } from '../engine/data/tokenizer.ts';
 import { dimsFromConfig, namedParams, type Gemma2Dims, type Gemma2Params } from '../engine/model/gemma2.ts';
-import { checkpointWeights, loadGemma2, openCheckpoint, readTokenizerFiles, type OpenedCheckpoint } from '../engine/model/load.ts';
+import { checkpointWeights, FROZEN_16BIT, loadGemma2, openCheckpoint, readTokenizerFiles, type OpenedCheckpoint } from '../engine/model/load.ts';
 import { disposeAdapter, type LoraAdapter } from '../engine/model/lora.ts';
 import { uploadAdapter, type HostLoraAdapter } from '../engine/model/peft.ts';
 import { createNodeEngine } from '../engine/node.ts';
@@ -46,8 +46,9 @@ export async function openModelFolder(dir: string, io: CliIO): Promise<OpenedMod
 }
 
 /**
- * Uploads an opened checkpoint's weights (widened to f32; every tensor trainable with `trainable`)
- * with progress on stderr.
+ * Uploads an opened checkpoint's weights with progress on stderr: trainable f32 tensors with
+ * `trainable` (full fine-tuning), else a frozen model whose 16-bit matrices stay 16-bit on the GPU
+ * (load.ts FROZEN_16BIT: logps, generate, a LoRA base — the same numbers, half the memory).
  */
 export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?: boolean; engine?: Engine } = {}): Promise<LoadedModel> {
   const e = opts.engine ?? (await createNodeEngine());
@@ -55,6 +56,7 @@ export async function uploadModel(m: OpenedModel, io: CliIO, opts: { trainable?:
   let lastLog = 0;
   const loaded = await loadGemma2(e, checkpointWeights(m.ckpt), {
     trainable: opts.trainable ?? false,
+    keep16: opts.trainable ? false : FROZEN_16BIT,
     onProgress: (p) => {
       if (p.bytesDone < p.bytesTotal && performance.now() - lastLog < 250) return;
       lastLog = performance.now();
