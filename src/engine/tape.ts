@@ -120,6 +120,21 @@ export class Tape {
   }
 }
 
+/**
+ * Where an op's backward may write the gradient of input `t` itself instead of returning it: t's
+ * `.grad` when t is a leaf that requires a gradient (created zeroed on first use, kept out of
+ * tidy() scopes as backward() keeps the leaves' gradients), else null (return the gradient to the
+ * tape as usual). The op then adds its contribution into the target and returns null for that
+ * input, so ops sharing one parameter accumulate into ONE buffer: the tied embedding's gather
+ * and LM head (embedding, logprobs) each hold no [V, C] gradient of their own. Same sums in the
+ * same order as the tape's accumulate (target + contribution), so the values are unchanged.
+ */
+export function leafGradTarget(e: Engine, t: Tensor): Tensor | null {
+  if (!t.requiresGrad || t.node || t.recorded) return null;
+  if (!t.grad) t.grad = e.keep(e.zeros(t.shape, `${t.label}.grad`));
+  return t.grad;
+}
+
 /** A tensor whose producing node already ran (and was freed) in an earlier backward. */
 function freedGraph(t: Tensor): EngineError {
   return new EngineError(

@@ -178,8 +178,8 @@ function tableInputs(k: Kind16, bounds: number[], C: number, range: number): Inp
   });
 }
 
-/** The table over the part tensors: the tensor itself for one part, else a split table. */
-function tableOf(parts: Tensor[], bounds: number[], C: number): VocabTable {
+/** The table over the part tensors cut at `bounds`: the tensor itself for one part, else a split table. */
+export function tableOf(parts: Tensor[], bounds: number[], C: number): VocabTable {
   if (parts.length === 1) return parts[0];
   const split: RowSplitTensor = { kind: 'row-split', name: 'table16', shape: [bounds[bounds.length - 1], C], dtype: parts[0].dtype, limitBytes: 0, parts: parts.map((tensor, i) => ({ row0: bounds[i], row1: bounds[i + 1], tensor })) };
   return split;

@@ -6,6 +6,9 @@
 // host builds a CSR of the ids (unique ids, segment starts, tokens grouped by id) and one
 // workgroup per unique id sums its rows in ascending token order; untouched rows are 0.
 // The ids are never read back from the GPU, so training the table requires host ids.
+// A table (part) that is a leaf gets its gradient added straight into its `.grad` (tape.ts
+// leafGradTarget): the tied embedding's two backward contributions (this scatter and logprobs' dE)
+// share one [V, C] buffer; other tables get a fresh zeroed gradient returned to the tape.
 // Split tables (engine/table.ts; a table over one storage binding, e.g. gemma-2-2b's 2.36 GB one):
 // one gather dispatch per row part, each writing the output rows whose id falls in its rows; the
 // backward slices the one CSR by part (its unique ids are sorted) and returns each part's gradient.
@@ -14,6 +17,7 @@
 import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
 import { checkTable, describeTable, type VocabTable } from '../table.ts';
+import { leafGradTarget } from '../tape.ts';
 import type { Tensor } from '../tensor.ts';
 import { weightVariant } from './matmul.ts';
 import { expectDtype } from './util.ts';
@@ -77,7 +81,7 @@ export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: Emb
         entry: 'embedding_forward',
         inputs: [idsGpu, p.tensor],
         outputs: [out],
-        params: [out.size, C, V, f32(scale), 0, p.row0, p.row1, 0, 0],
+        params: [out.size, C, V, f32(scale), 0, p.row0, p.row1, 0, 0, 0],
         workgroups: e.grid(out.size, 256),
         variant: weightVariant(e, p.tensor), // the table's loads (f32, or widened bf16/f16)
       });
@@ -92,8 +96,10 @@ export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: Emb
     inputs: tensors,
     outputs: [out],
     backward: ([dy]) => {
-      // One gradient per part (null for parts that need none); rows no token touched stay 0.
-      const dParts = parts.map((p) => (p.tensor.requiresGrad ? e.zeros(p.tensor.shape, 'embedding.dTable') : null));
+      // Per part: its leaf .grad to add into, or a fresh zeroed gradient returned to the tape (null
+      // for parts that need none); rows no token touched are left as they are.
+      const targets = parts.map((p) => leafGradTarget(e, p.tensor));
+      const dParts = parts.map((p, i) => (p.tensor.requiresGrad && !targets[i] ? e.zeros(p.tensor.shape, 'embedding.dTable') : null));
       const ids = saved!;
       if (ids.length === 0 || C === 0) return dParts;
       const csr = buildCsr(ids);
@@ -104,7 +110,7 @@ export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: Emb
       parts.forEach((p, i) => {
         let u1 = u0;
         while (u1 < U && csr.data[u1] < p.row1) u1++;
-        const dPart = dParts[i];
+        const dPart = targets[i] ?? dParts[i];
         if (dPart && u1 > u0) {
           e.run({
             op: 'embedding.backward',
@@ -112,7 +118,7 @@ export function embedding(table: VocabTable, ids: Tensor | Int32Array, opts: Emb
             entry: 'embedding_backward',
             inputs: [dy!, csrGpu],
             outputs: [dPart],
-            params: [u1 - u0, C, V, f32(scale), 2 * U + 1, p.row0, p.row1, u0, U],
+            params: [u1 - u0, C, V, f32(scale), 2 * U + 1, p.row0, p.row1, u0, U, targets[i] ? 1 : 0],
             workgroups: e.grid(u1 - u0, 1),
             overrides: { WG: C >= 4096 ? 256 : 64 },
           });

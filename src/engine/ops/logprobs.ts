@@ -21,7 +21,10 @@
 // Backward (kernels.md §5 option A), per vocabulary chunk [v0, v0 + vc):
 //   g[T, vc]  = (dlogp·(onehot − p) + dlse·p)·(1 − (z'/cap)²)   logprobs_grad_chunk, bounded scratch
 //   dh       += g · E[v0 : v0+vc]        gemm NN, accumulating over chunks in order
-//   dE[v0 : v0+vc] = gᵀ · h              gemm TN, written at offOut = v0·C
+//   dE[v0 : v0+vc] (+)= gᵀ · h           gemm TN at offOut = v0·C: added straight into E's .grad
+//                                        when E (or its part) is a leaf (tape.ts leafGradTarget), so
+//                                        the tied embedding's gradient is one [V, C] buffer shared
+//                                        with embedding's scatter; else written to a new dE
 // Everything has one writer and a fixed order, so the result is deterministic.
 // Split E (engine/table.ts; a table over one storage binding, e.g. gemma-2-2b's 2.36 GB one): each
 // row part contributes its own slices to partials (numbered on across parts, so combine merges all
@@ -36,6 +39,7 @@
 import { f32 } from '../engine.ts';
 import { ShapeError, fmtShape } from '../errors.ts';
 import { checkTable, describeTable, type VocabTable } from '../table.ts';
+import { leafGradTarget } from '../tape.ts';
 import type { Tensor } from '../tensor.ts';
 import { gemm, weightVariant } from './matmul.ts';
 import { expectDtype, rowsOf } from './util.ts';
@@ -176,11 +180,14 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
       const Vc = Math.min(opts.chunkSize ?? defaultChunkSize(T, V), V, BN * maxWg);
       const g = e.empty([T * Vc], 'f32', 'logprobs.g');
       const dh = h.requiresGrad ? e.empty(h.shape, 'f32', 'logprobs.dh') : null;
-      const dEs = Es.map((t) => (t.requiresGrad ? e.empty(t.shape, 'f32', 'logprobs.dE') : null));
+      // Per part: its leaf .grad to add into, or a new gradient returned to the tape (null for
+      // frozen parts, 16-bit ones included: no [V, C] gradient is computed for them).
+      const targets = Es.map((t) => leafGradTarget(e, t));
+      const dEs = Es.map((t, i) => (t.requiresGrad && !targets[i] ? e.empty(t.shape, 'f32', 'logprobs.dE') : null));
       let first = true; // the first chunk overall writes dh, later ones accumulate
       parts.forEach((p, i) => {
         const Ep = p.tensor; // rows [row0, row1) of E; v0 below is local to it
-        const dE = dEs[i];
+        const dE = targets[i] ?? dEs[i];
         const rows = p.row1 - p.row0;
         for (let v0 = 0; v0 < rows; v0 += Vc) {
           const vc = Math.min(Vc, rows - v0);
@@ -198,8 +205,8 @@ export function logprobs(h: Tensor, E: VocabTable, labels: Tensor, opts: Logprob
           });
           // dh[T, C] (+)= g[T, vc] · Ep[v0 : v0+vc, C]
           if (dh) gemm({ out: dh, a: g, b: Ep, M: T, N: C, K: vc, offB: v0 * C, accumulate: !first });
-          // dEp[v0 : v0+vc, C] = gᵀ[vc, T] · h[T, C]
-          if (dE) gemm({ out: dE, a: g, b: h, M: vc, N: C, K: T, transA: true, offOut: v0 * C });
+          // dEp[v0 : v0+vc, C] (+)= gᵀ[vc, T] · h[T, C]
+          if (dE) gemm({ out: dE, a: g, b: h, M: vc, N: C, K: T, transA: true, offOut: v0 * C, accumulate: targets[i] !== null });
           first = false;
         }
       });

@@ -1,11 +1,12 @@
 // embedding.wgsl — token embedding gather and its deterministic scatter-add backward
 // (spec gemma2-and-formats.md §1.4 step 1, §1.5 "Tied embedding"; kernels.md §6):
 //   embedding_forward   out[t, c] = table[ids[t], c] · scale          one invocation per output
-//   embedding_backward  dTable[v, c] = scale · Σ_{t: ids[t] = v} dy[t, c]
+//   embedding_backward  dTable[v, c] (+)= scale · Σ_{t: ids[t] = v} dy[t, c]
 // The backward needs no atomics: the host knows the ids and sends a CSR of them (unique ids,
 // segment starts, token positions grouped by id in ascending token order). One workgroup per
 // unique id sums its tokens' dy rows in that fixed order and writes the table row once; rows no
-// token touched are zero-filled by the host before (Engine.fill). Deterministic on every adapter.
+// token touched are zero-filled by the host before (Engine.fill), or keep what they hold when the
+// pass adds into a leaf's existing gradient (accumulate). Deterministic on every adapter.
 //
 // Split tables (a table over one storage binding, held as row parts [row0, row1) covering [0, V)):
 // each entry point sees one part. The forward runs once per part and writes only the output rows
@@ -27,6 +28,7 @@ struct Params {
   row1: u32,
   u0: u32,      // backward: this part's first unique-id index in the CSR
   U: u32,       // backward: unique ids in the whole CSR
+  accumulate: u32, // backward: 1 = add into dtable (a leaf's existing .grad), 0 = write (pre-zeroed)
 }
 
 // ---------------------------------------------------------------------------------- forward
@@ -64,7 +66,7 @@ override WG: u32 = 64;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;              // [T, C]
 @group(0) @binding(1) var<storage, read> csr: array<u32>;             // [2U + 1 + T]
-@group(0) @binding(2) var<storage, read_write> dtable: array<f32>;    // [row1 - row0, C], pre-zeroed
+@group(0) @binding(2) var<storage, read_write> dtable: array<f32>;    // [row1 - row0, C], pre-zeroed or accumulated into
 @group(0) @binding(3) var<uniform> bparams: Params;
 
 @compute @workgroup_size(WG)
@@ -85,6 +87,8 @@ fn embedding_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgr
       let t = csr[bparams.order_at + s];
       acc += dy[t * C + c];
     }
-    dtable[row * C + c] = acc * bparams.scale;
+    var v = acc * bparams.scale;
+    if (bparams.accumulate == 1u) { v += dtable[row * C + c]; }  // old + new, as Engine.accumulate adds
+    dtable[row * C + c] = v;
   }
 }
