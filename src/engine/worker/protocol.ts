@@ -40,6 +40,14 @@
 //   runCheck {which}           → checkStarted (the adapter, the cases) → checkResult… (one per case)
 //                                → checkDone (also after cancelCheck, with stopped: true)
 //   cancelCheck                → (the running check stops after its current case)
+//
+// Preview generation (generation.ts) and what it answers:
+//   generate {modelId, runId?, prompt, sampling}
+//       → generateStarted (the prompt as the model reads it; which answers follow)
+//         → generateLoading… (the base model loading, the first time) → per answer, base first:
+//         generateToken… (one per new token, with the answer's text so far) → generateDone
+//   cancelGenerate             → (the running answer ends after its current token: generateDone
+//                                 with finish 'stopped'; no further answer follows)
 // Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
 
 import type { CaseOutcome } from '../check/suite.ts';
@@ -199,6 +207,31 @@ export interface CancelCheckCommand extends CommandBase {
   type: 'cancelCheck';
 }
 
+/**
+ * Answer one prompt with the stored model `modelId` (the base) and, with `runId`, with that run's
+ * trained weights (a finished or stopped run the worker still holds, trained from `modelId`), one
+ * after the other, streaming each token. The prompt is one user turn through the model's chat
+ * template. Sampling as `prefstudio generate` (model/generate.ts); both answers use the same seed.
+ */
+export interface GenerateCommand extends CommandBase {
+  type: 'generate';
+  modelId: string;
+  runId?: string;
+  prompt: string;
+  /** Tokens per answer at most (a stop token counts). */
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  /** Nucleus threshold in (0, 1]; 1 = off. */
+  topP: number;
+  seed: number;
+}
+
+/** Stop the running generation after its current token. */
+export interface CancelGenerateCommand extends CommandBase {
+  type: 'cancelGenerate';
+}
+
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
 export type CommandBody = WithoutId<Command>;
 type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
@@ -206,7 +239,7 @@ type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes ov
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
   | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand
-  | RunCheckCommand | CancelCheckCommand;
+  | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -440,4 +473,44 @@ export interface CheckDoneEvent extends EventBase {
 
 export type CheckEvent = CheckStartedEvent | CheckResultEvent | CheckDoneEvent;
 
-export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent;
+// ------------------------------------------------------------------ generation events (generate)
+
+/** The prompt is tokenised; `sides` are the answers that follow, in order. */
+export interface GenerateStartedEvent extends EventBase {
+  type: 'generateStarted';
+  sides: ('base' | 'trained')[];
+  promptTokens: number;
+  /** The prompt as the model reads it (chat template applied, special tokens shown). */
+  promptText: string;
+}
+
+/** The base model is loading from the weight store onto the GPU (first use of that model). */
+export interface GenerateLoadingEvent extends EventBase {
+  type: 'generateLoading';
+  modelId: string;
+  percent: number;
+}
+
+/** One new token of one answer; `text` is the answer so far (special tokens removed). */
+export interface GenerateTokenEvent extends EventBase {
+  type: 'generateToken';
+  which: 'base' | 'trained';
+  /** 0 = the first new token. */
+  step: number;
+  token: number;
+  text: string;
+}
+
+/** One answer is complete: at a stop token, at maxNewTokens, or stopped by cancelGenerate. */
+export interface GenerateDoneEvent extends EventBase {
+  type: 'generateDone';
+  which: 'base' | 'trained';
+  text: string;
+  tokens: number;
+  finish: 'stop' | 'length' | 'stopped';
+  tokensPerSecond: number;
+}
+
+export type GenerationEvent = GenerateStartedEvent | GenerateLoadingEvent | GenerateTokenEvent | GenerateDoneEvent;
+
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent | GenerationEvent;

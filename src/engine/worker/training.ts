@@ -403,3 +403,17 @@ function storedFingerprint(m: ModelManifest): string {
   ];
   return `stored:${digest(new TextEncoder().encode(lines.join('\n')))}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// read-only access for the worker's other modules
+
+/**
+ * The weights of a finished or stopped run that the worker still holds (generation.ts answers with
+ * them), or null: no such run, still running, or its weights freed. Read-only: callers must not
+ * dispose or train them.
+ */
+export function getRunModel(runId: string): { dims: LoadedGemma2['dims']; params: LoadedGemma2['params']; modelId: string } | null {
+  const run = runs.get(runId);
+  if (!run || isActive(run) || !run.model) return null;
+  return { dims: run.model.dims, params: run.model.params, modelId: run.modelId };
+}

@@ -1,6 +1,6 @@
 // The engine's Web Worker entry: the only engine file that knows about postMessage. It answers the
 // protocol's commands (protocol.ts) by calling the module that does the work (models.ts for the
-// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check), stamps each answer with its
+// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check, generation.ts for previews), stamps each answer with its
 // command's id, and reports every failure as a typed `error` event, never as an unhandled exception.
 //
 // Loaded by src/ui/engine/useEngine.ts with
@@ -8,6 +8,7 @@
 
 import { EngineError } from '../errors.ts';
 import { cancelCheck, runCheck } from './check.ts';
+import { cancelGenerate, generateAnswers } from './generation.ts';
 import { getEngine } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
@@ -70,6 +71,10 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return runCheck(cmd, scope.navigator.gpu, reply);
     case 'cancelCheck':
       return cancelCheck();
+    case 'generate':
+      return generateAnswers(cmd, reply, runDeps);
+    case 'cancelGenerate':
+      return cancelGenerate();
     default: {
       // A message from an out-of-date page, or a command added to the protocol without a case here.
       const unknown = cmd as { type?: unknown };

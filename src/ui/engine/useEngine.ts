@@ -12,6 +12,8 @@ import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
 import { onCheckEvent } from './check.ts';
+import { onGenerationEvent } from './generation.ts';
+import { observeRunEvent } from './heldRun.ts';
 import { refreshPartials, refreshStorage } from './storage.ts';
 
 let worker: Worker | null = null;
@@ -30,7 +32,9 @@ const ACTIVITY: Partial<Record<Command['type'], ModelsActivity>> = {
 const modelView = (m: ModelSummary): ModelView => ({ ...m, warnings: [...m.warnings] });
 
 function onEvent(ev: EngineEvent): void {
+  observeRunEvent(ev); // which run's weights the worker holds (Generate, Export): heldRun.ts
   if (onCheckEvent(ev)) return; // the self-check: check.ts
+  if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
   switch (ev.type) {
     case 'adapter':
       deviceActions.adapterFound(ev.info, ev.limits, ev.features);

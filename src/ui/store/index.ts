@@ -14,12 +14,14 @@ import { create } from 'zustand';
 import { announceInitialState, type AnnounceState } from './slices/announce/initialState.ts';
 import { checkInitialState, type CheckState } from './slices/check/initialState.ts';
 import { dataInitialState, type DataState } from './slices/data/initialState.ts';
+import { generateInitialState, type GenerateState } from './slices/generate/initialState.ts';
+import { heldRunInitialState, type HeldRunState } from './slices/heldRun/initialState.ts';
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
 import { modelsInitialState, type ModelsState } from './slices/models/initialState.ts';
 import { navInitialState, type NavState } from './slices/nav/initialState.ts';
 import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
 
-export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState & HeldRunState & GenerateState;
 
 export const initialStudioState: StudioState = {
   ...navInitialState,
@@ -29,6 +31,8 @@ export const initialStudioState: StudioState = {
   ...modelsInitialState,
   ...dataInitialState,
   ...checkInitialState,
+  ...heldRunInitialState,
+  ...generateInitialState,
 };
 
 export const useStudioStore = create<StudioState>()(() => ({ ...initialStudioState }));
