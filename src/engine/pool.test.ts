@@ -66,27 +66,50 @@ describe('BufferPool', () => {
     expect(pool.getStats()).toMatchObject({ inUse: 4096, free: 4096, peak: 8192, livePeak: 8192, created: 2 });
   });
 
-  it('before the footprint passes the live high-water mark, cold idle buffers of other sizes go (oldest first)', () => {
+  it('growing past the live high-water mark: a somewhat larger idle buffer serves instead (≤ 1.5× its class)', () => {
     const { pool, made } = fakePool();
     const a = pool.acquire(8192, 'a');
-    const b = pool.acquire(4096, 'b');
+    pool.release(pool.acquire(4096, 'b'));
     pool.release(a);
+    pool.afterSubmit(); // live peak 12288, both idle
+    expect(pool.acquire(6000, 'c')).toBe(a); // 6144 class: a new one would pass the mark; 8192 ≤ 1.5 × 6144
+    expect(made.length).toBe(2);
+    expect(pool.acquire(2000, 'd')).not.toBe(made[1]); // 4096 > 1.5 × 2048: too large, a new buffer
+    expect(made.length).toBe(3);
+  });
+
+  it('before growing past the mark, cold idle buffers go (oldest first); warm ones stay', () => {
+    for (const aged of [false, true]) {
+      const { pool, made } = fakePool();
+      const a = pool.acquire(8192, 'a');
+      const b = pool.acquire(4096, 'b');
+      pool.release(a); // released first: the oldest
+      pool.release(b);
+      pool.afterSubmit();
+      // Cold = released before the last 2 × footprint bytes of acquisitions (about a step's reuse).
+      if (aged) for (let i = 0; i < 200; i++) pool.release(pool.acquire(256, 'churn'));
+      pool.afterSubmit();
+      pool.acquire(2000, 'c'); // a new 2048: 12288 idle + 256 + 2048 would pass the 12288 mark
+      expect(made[0].destroyed, `a destroyed (aged ${aged})`).toBe(aged);
+      expect(made[1].destroyed).toBe(false); // one buffer was enough room
+    }
+  });
+
+  it('a new buffer supersedes an idle, somewhat smaller one (a longer sequence than the last step)', () => {
+    const { pool, made } = fakePool();
+    pool.release(pool.acquire(4000, 'short')); // 4096, warm
     pool.afterSubmit();
-    pool.release(b);
-    pool.afterSubmit(); // both clean, idle; live peak 12288
-    pool.acquire(6000, 'warm'); // 6144 class: both were released within the last submits: kept
-    expect(made.some((m) => m.destroyed)).toBe(false);
-    for (let i = 0; i < 4; i++) pool.afterSubmit(); // now both are cold
-    pool.acquire(2000, 'c'); // 6144 + 12288 idle + 2048 is 8192 over the live mark 12288 → a (released first) goes
+    pool.acquire(5000, 'long'); // 5120: 4096 ≥ 5120 / 1.5, so requests that fit it fit the new one
     expect(made[0].destroyed).toBe(true);
-    expect(made[1].destroyed).toBe(false);
-    expect(pool.getStats()).toMatchObject({ inUse: 6144 + 2048, free: 4096, peak: 6144 + 12288, destroyed: 1 });
-    // Dirty buffers cannot go (unsubmitted commands may use them): the footprint passes the mark.
-    const d = pool.acquire(4096, 'd'); // reuses b
-    pool.release(d);
-    pool.acquire(20_000, 'e');
-    expect(made[1].destroyed).toBe(false);
-    expect(pool.getStats().peak).toBe(6144 + 2048 + 4096 + 20480);
+    expect(pool.getStats()).toMatchObject({ inUse: 5120, free: 0, peak: 5120, destroyed: 1 });
+  });
+
+  it('dirty buffers are never destroyed to make room (unsubmitted commands may use them)', () => {
+    const { pool, made } = fakePool();
+    pool.release(pool.acquire(4096, 'a'));
+    pool.acquire(20_000, 'b');
+    expect(made[0].destroyed).toBe(false);
+    expect(pool.getStats().peak).toBe(4096 + 20480);
   });
 
   it('trim() destroys idle buffers only and returns their bytes', () => {

@@ -18,10 +18,15 @@
 // buffers as it ever had live at once, so for a training step of fixed shapes the footprint is
 // about the SUM of what the step's phases hold (weights, optimizer state, every gradient, every
 // saved activation, the backward's temporaries: model/planner.ts), not their maximum at one
-// instant, and steady-state steps create nothing. Shapes that change (a new sequence length) bring
-// new classes: before the pool grows past its high-water mark of live bytes it destroys cold idle
-// buffers (clean, and not released within the last WARM_SUBMITS submits), oldest first. A budget
-// trims every idle buffer, with a hard cap.
+// instant, and steady-state steps create nothing. When a request would grow the pool past its
+// high-water mark of live bytes (a new sequence length brings new classes), the pool first
+//   - serves it from an idle buffer up to MAX_OVERSIZE times its class (a shorter sequence), else
+//   - destroys cold idle buffers, oldest first: clean ones released before the last
+//     WARM_FOOTPRINTS × footprint bytes of allocations (about a step: what a fixed-shape step needs
+//     again is reused before it gets cold, so such steps never trade buffers back and forth), and
+//   - lets the new buffer supersede one idle buffer at most MAX_OVERSIZE times smaller (a longer
+//     sequence: what fitted the old buffer fits the new one).
+// A budget trims every idle buffer, as a hard cap.
 //
 // Out of memory. The budget is unlimited until the device first reports an out-of-memory error
 // for a pool allocation (WebGPU reports it asynchronously, through an error scope, so the failed
@@ -67,8 +72,13 @@ export class OutOfMemoryError extends GpuError {
 
 /** Size classes per power of two. */
 const CLASSES_PER_OCTAVE = 8;
-/** Idle buffers released within this many submits are kept when the pool grows (they serve the next step). */
-const WARM_SUBMITS = 4;
+/**
+ * An idle buffer is warm (kept when the pool grows) while fewer than this many times the pool's
+ * footprint in bytes have been acquired since its release: about a training step of reuse.
+ */
+const WARM_FOOTPRINTS = 2;
+/** A request that would grow the pool past its high-water mark may take an idle buffer up to this many times its class. */
+const MAX_OVERSIZE = 1.5;
 
 /** Rounds a byte count up to its size class: at least 256 B, powers of two split into eighths. */
 export function sizeClass(bytes: number): number {
@@ -89,9 +99,9 @@ export class BufferPool {
   /** Failed allocations released in this batch: destroyed after the submit. */
   private failedPending: GPUBuffer[] = [];
   private readonly sizes = new WeakMap<GPUBuffer, number>();
-  /** The submit count when each idle buffer was released: trimming for room takes the oldest first. */
+  /** The allocation clock (bytes acquired so far) when each idle buffer was released. */
   private readonly released = new WeakMap<GPUBuffer, number>();
-  private submits = 0;
+  private clock = 0;
   /** Buffers whose allocation failed (invalid objects): destroyed on release, never reused. */
   private readonly failed = new WeakSet<GPUBuffer>();
   private stats: PoolStats = { inUse: 0, free: 0, peak: 0, livePeak: 0, created: 0, destroyed: 0, reusedInBatch: 0, budget: Infinity };
@@ -110,25 +120,40 @@ export class BufferPool {
    * by queue.writeBuffer, so only a buffer no unsubmitted command can still read.
    */
   acquire(bytes: number, label: string, writer: Writer = 'gpu'): GPUBuffer {
-    const size = sizeClass(Math.max(4, bytes));
-    let buf = writer === 'gpu' ? this.dirty.get(size)?.pop() : undefined;
-    if (buf) {
-      this.dirtyBytes -= size;
-      this.stats.reusedInBatch++;
-    } else {
-      buf = this.clean.get(size)?.pop();
+    const s = this.stats;
+    let size = sizeClass(Math.max(4, bytes));
+    let buf = this.take(size, writer);
+    // Growing past the live high-water mark while a somewhat larger buffer idles (a shorter
+    // sequence than the last step's): use that one instead.
+    if (!buf && s.inUse + s.free + size > Math.max(s.livePeak, s.inUse + size)) {
+      for (const c of [...this.clean.keys(), ...(writer === 'gpu' ? this.dirty.keys() : [])].sort((a, b) => a - b)) {
+        if (c > size && c <= MAX_OVERSIZE * size && (buf = this.take(c, writer))) break;
+      }
     }
     if (buf) {
-      this.stats.free -= size;
+      size = this.sizes.get(buf)!;
+      s.free -= size;
     } else {
       buf = this.grow(size, bytes, label);
     }
+    this.clock += size;
     this.sizes.set(buf, size);
     buf.label = label;
     this.stats.inUse += size;
     this.stats.livePeak = Math.max(this.stats.livePeak, this.stats.inUse);
     this.stats.peak = Math.max(this.stats.peak, this.stats.inUse + this.stats.free);
     return buf;
+  }
+
+  /** An idle buffer of class `size`: a dirty one for a GPU writer, else a clean one. */
+  private take(size: number, writer: Writer): GPUBuffer | undefined {
+    const buf = writer === 'gpu' ? this.dirty.get(size)?.pop() : undefined;
+    if (buf) {
+      this.dirtyBytes -= size;
+      this.stats.reusedInBatch++;
+      return buf;
+    }
+    return this.clean.get(size)?.pop();
   }
 
   /** Returns a buffer: reusable at once for GPU-written tensors, for host-written ones after the submit. */
@@ -141,7 +166,7 @@ export class BufferPool {
     }
     this.stats.free += size;
     this.dirtyBytes += size;
-    this.released.set(buf, this.submits);
+    this.released.set(buf, this.clock);
     listOf(this.dirty, size).push(buf);
   }
 
@@ -150,7 +175,6 @@ export class BufferPool {
     for (const [size, list] of this.dirty) listOf(this.clean, size).push(...list);
     this.dirty = new Map();
     this.dirtyBytes = 0;
-    this.submits++;
     for (const b of this.failedPending) b.destroy();
     this.failedPending = [];
   }
@@ -192,7 +216,20 @@ export class BufferPool {
   private grow(size: number, bytes: number, label: string): GPUBuffer {
     const s = this.stats;
     const highWater = Math.max(s.livePeak, s.inUse + size);
-    if (s.inUse + s.free + size > highWater) this.trimOldest(s.inUse + s.free + size - highWater, this.submits - WARM_SUBMITS);
+    if (s.inUse + s.free + size > highWater) {
+      this.trimOldest(s.inUse + s.free + size - highWater, this.clock - WARM_FOOTPRINTS * (s.inUse + s.free));
+      // The new buffer supersedes an idle, somewhat smaller one (a longer sequence than the last
+      // step's): requests that fit the old one can take the new one, so the old one goes.
+      for (const c of [...this.clean.keys()].sort((a, b) => b - a)) {
+        if (c < size && c * MAX_OVERSIZE >= size && this.clean.get(c)!.length > 0) {
+          const old = this.clean.get(c)!.shift()!;
+          old.destroy();
+          s.free -= c;
+          s.destroyed++;
+          break;
+        }
+      }
+    }
     if (s.inUse + s.free + size > s.budget) {
       this.trim();
       if (s.inUse + size <= s.budget && s.inUse + s.free + size > s.budget && this.dirtyBytes > 0) {
@@ -210,7 +247,7 @@ export class BufferPool {
     return buf;
   }
 
-  /** Destroys clean idle buffers released before submit `before`, oldest first, until `want` bytes are freed. */
+  /** Destroys clean idle buffers released before clock `before`, oldest first, until `want` bytes are freed. */
   private trimOldest(want: number, before: number): number {
     const idle: [number, GPUBuffer][] = [];
     for (const [size, list] of this.clean) for (const b of list) if ((this.released.get(b) ?? 0) < before) idle.push([size, b]);
