@@ -8,15 +8,28 @@
 //   3. a one-step LoRA run trained through the studio's own worker (the protocol's startTraining,
 //      sent with the page's sendCommand): Generate answers with both models side by side — the
 //      base (the run's frozen base, adapter off) exactly as before, the trained one streamed.
+//   4. Export of that run: the TRL recipe shows its loss, learning rate and LoRA settings (parsed
+//      with a YAML parser) and downloads as shown, data.jsonl equals datasetJsonl of the run's file
+//      in Node, the metrics (JSONL and CSV) hold its one step with loss ln 2 (step 1 of LoRA is the
+//      base); "Export" writes the full model into a picked folder (showDirectoryPicker answered with
+//      the origin-private file system here): model.safetensors holds every tensor of the demo with
+//      its dtype and shape and has exactly the size its header says, the untargeted tensors are the
+//      demo's bytes (embedding, norms) and only LoRA-targeted ones changed; the PEFT adapter comes
+//      as two downloads.
 // Screenshots: e2e/artifacts/check-*.png (git-ignored), light and dark. No console error, no CSP
 // violation. No adapter is a failure, never a skip.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import type { ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { loadDataset } from '../src/engine/data/dataset.ts';
+import { parseSafetensorsHeader, tensorBytes, type SafetensorsHeader } from '../src/engine/model/safetensors.ts';
+import { datasetJsonl } from '../src/engine/train/recipe.ts';
 import { CHECK_MODULES, checkCases } from '../src/engine/check/suite.ts';
 import { forwardConsole, launchChromium, repoRoot, startVite } from './gpu/browser/launch.ts';
 
@@ -55,6 +68,9 @@ beforeAll(async () => {
     const w = window as unknown as { __csp: string[] };
     w.__csp = [];
     document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
+    // No one can click a native folder picker in a headless test: answer it with the origin-private
+    // file system, which has the same FileSystemDirectoryHandle API.
+    (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => navigator.storage.getDirectory();
   });
   page = await context.newPage();
   forwardConsole(page, 'studio');
@@ -84,6 +100,36 @@ async function shots(name: string): Promise<void> {
 function pageScript(body: string): string {
   return `(async () => { const load = (path) => import(location.origin + path); ${body} })()`;
 }
+
+/** Clicks something that downloads one file; returns the file's text (and checks its name). */
+async function downloadText(click: () => Promise<void>, name: string): Promise<string> {
+  const [d] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), click()]);
+  expect(d.suggestedFilename()).toBe(name);
+  return readFile((await d.path())!, 'utf8');
+}
+
+/** A file the Export screen wrote into the picked folder (the origin-private file system here). */
+async function readSavedFile(dir: string, name: string): Promise<Uint8Array> {
+  const bytes = await page.evaluate(async ([d, n]) => {
+    const root = await navigator.storage.getDirectory();
+    const file = await (await (await root.getDirectoryHandle(d)).getFileHandle(n)).getFile();
+    return Array.from(new Uint8Array(await file.arrayBuffer()));
+  }, [dir, name] as const);
+  return Uint8Array.from(bytes);
+}
+
+/** Every tensor of the demo checkpoint (both shards): dtype, shape and bytes by name. */
+async function demoTensors(): Promise<Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>> {
+  const out = new Map<string, { dtype: string; shape: number[]; bytes: Uint8Array }>();
+  for (const f of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) {
+    const bytes = new Uint8Array(await readFile(join(repoRoot, 'public/demo/model', f)));
+    const h: SafetensorsHeader = parseSafetensorsHeader(bytes, bytes.length, f);
+    for (const t of h.tensors) out.set(t.name, { dtype: t.dtype, shape: t.shape, bytes: tensorBytes(bytes, h, t) });
+  }
+  return out;
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 async function expectNoProblems(where: string): Promise<void> {
   const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
@@ -206,5 +252,81 @@ describe('Check, Generate and Export screens (chromium)', () => {
     expect(await trained.locator('h3').innerText()).toMatch(/^Trained model · run-/);
     await shots('generate-both');
     await expectNoProblems('the Generate screen');
+  });
+
+  it('Export: recipe with the run\'s loss and lr, data.jsonl, metrics, the model into a folder, the adapter as downloads', { timeout: 300_000 }, async () => {
+    await page.getByRole('link', { name: 'Export', exact: true }).click();
+    await page.getByRole('heading', { name: 'Export', level: 2 }).waitFor();
+    const runId = await page.getByRole('combobox', { name: 'Run' }).inputValue();
+    expect(runId).toMatch(/^run-/);
+    expect(await page.getByTestId('export-run-summary').innerText()).toBe('sigmoid · learning_rate 0.02 · LoRA r 4 · 1 of 1 steps');
+
+    // the TRL recipe: the run's loss, learning rate and LoRA settings, as TRL's field names
+    await page.getByTestId('export-recipe-yaml').waitFor();
+    const yamlText = await page.getByTestId('export-recipe-yaml').innerText();
+    const cfg = parseYaml(yamlText) as Record<string, unknown>;
+    expect([cfg.loss_type, cfg.learning_rate, cfg.beta, cfg.use_peft, cfg.lora_r, cfg.lora_alpha, cfg.max_steps, cfg.model_name_or_path]).toEqual([['sigmoid'], 0.02, 0.1, true, 4, 8, 1, 'google/gemma-2-2b-it']);
+    expect(yamlText).toMatch(/\nlearning_rate: 0\.02\n/);
+    expect(await page.getByTestId('export-recipe-command').innerText()).toBe('trl dpo --config recipe.yaml --num_processes 8');
+    expect((await downloadText(() => page.getByRole('button', { name: 'Download recipe.yaml' }).click(), 'recipe.yaml')).trimEnd()).toBe(yamlText.trimEnd());
+    expect(await downloadText(() => page.getByRole('button', { name: 'Download README.md' }).click(), 'README.md')).toMatch(/trl dpo --config recipe\.yaml --num_processes 8/);
+    const want = datasetJsonl(await loadDataset('head.jsonl', new TextEncoder().encode(TRAIN_TEXT)));
+    expect(await page.getByTestId('export-data').innerText()).toBe(`data.jsonl: ${want.rows} pairs in TRL's ${want.form} form.`);
+    expect(await downloadText(() => page.getByRole('button', { name: 'Download data.jsonl' }).click(), 'data.jsonl')).toBe(want.text);
+
+    // metrics: the run's one step; LoRA's B starts at 0, so step 1's policy is the base: loss ln 2
+    const jsonl = await downloadText(() => page.getByRole('button', { name: 'Download metrics.jsonl' }).click(), `${runId}-metrics.jsonl`);
+    const records = jsonl.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => r.step)).toEqual([1]);
+    expect(Math.abs((records[0].loss as number) - Math.LN2)).toBeLessThan(1e-5);
+    expect(Array.isArray(records[0].pairs) && (records[0].pairs as unknown[]).length).toBe(4);
+    const csv = (await downloadText(() => page.getByRole('button', { name: 'Download metrics.csv' }).click(), `${runId}-metrics.csv`)).split('\r\n');
+    const header = csv[0].split(',');
+    expect(header[0]).toBe('step');
+    for (const k of ['loss', 'learning_rate', 'grad_norm', 'rewards/margins']) expect(header, `metrics.csv has no ${k} column`).toContain(k);
+    expect(header).not.toContain('pairs');
+    expect(csv[1].split(',')[header.indexOf('loss')]).toBe(String(records[0].loss));
+    expect(csv[2]).toBe('');
+
+    // the full model into a folder (a sub-folder named after the run)
+    expect(await page.getByRole('radio', { name: /^Full model/ }).isChecked()).toBe(true);
+    expect(await page.getByRole('radio', { name: /^Files in a folder/ }).isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
+    await page.waitForSelector('[data-testid=export-weights][data-status=done]', { timeout: 120_000 });
+    const listed = await page.getByTestId('export-files').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-path'), Number(tr.getAttribute('data-size'))] as [string, number]));
+    expect(listed.map(([p]) => p).sort()).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    expect(await page.getByTestId('export-weights-status').innerText()).toMatch(new RegExp(`^5 files, [\\d.]+ MB, saved to /${runId}-model\\.$`));
+    const saved = await readSavedFile(`${runId}-model`, 'model.safetensors');
+    expect(saved.length).toBe(listed.find(([p]) => p === 'model.safetensors')![1]);
+    const demo = await demoTensors();
+    const h = parseSafetensorsHeader(saved, saved.length, 'exported model.safetensors');
+    expect(h.dataStart + Math.max(...h.tensors.map((t) => t.end)), 'model.safetensors is not exactly header + tensors').toBe(saved.length);
+    expect(h.tensors.map((t) => `${t.name} ${t.dtype} ${t.shape.join('x')}`).sort()).toEqual([...demo.keys()].map((n) => `${n} ${demo.get(n)!.dtype} ${demo.get(n)!.shape.join('x')}`).sort());
+    const changed = h.tensors.filter((t) => !sameBytes(tensorBytes(saved, h, t), demo.get(t.name)!.bytes)).map((t) => t.name);
+    expect(changed.length, 'no tensor changed: the adapter was not merged').toBeGreaterThan(0);
+    // LoRA targets every projection by default (LORA_DEFAULTS): embedding and norms stay the demo's bytes
+    expect(changed.filter((n) => !/\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/.test(n)), 'tensors changed that LoRA does not target').toEqual([]);
+    expect(JSON.parse(new TextDecoder().decode(await readSavedFile(`${runId}-model`, 'config.json'))).hidden_size).toBe(128);
+    await shots('export');
+
+    // the PEFT adapter as downloads
+    await page.getByRole('radio', { name: /^PEFT adapter/ }).check();
+    await page.getByRole('radio', { name: /^Downloads/ }).check();
+    const downloads: Download[] = [];
+    const onDownload = (d: Download): void => void downloads.push(d);
+    page.on('download', onDownload);
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
+    await page.waitForSelector('[data-testid=export-weights][data-status=done]', { timeout: 120_000 });
+    await expect.poll(() => downloads.length, { timeout: 30_000 }).toBe(2);
+    page.off('download', onDownload);
+    expect(downloads.map((d) => d.suggestedFilename()).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+    const adapterConfig = JSON.parse(await readFile((await downloads.find((d) => d.suggestedFilename() === 'adapter_config.json')!.path())!, 'utf8')) as Record<string, unknown>;
+    expect([adapterConfig.peft_type, adapterConfig.r, adapterConfig.lora_alpha]).toEqual(['LORA', 4, 8]);
+    const adapter = new Uint8Array(await readFile((await downloads.find((d) => d.suggestedFilename() === 'adapter_model.safetensors')!.path())!));
+    const ah = parseSafetensorsHeader(adapter, adapter.length, 'adapter_model.safetensors');
+    expect(ah.tensors.length).toBe(4 * 7 * 2); // 4 layers × 7 projections × (A, B)
+    expect(ah.tensors.every((t) => t.dtype === 'F32' && /lora_[AB]\.weight$/.test(t.name))).toBe(true);
+    expect(await page.getByTestId('export-weights-status').innerText()).toMatch(/^2 files, [\d.]+ KB, downloaded\.$/);
+    await expectNoProblems('the Export screen');
   });
 });

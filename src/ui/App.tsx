@@ -5,6 +5,7 @@ import { useEffect } from 'react';
 import { useEngine } from './engine/useEngine.ts';
 import { CheckScreen } from './features/check/CheckScreen.tsx';
 import { DataScreen } from './features/data/DataScreen.tsx';
+import { ExportScreen } from './features/export/ExportScreen.tsx';
 import { GenerateScreen } from './features/generate/GenerateScreen.tsx';
 import { ModelsScreen } from './features/models/ModelsScreen.tsx';
 import { Announcer } from './shell/Announcer.tsx';
@@ -27,7 +28,7 @@ export function App() {
   return (
     <>
       <TopBar />
-      <main>{screen === 'model' ? <ModelsScreen /> : screen === 'data' ? <DataScreen /> : screen === 'generate' ? <GenerateScreen /> : screen === 'check' ? <CheckScreen /> : <Screen key={screen} id={screen} />}</main>
+      <main>{screen === 'model' ? <ModelsScreen /> : screen === 'data' ? <DataScreen /> : screen === 'generate' ? <GenerateScreen /> : screen === 'check' ? <CheckScreen /> : screen === 'export' ? <ExportScreen /> : <Screen key={screen} id={screen} />}</main>
       <Announcer />
     </>
   );

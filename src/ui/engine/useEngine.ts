@@ -12,8 +12,9 @@ import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
 import { onCheckEvent } from './check.ts';
+import { onExportEvent } from './exports.ts';
 import { onGenerationEvent } from './generation.ts';
-import { observeRunEvent } from './heldRun.ts';
+import { noteCommand, observeRunEvent } from './heldRun.ts';
 import { refreshPartials, refreshStorage } from './storage.ts';
 
 let worker: Worker | null = null;
@@ -35,6 +36,7 @@ function onEvent(ev: EngineEvent): void {
   observeRunEvent(ev); // which run's weights the worker holds (Generate, Export): heldRun.ts
   if (onCheckEvent(ev)) return; // the self-check: check.ts
   if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
+  if (onExportEvent(ev)) return; // Export's weights: exports.ts
   switch (ev.type) {
     case 'adapter':
       deviceActions.adapterFound(ev.info, ev.limits, ev.features);
@@ -88,6 +90,7 @@ function getWorker(): Worker {
 /** Sends a command to the engine worker (no React needed); returns its id, which the answering events carry as `requestId`. */
 export function sendCommand(body: CommandBody): number {
   const cmd = { ...body, id: ++lastId } as Command;
+  noteCommand(cmd); // a run's data file, for Export: heldRun.ts
   if (cmd.type === 'probe') deviceActions.probeStarted();
   if (cmd.type === 'ensureDemo') modelsActions.demoRequested();
   getWorker().postMessage(cmd);

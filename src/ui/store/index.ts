@@ -14,6 +14,7 @@ import { create } from 'zustand';
 import { announceInitialState, type AnnounceState } from './slices/announce/initialState.ts';
 import { checkInitialState, type CheckState } from './slices/check/initialState.ts';
 import { dataInitialState, type DataState } from './slices/data/initialState.ts';
+import { exportInitialState, type ExportState } from './slices/export/initialState.ts';
 import { generateInitialState, type GenerateState } from './slices/generate/initialState.ts';
 import { heldRunInitialState, type HeldRunState } from './slices/heldRun/initialState.ts';
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
@@ -21,7 +22,7 @@ import { modelsInitialState, type ModelsState } from './slices/models/initialSta
 import { navInitialState, type NavState } from './slices/nav/initialState.ts';
 import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
 
-export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState & HeldRunState & GenerateState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState & HeldRunState & GenerateState & ExportState;
 
 export const initialStudioState: StudioState = {
   ...navInitialState,
@@ -33,6 +34,7 @@ export const initialStudioState: StudioState = {
   ...checkInitialState,
   ...heldRunInitialState,
   ...generateInitialState,
+  ...exportInitialState,
 };
 
 export const useStudioStore = create<StudioState>()(() => ({ ...initialStudioState }));
