@@ -131,6 +131,13 @@ async function demoTensors(): Promise<Map<string, { dtype: string; shape: number
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** At 1024 px wide the screen fits (no sideways scroll); back to 1280 after. */
+async function expectNoSidewaysScroll(screen: string): Promise<void> {
+  await page.setViewportSize({ width: 1024, height: 900 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `the ${screen} screen scrolls sideways at 1024 px`).toBe(true);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 async function expectNoProblems(where: string): Promise<void> {
   const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
   expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], `console errors / CSP violations on ${where}`).toEqual([]);
@@ -178,9 +185,7 @@ describe('Check, Generate and Export screens (chromium)', () => {
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(report);
 
     await shots('check');
-    await page.setViewportSize({ width: 1024, height: 900 });
-    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'sideways scroll at 1024 px').toBe(true);
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await expectNoSidewaysScroll('Check');
     await expectNoProblems('the Check screen');
   });
 
@@ -251,6 +256,7 @@ describe('Check, Generate and Export screens (chromium)', () => {
     expect(text, "the trained answer equals the base's: the run's weights did not answer").not.toBe(baseAnswer);
     expect(await trained.locator('h3').innerText()).toMatch(/^Trained model · run-/);
     await shots('generate-both');
+    await expectNoSidewaysScroll('Generate');
     await expectNoProblems('the Generate screen');
   });
 
@@ -308,6 +314,7 @@ describe('Check, Generate and Export screens (chromium)', () => {
     expect(changed.filter((n) => !/\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)\.weight$/.test(n)), 'tensors changed that LoRA does not target').toEqual([]);
     expect(JSON.parse(new TextDecoder().decode(await readSavedFile(`${runId}-model`, 'config.json'))).hidden_size).toBe(128);
     await shots('export');
+    await expectNoSidewaysScroll('Export');
 
     // the PEFT adapter as downloads
     await page.getByRole('radio', { name: /^PEFT adapter/ }).check();

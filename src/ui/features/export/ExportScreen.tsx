@@ -169,7 +169,7 @@ function MetricsPanel({ run }: { run: ExportRun }) {
       {records.length ? (
         <>
           <p>
-            {records.length} optimizer steps, as <code>prefstudio train</code> writes them: TRL's logged names, one row per step in the CSV ({cols.length} columns); the JSONL adds every pair's values.
+            {records.length} optimizer step{records.length === 1 ? '' : 's'}, as <code>prefstudio train</code> writes them: TRL's logged names, one row per step in the CSV ({cols.length} columns); the JSONL adds every pair's values.
           </p>
           <div className="export-buttons">
             <button type="button" onClick={() => download(`${run.id}-metrics.csv`, textBlob(metricsCsv(records), 'text/csv'))}>Download metrics.csv</button>
