@@ -2,7 +2,8 @@
 // driven by role and accessible name, one browser for the file:
 //   1. Check: "Run check" runs the quick op suite in the engine worker; every op passes, each row
 //      shows the error measured against the float64 reference, and the report (copied with "Copy
-//      report") names the browser and the adapter the check ran on.
+//      report") names the browser and the adapter the check ran on; "Run full suite" then "Stop
+//      check" ends after the current case, and the report says how many did not run.
 //   2. Generate on the demo (no run yet): the base answer streams in (more than one update) and
 //      equals what `prefstudio generate` answers in Node (greedy); a bad sampling setting is named.
 //   3. a one-step LoRA run trained through the studio's own worker (the protocol's startTraining,
@@ -186,6 +187,20 @@ describe('Check, Generate and Export screens (chromium)', () => {
 
     await shots('check');
     await expectNoSidewaysScroll('Check');
+
+    // the full suite stops after its current case at "Stop check", and the report says so
+    await page.getByRole('button', { name: 'Run full suite' }).click();
+    await expect.poll(() => page.getByTestId('check-progress').innerText().catch(() => ''), { timeout: 120_000, interval: 200 }).toMatch(/^[2-9]\d* of \d+ cases/);
+    const total = Number((await page.getByTestId('check-progress').innerText()).match(/of (\d+) cases/)![1]);
+    expect(total).toBeGreaterThan(checkCases('quick').length * 4);
+    await page.getByRole('button', { name: 'Stop check' }).click();
+    await page.waitForSelector('[data-testid=check-runner][data-status=stopped]', { timeout: 120_000 });
+    const stopped = await page.getByRole('textbox', { name: 'Check report' }).inputValue();
+    const m = stopped.match(/^PrefStudio self-check \(full suite\): (\d+) of (\d+) cases passed \(stopped; (\d+) not run\)/);
+    expect(m, `report head: ${stopped.split('\n')[0]}`).not.toBeNull();
+    expect(Number(m![1])).toBe(Number(m![2]));
+    expect(Number(m![2]) + Number(m![3])).toBe(total);
+    expect(await page.getByTestId('check-verdict').innerText()).toMatch(/passed \(stopped: \d+ not run\)/);
     await expectNoProblems('the Check screen');
   });
 
