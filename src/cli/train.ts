@@ -38,14 +38,19 @@ import type { StepMetrics } from '../engine/train/metrics.ts';
 import { loraConfigFromFlags, resolvePreset } from '../engine/train/config.ts';
 import { adapterParamCount, createAdapter } from '../engine/model/lora.ts';
 import { referenceKey, referenceLogps, type PassProgress } from '../engine/train/ref_cache.ts';
-import { planRun, Trainer, type StepRecord, type TrainExample } from '../engine/train/trainer.ts';
+import { planRun, Trainer, type StepRecord, type TrainExample, type TrainOptions } from '../engine/train/trainer.ts';
 import { saveCheckpoint } from '../engine/train/checkpoint.ts';
 import { nodeCheckpointStore, readResume } from '../engine/train/checkpoint_node.ts';
 import { UsageError, type CliIO } from './args.ts';
 import { openAdapterFolder, writePeftRun } from './export.ts';
 import { lossConfigFromFlags, trainOptionsFromFlags, type Flags } from './flags.ts';
 import { attachAdapter, loadExamples, openModelFolder, uploadModel, type LoadedModel, type OpenedModel } from './model.ts';
-import { homedir } from 'node:os';
+import { homedir, totalmem } from 'node:os';
+import type { Engine } from '../engine/engine.ts';
+import { EngineError } from '../engine/errors.ts';
+import type { LoraConfig } from '../engine/model/lora.ts';
+import { describe, fits, gib, planMemory } from '../engine/model/planner.ts';
+import { createNodeEngine } from '../engine/node.ts';
 
 /** TRL DPOConfig's logging_steps default. */
 const DEFAULT_LOGGING_STEPS = 10;
@@ -76,7 +81,16 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
   // --adapter: a PEFT folder to continue (its config replaces the --lora_* flags), checked before any weights load
   const imported = flags.adapter !== undefined ? (await openAdapterFolder(String(flags.adapter), opened, io)).adapter : null;
   await mkdir(out, { recursive: true });
-  const m = await uploadModel(opened, io, { trainable: !lora }); // a LoRA base stays frozen
+  const e = await createNodeEngine();
+  io.log(`adapter: ${e.info.description || e.info.device || e.info.architecture} (${e.info.vendor})`);
+  let m: LoadedModel;
+  try {
+    checkMemory(e, opened, examples, trainOpts, imported?.config ?? lora, io); // refuses before any weights load
+    m = await uploadModel(opened, io, { trainable: !lora, engine: e }); // a LoRA base stays frozen
+  } catch (err) {
+    e.destroy();
+    throw err;
+  }
   try {
     if (lora) {
       m.params.adapter = imported ? attachAdapter(m, imported, { trainable: true }) : createAdapter(m.e, m.dims, lora, trainOpts.seed);
@@ -134,7 +148,32 @@ export async function trainCommand(given: Flags, io: CliIO): Promise<void> {
     trainer.dispose();
   } finally {
     m.dispose();
+    e.destroy();
   }
+}
+
+/**
+ * The memory planner's figure for this run (model/planner.ts), printed by category, and checked
+ * against the adapter: per-buffer limits, and the computer's memory on a software adapter (WebGPU
+ * does not tell how much a GPU has). Refuses with what to change when it cannot fit.
+ */
+function checkMemory(e: Engine, opened: OpenedModel, examples: TrainExample[], o: Omit<TrainOptions, 'loss'>, lora: LoraConfig | null, io: CliIO): void {
+  const T = Math.max(...examples.map((x) => x.promptIds.length + Math.max(x.chosenIds.length, x.rejectedIds.length)));
+  const pairs = Math.min(o.batchSize, examples.length);
+  const matrix = opened.ckpt.report.tensors.find((t) => t.name.endsWith('mlp.gate_proj.weight'));
+  const plan = planMemory(opened.ckpt.cfg, {
+    mode: lora ? 'lora' : 'full-finetune',
+    B: 2 * pairs,
+    T,
+    weights16: lora !== null && matrix !== undefined && matrix.dtype !== 'F32', // uploadModel keeps a frozen base's 16-bit matrices
+    ...(lora ? { lora } : {}),
+    gradientCheckpointing: o.gradientCheckpointing ?? false,
+    optim: o.optim,
+    gradientAccumulationSteps: o.gradientAccumulationSteps,
+  });
+  io.log(`memory: about ${gib(plan.total)} of GPU memory for ${2 * pairs} sequences × ${T} tokens (${describe(plan)})`);
+  const check = fits(plan, { maxBufferSize: e.limits.maxBufferSize, maxStorageBufferBindingSize: e.limits.maxStorageBufferBindingSize, ...(e.info.isSoftware ? { memoryBytes: totalmem() } : {}) });
+  if (!check.ok) throw new EngineError('memory', `this run does not fit the adapter: ${check.problems.join('; ')}`, `change, in this order until it fits: ${check.advice.join('; ')}`);
 }
 
 /** Parameters of the model from its tensors' shapes (no weights read). */
