@@ -1,9 +1,11 @@
-// npm run bench [-- --json] [-- --quick]: the matmul bench (bench/matmul.ts), then the training
-// bench (bench/train.ts), on the adapter src/engine/node.ts picks (PREFSTUDIO_ADAPTER).
-// --json prints one JSON object: { adapter, matmul: <bench/matmul.ts's object>, train: <bench/train.ts's> }.
+// npm run bench [-- --json] [-- --quick]: the matmul bench (bench/matmul.ts), the training bench
+// (bench/train.ts), then LoRA vs full fine-tuning (bench/memory.ts), on the adapter
+// src/engine/node.ts picks (PREFSTUDIO_ADAPTER). --json prints one JSON object: { adapter,
+// matmul: <bench/matmul.ts's object>, train: <bench/train.ts's>, memory: <bench/memory.ts's> }.
 
 import { benchArgs } from './common.ts';
 import { matmulBench } from './matmul.ts';
+import { memoryBench } from './memory.ts';
 import { trainBench } from './train.ts';
 
 async function main(): Promise<void> {
@@ -11,7 +13,9 @@ async function main(): Promise<void> {
   const matmul = await matmulBench(opts);
   opts.log('');
   const train = await trainBench(opts);
-  if (opts.json) console.log(JSON.stringify({ adapter: matmul.adapter, matmul, train }, null, 2));
+  opts.log('');
+  const memory = await memoryBench(opts);
+  if (opts.json) console.log(JSON.stringify({ adapter: matmul.adapter, matmul, train, memory }, null, 2));
 }
 
 main().then(

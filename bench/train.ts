@@ -56,15 +56,15 @@ import { adapterJson, adapterLine, runIfMain, type AdapterJson, type BenchOption
 import { loadTfjs } from './tfjs.ts';
 import { TfjsGemma2, type TfjsStepOptions } from './tfjs_gemma2.ts';
 
-const PAIRS_PER_STEP = 8;
+export const PAIRS_PER_STEP = 8;
 const LEARNING_RATE = 1e-5;
 const PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = fileURLToPath(new URL('../scripts/bench/train_torch.py', import.meta.url));
-const DEMO_MODEL = fileURLToPath(new URL('../public/demo/model', import.meta.url));
-const DEMO_DATA = fileURLToPath(new URL('../public/demo/preferences/train.jsonl', import.meta.url));
+export const DEMO_MODEL = fileURLToPath(new URL('../public/demo/model', import.meta.url));
+export const DEMO_DATA = fileURLToPath(new URL('../public/demo/preferences/train.jsonl', import.meta.url));
 
 /** The larger tiny config (a Gemma-2 config.json, parsed like any other). */
-const SYNTHETIC_CONFIG = {
+export const SYNTHETIC_CONFIG = {
   model_type: 'gemma2',
   architectures: ['Gemma2ForCausalLM'],
   vocab_size: 2048,
@@ -88,7 +88,7 @@ const SYNTHETIC_CONFIG = {
   torch_dtype: 'float32',
 };
 
-type HostWeights = Map<string, { data: Float32Array; shape: number[] }>;
+export type HostWeights = Map<string, { data: Float32Array; shape: number[] }>;
 
 /** A model on our engine, its weights on the host (for tfjs and torch), and its training pairs. */
 interface Prepared {
@@ -173,27 +173,36 @@ async function prepareDemo(e: Engine): Promise<Prepared> {
   return { name: 'demo', e, cfg: loaded.cfg, configJson: opened.ckpt.configJson as object, params: loaded.params, weights, examples };
 }
 
-/** Seeded weights (N(0, 0.02²) matrices, norm weights uniform in ±0.1) and random pairs of ≤ 64 tokens. */
-function prepareSynthetic(e: Engine, pairs: number): Prepared {
-  const cfg = parseGemma2Config(SYNTHETIC_CONFIG, 'bench synthetic config');
-  const rng = new Rng(20250101);
+/** Seeded weights of a config: N(0, 0.02²) matrices, norm weights uniform in ±0.1. */
+export function syntheticWeights(cfg: Gemma2Config, rng: Rng): HostWeights {
   const weights: HostWeights = new Map();
-  const tensors = new Map<string, Tensor>();
   for (const { name, shape } of expectedTensors(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = name.endsWith('norm.weight') ? Float32Array.from(rng.array(n, -0.1, 0.1)) : Float32Array.from(rng.normals(n, 0.02));
     weights.set(name, { data, shape });
-    tensors.set(name, e.tensor(data, shape, { requiresGrad: true, label: name }));
   }
-  const params = gemma2ParamsFromTensors(cfg, tensors);
+  return weights;
+}
+
+/** Random pairs of ≤ 64 tokens: a 24-token prompt, answers of 28–40 tokens ending in <eos>. */
+export function syntheticPairs(cfg: Gemma2Config, rng: Rng, pairs: number): TrainExample[] {
   const ids = (n: number): number[] => Array.from({ length: n }, () => rng.int(3, cfg.V));
-  const examples: TrainExample[] = Array.from({ length: pairs }, (_, row) => ({
+  return Array.from({ length: pairs }, (_, row) => ({
     row,
     promptIds: [2, ...ids(23)],
     chosenIds: [...ids(rng.int(27, 40)), 1],
     rejectedIds: [...ids(rng.int(27, 40)), 1],
   }));
-  return { name: 'synthetic', e, cfg, configJson: SYNTHETIC_CONFIG, params, weights, examples };
+}
+
+/** The synthetic model with seeded weights (trainable f32) and random pairs. */
+function prepareSynthetic(e: Engine, pairs: number): Prepared {
+  const cfg = parseGemma2Config(SYNTHETIC_CONFIG, 'bench synthetic config');
+  const rng = new Rng(20250101);
+  const weights = syntheticWeights(cfg, rng);
+  const tensors = new Map<string, Tensor>([...weights].map(([name, w]) => [name, e.tensor(w.data, w.shape, { requiresGrad: true, label: name })]));
+  const params = gemma2ParamsFromTensors(cfg, tensors);
+  return { name: 'synthetic', e, cfg, configJson: SYNTHETIC_CONFIG, params, weights, examples: syntheticPairs(cfg, rng, pairs) };
 }
 
 interface Batch {
