@@ -3,8 +3,9 @@
 // event it sends becomes a store action, so components only read the store. Components that need
 // the worker call the command functions exported here (modelCommands), never postMessage.
 // sendCommand numbers the commands (the protocol's `id`; events echo it as `requestId`).
-// Its neighbour storage.ts is the bridge to the browser's storage (estimate, persist, unfinished
-// imports); every model list the worker sends refreshes those too.
+// Training events (and failures of training commands) go to its neighbour training.ts, which
+// imports the protocol's training types. Its neighbour storage.ts is the bridge to the browser's
+// storage (estimate, persist, unfinished imports); every model list the worker sends refreshes those too.
 
 import { useEffect } from 'react';
 import type { Command, CommandBody, EngineEvent, ModelSummary } from '../../engine/worker/protocol.ts';
@@ -16,6 +17,7 @@ import { onExportEvent } from './exports.ts';
 import { onGenerationEvent } from './generation.ts';
 import { noteCommand, observeRunEvent } from './heldRun.ts';
 import { refreshPartials, refreshStorage } from './storage.ts';
+import { onTrainingEvent } from './training.ts';
 
 let worker: Worker | null = null;
 /** The last command id sent (ids count from 1 per page). */
@@ -37,6 +39,7 @@ function onEvent(ev: EngineEvent): void {
   if (onCheckEvent(ev)) return; // the self-check: check.ts
   if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
   if (onExportEvent(ev)) return; // Export's weights: exports.ts
+  if (onTrainingEvent(ev)) return; // training runs and their failures: training.ts
   switch (ev.type) {
     case 'adapter':
       deviceActions.adapterFound(ev.info, ev.limits, ev.features);

@@ -5,7 +5,8 @@
 // Slices today: nav (the screen shown), announce (the status region's message), device (the WebGPU
 // adapter), storage (the browser's storage estimate and persistence), models (the weight store's
 // models and adapters, the running import, unfinished imports), data (the preference set the Data
-// screen shows and the Train screen sends). Later: training, runs.
+// screen shows and the Train screen sends), train (the Train screen's settings and the run it shows),
+// runs (every stored run, and which are compared).
 // Nothing here is persisted: the model list comes from the weight store (IndexedDB, owned by the
 // engine worker) on every start, the screen from the URL's hash, and weights never pass through
 // this store.
@@ -20,9 +21,11 @@ import { heldRunInitialState, type HeldRunState } from './slices/heldRun/initial
 import { deviceInitialState, type DeviceState } from './slices/device/initialState.ts';
 import { modelsInitialState, type ModelsState } from './slices/models/initialState.ts';
 import { navInitialState, type NavState } from './slices/nav/initialState.ts';
+import { runsInitialState, type RunsState } from './slices/runs/initialState.ts';
 import { storageInitialState, type StorageState } from './slices/storage/initialState.ts';
+import { trainInitialState, type TrainState } from './slices/train/initialState.ts';
 
-export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState & HeldRunState & GenerateState & ExportState;
+export type StudioState = NavState & AnnounceState & DeviceState & StorageState & ModelsState & DataState & CheckState & HeldRunState & GenerateState & ExportState & TrainState & RunsState;
 
 export const initialStudioState: StudioState = {
   ...navInitialState,
@@ -35,6 +38,8 @@ export const initialStudioState: StudioState = {
   ...heldRunInitialState,
   ...generateInitialState,
   ...exportInitialState,
+  ...trainInitialState,
+  ...runsInitialState,
 };
 
 export const useStudioStore = create<StudioState>()(() => ({ ...initialStudioState }));
