@@ -8,6 +8,7 @@ import { DataScreen } from './features/data/DataScreen.tsx';
 import { ExportScreen } from './features/export/ExportScreen.tsx';
 import { GenerateScreen } from './features/generate/GenerateScreen.tsx';
 import { ModelsScreen } from './features/models/ModelsScreen.tsx';
+import { RunsScreen } from './features/runs/RunsScreen.tsx';
 import { TrainScreen } from './features/train/TrainScreen.tsx';
 import { Announcer } from './shell/Announcer.tsx';
 import { TopBar } from './shell/Nav.tsx';
@@ -23,6 +24,7 @@ const SCREEN_VIEWS: Partial<Record<ScreenId, () => ReactNode>> = {
   model: () => <ModelsScreen />,
   data: () => <DataScreen />,
   train: () => <TrainScreen />,
+  runs: () => <RunsScreen />,
   generate: () => <GenerateScreen />,
   check: () => <CheckScreen />,
   export: () => <ExportScreen />,

@@ -52,6 +52,17 @@ function modelConfig(id: string): Promise<{ name: string; cfg: Gemma2Config }> {
   return p;
 }
 
+/** Each category's name on the screen. */
+const LABEL: Record<Category, string> = {
+  frozenWeights: 'frozen weights',
+  trainableWeights: 'trainable weights',
+  gradients: 'gradients',
+  optimizer: 'optimizer state',
+  activations: 'activations',
+  logits: 'LM head',
+  workspace: 'workspace',
+};
+
 /** What each category holds, in a few words (planner.ts' header says it in full). */
 const WHAT: Record<Category, string> = {
   frozenWeights: 'the frozen base (LoRA), matrices kept 16-bit',
@@ -82,7 +93,7 @@ export function planView(cfg: Gemma2Config, name: string, inp: Omit<PlanInput, '
     gradientCheckpointing: inp.gradientCheckpointing,
     optim: inp.optim,
   });
-  const parts = CATEGORIES.filter((c) => plan[c] > 0).map((c) => ({ name: c, bytes: plan[c], what: WHAT[c] }));
+  const parts = CATEGORIES.filter((c) => plan[c] > 0).map((c) => ({ name: LABEL[c], bytes: plan[c], what: WHAT[c] }));
   return {
     modelName: name,
     mode: inp.lora ? 'lora' : 'full',

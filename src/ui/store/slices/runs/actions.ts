@@ -19,9 +19,12 @@ const newestFirst = (a: RunView, b: RunView): number => b.createdAt.localeCompar
 export const runBytes = (r: RunView): number => r.storedBytes + r.checkpoints.reduce((a, c) => a + c.bytes, 0);
 
 export const runsActions = {
-  /** The stored runs were read. */
+  /** The stored runs were read (a run this page started meanwhile is kept as the page has it). */
   loaded(list: RunView[]): void {
-    patch((r) => ({ loaded: true, list: [...list].sort(newestFirst), compare: r.compare.filter((id) => list.some((x) => x.id === id)) }));
+    patch((r) => {
+      const merged = [...r.list, ...list.filter((x) => !r.list.some((y) => y.id === x.id))];
+      return { loaded: true, list: merged.sort(newestFirst), compare: r.compare.filter((id) => merged.some((x) => x.id === id)) };
+    });
   },
 
   /** A run was created or changed as a whole. */

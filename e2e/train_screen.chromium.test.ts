@@ -1,0 +1,293 @@
+// The studio's Train and Runs screens in headless Chromium (SwiftShader WebGPU), driven by role and
+// accessible name as a screen reader user would:
+//   1. one click on the demo: the Data screen's file picker takes a 24-pair head of the demo set;
+//      Train: the select "Loss" on wpo-hb (the default), max_steps 6 and batches of 4 typed into the
+//      fields named by their TRL names, "Start training" — the reference pass and the steps show
+//      progress; the charts' pictures and the "Pairs" table fill in; the weights change between
+//      steps (step 1's policy is the reference, so its pairs' margins are exactly 0; a later step's
+//      pairs have margins ≠ 0); a pair clicked shows its prompt and answers as the file holds them;
+//   2. "Pause" (a checkpoint of the last step, then stop), "Step" (exactly one more step, paused
+//      again), a reload: the run is listed on the Runs screen as paused, "Resume" there continues
+//      on the Train screen and the step counter goes on from the checkpoint to the end, with every
+//      step 1…6 in the charts once;
+//   3. a second run with another loss (simpo), both ticked "Compare": every overlaid chart draws
+//      both runs, the settings side by side mark loss_type as differing, the pairs learned by each;
+//      deleting a run frees its records and its checkpoints in IndexedDB;
+//   4. light and dark, 1280 and 1024 px without sideways scroll; no console error or CSP violation.
+// Screenshots: e2e/artifacts/train-*.png and runs-*.png (git-ignored).
+// No adapter or no demo is a failure, never a skip.
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import type { ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forwardConsole, launchChromium, repoRoot, startVite } from './gpu/browser/launch.ts';
+
+const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
+/** The first PAIRS lines of the demo set: a reference pass and steps short enough for SwiftShader. */
+const PAIRS = 24;
+const HEAD = readFileSync(join(repoRoot, 'public/demo/preferences/train.jsonl'), 'utf8').split('\n').slice(0, PAIRS);
+const MAX_STEPS = 6;
+
+let vite: { server: ViteDevServer; url: string } | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let tmp = '';
+const problems: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), 'prefstudio-train-'));
+  writeFileSync(join(tmp, 'head24.jsonl'), `${HEAD.join('\n')}\n`);
+  vite = await startVite();
+  browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
+  await context.addInitScript(() => {
+    const w = window as unknown as { __csp: string[] };
+    w.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
+  });
+  page = await context.newPage();
+  forwardConsole(page, 'train');
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await vite?.server.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+async function shot(name: string): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function expectNoProblems(): Promise<void> {
+  const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
+  expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], 'console errors / CSP violations').toEqual([]);
+}
+
+const button = (name: string) => page.getByRole('button', { name, exact: true });
+/** The run line's "Step N of M" (the step counter). */
+const stepText = () => page.getByText(/^Step \d+ of \d+$/).first();
+const stepNow = async (): Promise<number> => Number(/^Step (\d+)/.exec(await stepText().innerText())![1]);
+const runStatus = () => page.getByRole('region', { name: 'Run' }).innerText();
+
+/** Waits until `f` is true, polling; fails naming `what` with the Run panel's text. */
+async function until(what: string, f: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await f()) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; Run panel: ${await runStatus().catch(() => '?')}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The Pairs table's body rows as {pair, margin, step} (margin NaN for "—"). */
+async function pairRows(): Promise<{ pair: string; margin: number; step: number }[]> {
+  const table = page.getByRole('table', { name: 'Pairs' });
+  const headers = await table.getByRole('columnheader').allInnerTexts();
+  const mi = headers.findIndex((h) => h.startsWith('Margin'));
+  const si = headers.findIndex((h) => h === 'Step');
+  const rows = await table.locator('tbody tr').all();
+  const out = [];
+  for (const r of rows) {
+    const cells = await r.getByRole('cell').allInnerTexts(); // td cells (the row header is th)
+    const pair = await r.getByRole('rowheader').innerText();
+    const get = (i: number): number => Number(cells[i - 1]); // cells lack the rowheader column
+    out.push({ pair, margin: cells[mi - 1] === '—' ? NaN : get(mi), step: cells[si - 1] === '—' ? NaN : get(si) });
+  }
+  return out;
+}
+
+describe('Train and Runs screens (chromium)', () => {
+  it('one click: WPO on the demo trains; charts and Pairs update; weights change between steps', async () => {
+    // the Data screen picks the 24-pair head (its picker's name is its visible text)
+    await page.goto(`${vite!.url}/#/data`);
+    await page.getByLabel('Choose a preference file…').setInputFiles(join(tmp, 'head24.jsonl'));
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(/^head24\.jsonl · .* · 24 pairs/);
+    expect(await page.getByRole('heading', { name: 'Train', level: 2 }).count()).toBe(1);
+
+    // the select "Loss": wpo-hb is the one-click default; presets and TRL's loss types are offered
+    const loss = page.getByLabel('Loss', { exact: true });
+    expect(await loss.inputValue()).toBe('preset:wpo-hb');
+    const options = await loss.locator('option').allInnerTexts();
+    expect(options.slice(0, 4).map((o) => o.split(' ')[0])).toEqual(['wpo-hb', 'simpo', 'sppo', 'dpo']);
+    expect(options).toContain('sigmoid');
+    // settings by TRL name, with the preset's values as placeholders and the CLI's help
+    const lr = page.getByLabel(/^learning_rate/);
+    expect(await lr.getAttribute('placeholder')).toBe('0.0002'); // wpo-hb scaled for the demo
+    expect(await page.getByText('peak learning rate (default 1e-6, TRL\'s)').count()).toBe(1);
+    await page.getByLabel(/^max_steps/).fill(String(MAX_STEPS));
+    await page.getByLabel(/^per_device_train_batch_size/).fill('4');
+    await page.getByLabel(/^save_steps/).fill('2');
+    // the memory estimate before starting
+    expect(await page.getByRole('table', { name: 'Memory estimate by category' }).innerText()).toMatch(/weights[\s\S]*optimizer[\s\S]*activations[\s\S]*total/);
+    await shot('train-ready-light');
+
+    await until('Start training to be enabled', async () => button('Start training').isEnabled(), 120_000);
+    await button('Start training').click();
+    // the reference pass shows its progress (pairs/s, time left) before the steps
+    await until('the reference pass or the first step', async () => /Reference log-probs|Step [1-9]/.test(await runStatus()));
+    await until('step 2', async () => (await stepNow()) >= 2);
+
+    // charts: their pictures name the metric, the steps and the last values
+    const lossChart = page.getByRole('img', { name: /^loss over \d+ steps; last: loss / });
+    await expect.poll(() => lossChart.count(), { timeout: 30_000 }).toBe(1);
+    for (const name of [/^rewards\/chosen and rewards\/rejected over/, /^rewards\/margins over/, /^rewards\/accuracies over/, /^logps\/chosen and logps\/rejected over/, /^grad_norm over/, /^learning_rate over/, /^tokens\/s over/]) {
+      expect(await page.getByRole('img', { name }).count(), String(name)).toBe(1);
+    }
+    const latest = page.getByRole('table', { name: 'Latest metrics' });
+    expect(await latest.innerText()).toMatch(/loss\s+0\.\d+/);
+
+    // The Pairs table: the weights change between steps. wpo-hb warms up over 10 % of the steps, so
+    // step 1 takes learning_rate 0: steps 1 and 2 run the reference policy itself (every margin
+    // exactly 0), and a pair of step 3 or later has a margin ≠ 0.
+    await until('pairs of step 3 in the table', async () => (await pairRows()).some((r) => r.step >= 3));
+    const rows = await pairRows();
+    expect(rows.length).toBe(20); // a page of 20 of the 24 pairs
+    const first = rows.filter((r) => r.step <= 2);
+    const later = rows.filter((r) => r.step >= 3);
+    expect(first.length + later.length).toBeGreaterThan(0);
+    for (const r of first) expect(r.margin, `${r.pair} at step ${r.step}`).toBe(0);
+    expect(later.length).toBeGreaterThan(0);
+    expect(later.some((r) => r.margin !== 0), 'a pair trained after step 2 has a non-zero margin: the weights changed').toBe(true);
+    // sorting by WPO weight (descending first)
+    await page.getByRole('button', { name: 'WPO weight' }).click();
+    expect(await page.getByRole('columnheader', { name: /WPO weight/ }).getAttribute('aria-sort')).toBe('descending');
+    const weights = (await pairRows()).length;
+    expect(weights).toBe(20);
+    // a pair's text, as the file holds it ("line N" is line N of head24.jsonl)
+    const pairButton = page.getByRole('table', { name: 'Pairs' }).getByRole('rowheader').first().getByRole('button');
+    const name = await pairButton.innerText();
+    await pairButton.click();
+    await expect.poll(() => page.getByRole('heading', { name: `Pair ${name}` }).count()).toBe(1);
+    const line = JSON.parse(HEAD[Number(/^line (\d+)$/.exec(name)![1]) - 1]) as { prompt: { content: string }[]; chosen: { content: string }[]; rejected: { content: string }[] };
+    expect(await page.getByTestId('pair-prompt').innerText()).toBe(`user: ${line.prompt[0].content}`);
+    expect(await page.getByTestId('pair-chosen').innerText()).toBe(`assistant: ${line.chosen[0].content}`);
+    expect(await page.getByTestId('pair-rejected').innerText()).toBe(`assistant: ${line.rejected[0].content}`);
+    expect(await page.getByRole('table', { name: `Pair ${name} by step` }).count() + (await page.getByText('Not trained on yet.', { exact: true }).count())).toBe(1);
+    expect(await page.getByRole('img', { name: /^WPO weights at step \d+: \d+ pairs from / }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: /^Heatmap of margin for 24 pairs over \d+ steps, from / }).count()).toBe(1);
+    await shot('train-running-light');
+
+    // Pause: a checkpoint of the last step, then stopped; Resume and Step are offered
+    await button('Pause').click();
+    await until('the run to pause', async () => /· paused/.test(await runStatus()));
+    const paused = await stepNow();
+    expect(paused).toBeGreaterThanOrEqual(2);
+    expect(paused).toBeLessThan(MAX_STEPS);
+    expect(await page.getByRole('list', { name: 'Checkpoints' }).innerText()).toContain(`step ${paused}`);
+    expect(await button('Resume').isEnabled()).toBe(true);
+
+    // Step: exactly one more optimizer step, paused again with its checkpoint
+    await button('Step').click();
+    await until('the step to pause', async () => (await stepNow()) > paused && /· paused/.test(await runStatus()));
+    expect(await stepNow()).toBe(paused + 1);
+    expect(await page.getByRole('list', { name: 'Checkpoints' }).innerText()).toContain(`step ${paused + 1}`);
+    await expectNoProblems();
+  });
+
+  it('reload: the run is listed on Runs; Resume continues the step counter to the end', async () => {
+    const before = await stepNow();
+    await page.reload();
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    const table = page.getByRole('table', { name: /^Runs: 1 kept in this browser/ });
+    await expect.poll(() => table.count(), { timeout: 30_000 }).toBe(1);
+    const row = table.getByRole('row', { name: /wpo-hb · head24\.jsonl/ });
+    expect(await row.innerText()).toMatch(new RegExp(`${before} of ${MAX_STEPS}\\s+paused`));
+    await shot('runs-listed-light');
+    await row.getByRole('button', { name: 'Resume', exact: true }).click();
+    await expect.poll(() => page.getByRole('heading', { name: 'Train', level: 2 }).count()).toBe(1);
+    // the counter continues from the checkpoint, never from 1
+    const seen: number[] = [];
+    await until('the resumed run to finish', async () => {
+      seen.push(await stepNow());
+      return /· finished/.test(await runStatus());
+    });
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(before);
+    expect(await stepNow()).toBe(MAX_STEPS);
+    // every step once in the charts: 1…6
+    expect(await page.getByRole('img', { name: new RegExp(`^loss over ${MAX_STEPS} steps;`) }).count()).toBe(1);
+    expect(await page.getByRole('table', { name: 'Latest metrics' }).getByRole('caption').innerText()).toBe(`Step ${MAX_STEPS}`);
+    await shot('train-done-light');
+    await expectNoProblems();
+  });
+
+  it('a second run with another loss: overlaid with the first, settings side by side; delete frees its storage', async () => {
+    // the reload reset the Data screen to the demo set: the same 24 pairs again
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByLabel('Choose a preference file…').setInputFiles(join(tmp, 'head24.jsonl'));
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(/^head24\.jsonl · .* · 24 pairs/);
+    await page.getByLabel('Loss', { exact: true }).selectOption('preset:simpo');
+    await page.getByLabel(/^max_steps/).fill('2');
+    await until('Start training to be enabled', async () => button('Start training').isEnabled(), 60_000);
+    await button('Start training').click();
+    await until('the simpo run to finish', async () => /simpo · head24\.jsonl/.test(await runStatus()) && /· finished/.test(await runStatus()));
+
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    const table = page.getByRole('table', { name: /^Runs: 2 kept in this browser/ });
+    await expect.poll(() => table.count(), { timeout: 30_000 }).toBe(1);
+    await page.getByRole('checkbox', { name: /^Compare wpo-hb/ }).check();
+    await page.getByRole('checkbox', { name: /^Compare simpo/ }).check();
+    await expect.poll(() => page.getByRole('heading', { name: 'Compare 2 runs' }).count()).toBe(1);
+    // every overlaid chart draws both runs (its picture's name gives each run's last value)
+    const pictures = page.getByRole('region', { name: 'Compare 2 runs' }).getByRole('img');
+    for (const metric of ['loss', 'rewards/margins', 'rewards/accuracies', 'grad_norm', 'learning_rate']) {
+      const want = new RegExp(`^${metric.replace('/', '\\/')} over ${MAX_STEPS} steps; last: wpo-hb · head24\\.jsonl -?[\\d.e-]+, simpo · head24\\.jsonl -?[\\d.e-]+$`);
+      await expect.poll(async () => (await pictures.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))).filter((n) => want.test(n ?? '')), { timeout: 30_000, message: `the ${metric} chart draws both runs` }).toHaveLength(1);
+    }
+    const settings = page.getByRole('table', { name: 'Settings of the compared runs' });
+    expect(await settings.getByRole('row', { name: /loss_type \(differs\)/ }).innerText()).toMatch(/sigmoid\s+simpo/);
+    expect(await page.getByTestId('pair-diff-summary').innerText()).toMatch(/^Of \d+ pairs both runs trained on/);
+    await shot('runs-compare-light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(300);
+    await shot('runs-compare-dark');
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await page.waitForTimeout(500);
+    await shot('train-done-dark');
+    await page.setViewportSize({ width: 1024, height: 900 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll at 1024 px on Train').toBe(true);
+    await shot('train-done-dark-1024');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    await page.waitForTimeout(300);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scroll at 1024 px on Runs').toBe(true);
+    await shot('runs-compare-light-1024');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // delete the simpo run: its records and its checkpoints leave IndexedDB
+    const simpoId = await page.getByRole('table', { name: /^Runs: 2/ }).getByRole('row', { name: /simpo · head24/ }).getAttribute('data-run-id');
+    const keysOf = (id: string) =>
+      page.evaluate(async (runId) => {
+        const all = async (db: string, store: string): Promise<string[]> =>
+          new Promise((resolve, reject) => {
+            const open = indexedDB.open(db);
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+              const tx = open.result.transaction(store, 'readonly');
+              const req = tx.objectStore(store).getAllKeys();
+              req.onsuccess = () => resolve((req.result as string[]).filter((k) => k.includes(runId)));
+            };
+          });
+        return { ui: await all('prefstudio-ui-runs', 'runs'), checkpoints: await all('prefstudio-runs', 'checkpoints') };
+      }, id);
+    const stored = await keysOf(simpoId!);
+    expect(stored.ui.length).toBeGreaterThan(1);
+    expect(stored.checkpoints.length).toBeGreaterThan(0); // save_steps 2: a checkpoint at the end
+    await page.getByRole('row', { name: /simpo · head24/ }).getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete run', exact: true }).click();
+    await expect.poll(() => page.getByRole('status').innerText(), { timeout: 30_000 }).toMatch(/^Deleted run simpo · head24\.jsonl; [\d.]+ [KM]?B freed\.$/);
+    expect(await keysOf(simpoId!)).toEqual({ ui: [], checkpoints: [] });
+    expect(await page.getByRole('table', { name: /^Runs: 1 kept/ }).count()).toBe(1);
+    await expectNoProblems();
+  });
+});
