@@ -10,9 +10,11 @@
 //      again), a reload: the run is listed on the Runs screen as paused, "Resume" there continues
 //      on the Train screen and the step counter goes on from the checkpoint to the end, with every
 //      step 1…6 in the charts once;
-//   3. a second run with another loss (simpo), both ticked "Compare": every overlaid chart draws
-//      both runs, the settings side by side mark loss_type as differing, the pairs learned by each;
-//      deleting a run frees its records and its checkpoints in IndexedDB;
+//   3. a second run with another loss (simpo), reloaded mid-run without a Pause: listed as
+//      interrupted, "Resume" goes on from its last checkpoint (save_steps 1) to the end; both runs
+//      ticked "Compare": every overlaid chart draws both, the settings side by side mark loss_type
+//      as differing, the pairs learned by each; deleting a run frees its records and its
+//      checkpoints in IndexedDB;
 //   4. light and dark, 1280 and 1024 px without sideways scroll; no console error or CSP violation.
 // Screenshots: e2e/artifacts/train-*.png and runs-*.png (git-ignored).
 // No adapter or no demo is a failure, never a skip.
@@ -219,17 +221,33 @@ describe('Train and Runs screens (chromium)', () => {
     await expectNoProblems();
   });
 
-  it('a second run with another loss: overlaid with the first, settings side by side; delete frees its storage', async () => {
+  it('a second run with another loss, reloaded mid-run and resumed; overlaid with the first; delete frees its storage', async () => {
     // the reload reset the Data screen to the demo set: the same 24 pairs again
     await page.getByRole('link', { name: 'Data', exact: true }).click();
     await page.getByLabel('Choose a preference file…').setInputFiles(join(tmp, 'head24.jsonl'));
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(/^head24\.jsonl · .* · 24 pairs/);
     await page.getByLabel('Loss', { exact: true }).selectOption('preset:simpo');
-    await page.getByLabel(/^max_steps/).fill('2');
+    await page.getByLabel(/^max_steps/).fill('3');
+    await page.getByLabel(/^save_steps/).fill('1');
     await until('Start training to be enabled', async () => button('Start training').isEnabled(), 60_000);
     await button('Start training').click();
-    await until('the simpo run to finish', async () => /simpo · head24\.jsonl/.test(await runStatus()) && /· finished/.test(await runStatus()));
+    // a reload mid-run (no Pause): the run is listed as interrupted and resumes from its last checkpoint
+    await until('step 2 of the simpo run', async () => /simpo · head24\.jsonl/.test(await runStatus()) && (await stepNow()) >= 2);
+    expect(await runStatus()).toMatch(/· running/);
+    await page.reload();
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    const simpoRow = page.getByRole('row', { name: /simpo · head24\.jsonl/ });
+    await expect.poll(async () => (await simpoRow.count()) === 1 && (await simpoRow.innerText()), { timeout: 30_000 }).toMatch(/\d of 3\s+interrupted\s+step \d/);
+    const checkpoint = Math.max(...[...(await simpoRow.innerText()).matchAll(/step (\d+)/g)].map((m) => Number(m[1])));
+    await simpoRow.getByRole('button', { name: 'Resume', exact: true }).click();
+    const seen: number[] = [];
+    await until('the resumed simpo run to finish', async () => {
+      seen.push(await stepNow());
+      return /simpo · head24\.jsonl/.test(await runStatus()) && /· finished/.test(await runStatus());
+    });
+    expect(Math.min(...seen)).toBeGreaterThanOrEqual(checkpoint);
+    expect(await stepNow()).toBe(3);
 
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
     const table = page.getByRole('table', { name: /^Runs: 2 kept in this browser/ });
@@ -282,7 +300,7 @@ describe('Train and Runs screens (chromium)', () => {
       }, id);
     const stored = await keysOf(simpoId!);
     expect(stored.ui.length).toBeGreaterThan(1);
-    expect(stored.checkpoints.length).toBeGreaterThan(0); // save_steps 2: a checkpoint at the end
+    expect(stored.checkpoints.length).toBeGreaterThan(0); // save_steps 1: the newest 2 kept
     await page.getByRole('row', { name: /simpo · head24/ }).getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('button', { name: 'Delete run', exact: true }).click();
     await expect.poll(() => page.getByRole('status').innerText(), { timeout: 30_000 }).toMatch(/^Deleted run simpo · head24\.jsonl; [\d.]+ [KM]?B freed\.$/);
