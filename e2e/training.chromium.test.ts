@@ -262,6 +262,9 @@ describe('training in the engine worker (chromium)', () => {
     expect(evs.filter((ev) => ev.type === 'error')).toEqual([]);
     const runId = (evs[0] as TrainingStartedEvent).runId;
     expect(evs.find((ev) => ev.type === 'trainingLog' && /LoRA r=4/.test(ev.message)), 'the run says it trains an adapter').toBeDefined();
+    // the demo (C 128, FF 512, 4 heads × 32, 2 KV heads, 4 layers): r·(in + out) per module and layer,
+    // q 128→128, k/v 128→64, o 128→128, gate/up 128→512, down 512→128
+    expect((evs[0] as TrainingStartedEvent).adapterParameters).toBe(4 * 4 * (256 + 192 + 192 + 256 + 3 * 640));
     const steps = evs.filter((ev): ev is TrainStepEvent => ev.type === 'trainStep').map((ev) => ev.record);
     expect(steps.map((r) => r.step)).toEqual([1, 2, 3]);
     expect(steps[2].loss).toBeLessThan(steps[0].loss);

@@ -30,7 +30,7 @@ import { EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
 import { encodeCheckpointStream, gpuTensors, type CheckpointInfo, type ExportDtype, type ExportedFile, type StreamedFile } from '../model/export.ts';
 import { FROZEN_16BIT, loadGemma2, type LoadedGemma2 } from '../model/load.ts';
-import { adapterParamCount, createAdapter, disposeAdapter, type LoraAdapter } from '../model/lora.ts';
+import { adapterParamCount, createAdapter, disposeAdapter, targetFeatures, type LoraAdapter } from '../model/lora.ts';
 import { encodePeftAdapter, readAdapterF32 } from '../model/peft.ts';
 import { kvCheckpointStore, latestCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointStore, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import type { KVBackend } from '../store/kv.ts';
@@ -254,6 +254,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     dropped,
     settings: flags as TrainSettings,
     ...(resumed ? { resumedFrom: resumed.step } : {}),
+    ...(lora ? { adapterParameters: cfg.L * lora.targets.reduce((n, t) => n + lora.r * ((f) => f.inF + f.outF)(targetFeatures(cfg, t)), 0) } : {}),
   });
   run.announced = true;
   for (const x of early) log(x.level, x.message);
