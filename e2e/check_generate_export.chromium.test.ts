@@ -6,9 +6,9 @@
 //      check" ends after the current case, and the report says how many did not run.
 //   2. Generate on the demo (no run yet): the base answer streams in (more than one update) and
 //      equals what `prefstudio generate` answers in Node (greedy); a bad sampling setting is named.
-//   3. a one-step LoRA run trained through the studio's own worker (the protocol's startTraining,
-//      sent with the page's sendCommand): Generate answers with both models side by side — the
-//      base (the run's frozen base, adapter off) exactly as before, the trained one streamed.
+//   3. a one-step LoRA run trained on the Train screen (the Data screen's picker takes 8 pairs; the
+//      loss and settings by TRL name): Generate answers with both models side by side — the base
+//      (the run's frozen base, adapter off) exactly as before, the trained one streamed.
 //   4. Export of that run: the TRL recipe shows its loss, learning rate and LoRA settings (parsed
 //      with a YAML parser) and downloads as shown, data.jsonl equals datasetJsonl of the run's file
 //      in Node, the metrics (JSONL and CSV) hold its one step with loss ln 2 (step 1 of LoRA is the
@@ -17,6 +17,9 @@
 //      its dtype and shape and has exactly the size its header says, the untargeted tensors are the
 //      demo's bytes (embedding, norms) and only LoRA-targeted ones changed; the PEFT adapter comes
 //      as two downloads.
+//   5. after a reload the run is listed from IndexedDB (the Runs screen's store): the same recipe and
+//      data.jsonl, the metrics rebuilt from the stored history (the same loss), and Export off with
+//      a note that its weights left the GPU.
 // Screenshots: e2e/artifacts/check-*.png (git-ignored), light and dark. No console error, no CSP
 // violation. No adapter is a failure, never a skip.
 
@@ -38,9 +41,13 @@ const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
 const PROMPT = 'What is 3 times 7?';
 const MAX_NEW = 24;
 /** The run's data: the head of the demo's training set (a short reference pass on SwiftShader). */
-const TRAIN_TEXT = readFileSync(join(repoRoot, 'public/demo/preferences/train.jsonl'), 'utf8').split('\n').slice(0, 8).join('\n');
-const RUN_CONFIG = { loss_type: 'sigmoid', beta: 0.1, learning_rate: 0.02, max_steps: 1, per_device_train_batch_size: 4, use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0, seed: 7 };
+const TRAIN_TEXT = `${readFileSync(join(repoRoot, 'public/demo/preferences/train.jsonl'), 'utf8').split('\n').slice(0, 8).join('\n')}\n`;
+const TRAIN_FILE = 'head8.jsonl';
+/** The run's settings as typed on the Train screen (loss sigmoid, use_peft ticked; the rest by TRL name). */
+const RUN_SETTINGS = { beta: '0.1', learning_rate: '0.02', max_steps: '1', per_device_train_batch_size: '4', lora_r: '4', lora_alpha: '8', lora_dropout: '0', seed: '7' };
 let baseAnswer = '';
+/** What Export showed for the run before the reload. */
+const before = { runId: '', yaml: '', metricsLoss: NaN };
 
 /** `prefstudio generate` on the demo folder in Node (greedy): the answer the studio must give. */
 function cliAnswer(): string {
@@ -92,14 +99,6 @@ async function shots(name: string): Promise<void> {
     await page.screenshot({ path: join(ARTIFACTS, `${name}-${scheme}.png`), fullPage: true });
   }
   await page.emulateMedia({ colorScheme: 'light' });
-}
-
-/**
- * An async function body run in the page with `load(url)`, the page's own modules as the dev
- * server serves them (the instances the studio runs). A string, so Vitest leaves its import() alone.
- */
-function pageScript(body: string): string {
-  return `(async () => { const load = (path) => import(location.origin + path); ${body} })()`;
 }
 
 /** Clicks something that downloads one file; returns the file's text (and checks its name). */
@@ -247,13 +246,19 @@ describe('Check, Generate and Export screens (chromium)', () => {
   });
 
   it('Generate after a one-step LoRA run: base and trained answers side by side', { timeout: 600_000 }, async () => {
-    // train through the studio's worker, as the Train screen would (its events reach every screen)
-    const requestId = await page.evaluate(pageScript(`
-      const demo = (await load('/src/ui/store/index.ts')).getStudioState().models.list.find((m) => m.isDemo);
-      if (!demo) throw new Error('the demo model is not listed');
-      return (await load('/src/ui/engine/useEngine.ts')).sendCommand({ type: 'startTraining', modelId: demo.id, data: { name: 'head.jsonl', bytes: new TextEncoder().encode(${JSON.stringify(TRAIN_TEXT)}) }, config: ${JSON.stringify(RUN_CONFIG)} });
-    `)) as number;
-    expect(requestId).toBeGreaterThan(0);
+    // train on the Train screen, as a user would: the Data screen's picker takes the 8-pair head,
+    // then the loss and the settings by their TRL names, then "Start training"
+    await page.getByRole('link', { name: 'Data', exact: true }).click();
+    await page.getByLabel('Choose a preference file…').setInputFiles({ name: TRAIN_FILE, mimeType: 'application/jsonl', buffer: Buffer.from(TRAIN_TEXT) });
+    await page.getByRole('link', { name: 'Train', exact: true }).click();
+    await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(new RegExp(`^${TRAIN_FILE.replace('.', '\\.')} · .* · 8 pairs`));
+    await page.getByLabel('Loss', { exact: true }).selectOption('loss:sigmoid');
+    await page.getByLabel(/^use_peft/).check();
+    await page.locator('details.settings-more > summary').click();
+    for (const [name, value] of Object.entries(RUN_SETTINGS)) await page.getByLabel(new RegExp(`^${name}`)).fill(value);
+    await expect.poll(() => page.getByRole('button', { name: 'Start training', exact: true }).isEnabled(), { timeout: 120_000 }).toBe(true);
+    await page.getByRole('button', { name: 'Start training', exact: true }).click();
+    await page.getByRole('link', { name: 'Generate', exact: true }).click();
     await expect.poll(() => page.getByTestId('generate-trained-run').innerText(), { timeout: 500_000, interval: 500 }).toMatch(/^Trained model: run-\S+ \(sigmoid, LoRA, 1 of 1 steps\)$/);
 
     await page.getByRole('button', { name: 'Generate', exact: true }).click();
@@ -288,10 +293,12 @@ describe('Check, Generate and Export screens (chromium)', () => {
     const cfg = parseYaml(yamlText) as Record<string, unknown>;
     expect([cfg.loss_type, cfg.learning_rate, cfg.beta, cfg.use_peft, cfg.lora_r, cfg.lora_alpha, cfg.max_steps, cfg.model_name_or_path]).toEqual([['sigmoid'], 0.02, 0.1, true, 4, 8, 1, 'google/gemma-2-2b-it']);
     expect(yamlText).toMatch(/\nlearning_rate: 0\.02\n/);
+    before.runId = runId;
+    before.yaml = yamlText;
     expect(await page.getByTestId('export-recipe-command').innerText()).toBe('trl dpo --config recipe.yaml --num_processes 8');
     expect((await downloadText(() => page.getByRole('button', { name: 'Download recipe.yaml' }).click(), 'recipe.yaml')).trimEnd()).toBe(yamlText.trimEnd());
     expect(await downloadText(() => page.getByRole('button', { name: 'Download README.md' }).click(), 'README.md')).toMatch(/trl dpo --config recipe\.yaml --num_processes 8/);
-    const want = datasetJsonl(await loadDataset('head.jsonl', new TextEncoder().encode(TRAIN_TEXT)));
+    const want = datasetJsonl(await loadDataset(TRAIN_FILE, new TextEncoder().encode(TRAIN_TEXT)));
     expect(await page.getByTestId('export-data').innerText()).toBe(`data.jsonl: ${want.rows} pairs in TRL's ${want.form} form.`);
     expect(await downloadText(() => page.getByRole('button', { name: 'Download data.jsonl' }).click(), 'data.jsonl')).toBe(want.text);
 
@@ -300,6 +307,7 @@ describe('Check, Generate and Export screens (chromium)', () => {
     const records = jsonl.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.map((r) => r.step)).toEqual([1]);
     expect(Math.abs((records[0].loss as number) - Math.LN2)).toBeLessThan(1e-5);
+    before.metricsLoss = records[0].loss as number;
     expect(Array.isArray(records[0].pairs) && (records[0].pairs as unknown[]).length).toBe(4);
     const csv = (await downloadText(() => page.getByRole('button', { name: 'Download metrics.csv' }).click(), `${runId}-metrics.csv`)).split('\r\n');
     const header = csv[0].split(',');
@@ -350,5 +358,29 @@ describe('Check, Generate and Export screens (chromium)', () => {
     expect(ah.tensors.every((t) => t.dtype === 'F32' && /lora_[AB]\.weight$/.test(t.name))).toBe(true);
     expect(await page.getByTestId('export-weights-status').innerText()).toMatch(/^2 files, [\d.]+ KB, downloaded\.$/);
     await expectNoProblems('the Export screen');
+  });
+
+  it('Export after a reload: the stored run\'s metrics, recipe and data; its weights are gone from the GPU', { timeout: 120_000 }, async () => {
+    await page.reload();
+    await page.getByRole('heading', { name: 'Export', level: 2 }).waitFor();
+    const run = page.getByRole('combobox', { name: 'Run' });
+    await expect.poll(() => run.inputValue(), { timeout: 30_000 }).toBe(before.runId);
+    expect(await run.locator('option:checked').innerText()).toMatch(/ · 1 of 1 steps \(done\)$/);
+    expect(await page.getByTestId('export-weights-note').innerText()).toMatch(/^This run's weights are no longer on the GPU/);
+    expect(await page.getByRole('button', { name: 'Export', exact: true }).isDisabled()).toBe(true);
+    // the same recipe and data from the stored settings and file
+    await page.getByTestId('export-recipe-yaml').waitFor();
+    expect(await page.getByTestId('export-recipe-yaml').innerText()).toBe(before.yaml);
+    const want = datasetJsonl(await loadDataset(TRAIN_FILE, new TextEncoder().encode(TRAIN_TEXT)));
+    expect(await downloadText(() => page.getByRole('button', { name: 'Download data.jsonl' }).click(), 'data.jsonl')).toBe(want.text);
+    // metrics from the stored history: TRL's logged values (the same loss) and the studio's per-pair values
+    await expect.poll(() => page.getByTestId('export-metrics').getAttribute('data-steps'), { timeout: 30_000 }).toBe('1');
+    expect(await page.getByTestId('export-metrics').innerText()).toMatch(/1 optimizer step from the run's stored history/);
+    const jsonl = await downloadText(() => page.getByRole('button', { name: 'Download metrics.jsonl' }).click(), `${before.runId}-metrics.jsonl`);
+    const records = jsonl.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => [r.step, r.loss])).toEqual([[1, before.metricsLoss]]);
+    expect((records[0].pairs as { row: number }[]).map((p) => typeof p.row)).toEqual(['number', 'number', 'number', 'number']);
+    await shots('export-stored');
+    await expectNoProblems('the Export screen after a reload');
   });
 });

@@ -1,4 +1,6 @@
-// The Export screen's bridge: which runs can be exported and what each offers, the weights export
+// The Export screen's bridge: which runs can be exported and what each offers — the run whose
+// weights the worker holds (heldRun.ts) and every run the studio stores (the Runs screen's, in
+// IndexedDB: training.ts runCommands, whose history and data file survive a reload) — the weights export
 // (the worker's exportModel, saved into a folder picked first — the picker needs the click's
 // gesture — or as downloads), the run's step records for the metrics files, and its TRL recipe
 // (engine/train/recipe.ts trlRecipe + datasetJsonl on the run's data file). useEngine.ts hands
@@ -12,7 +14,11 @@ import { download, pickFolder, writeToFolder, type FileToSave } from '../feature
 import type { MetricRecord } from '../features/export/metrics.ts';
 import { getStudioState } from '../store/index.ts';
 import { exportActions } from '../store/slices/export/actions.ts';
+import type { HeldRunView } from '../store/slices/heldRun/initialState.ts';
+import type { RunView } from '../store/slices/runs/initialState.ts';
 import { heldRunData, heldRunRecords } from './heldRun.ts';
+import { METRIC_KEYS, PAIR_KEYS, type RunSeries } from './series.ts';
+import { runCommands } from './training.ts';
 import { sendCommand } from './useEngine.ts';
 
 /** A run as the Export screen offers it. */
@@ -26,18 +32,39 @@ export interface ExportRun {
   lora: boolean;
   steps: number;
   totalSteps: number;
-  state: 'running' | 'done' | 'stopped' | 'failed';
+  /** The held run's state, or 'stored': a run of an earlier page, whose weights are gone. */
+  state: 'running' | 'done' | 'stopped' | 'failed' | 'stored';
   /** The worker holds its weights (finished or stopped, not freed): they can be exported. */
   weightsHeld: boolean;
 }
 
-/** The runs the Export screen lists: the one whose weights the worker holds. */
+/** The runs the Export screen lists: the one whose weights the worker holds, then the stored ones (newest first). */
 export function exportRuns(): ExportRun[] {
-  const held = getStudioState().heldRun.run;
-  if (!held) return [];
-  const weightsHeld = held.state === 'done' || held.state === 'stopped';
-  const loss = String(held.settings.preset ?? held.settings.loss_type ?? 'run');
-  return [{ id: held.runId, label: `${held.runId} · ${loss}${held.lora ? ' · LoRA' : ''} · ${held.step} of ${held.totalSteps} steps (${held.state === 'running' ? 'training' : held.state})`, modelId: held.modelId, settings: held.settings, lora: held.lora, steps: held.step, totalSteps: held.totalSteps, state: held.state, weightsHeld }];
+  const st = getStudioState();
+  const held = st.heldRun.run;
+  const stored = st.runs.list;
+  const out = held ? [fromHeld(held, stored.find((r) => r.id === held.runId))] : [];
+  for (const r of stored) if (r.id !== held?.runId) out.push(fromStored(r));
+  return out;
+}
+
+function fromHeld(held: HeldRunView, stored: RunView | undefined): ExportRun {
+  const name = stored?.name ?? `${held.runId} · ${String(held.settings.preset ?? held.settings.loss_type ?? 'run')}${held.lora ? ' · LoRA' : ''}`;
+  return {
+    id: held.runId,
+    label: `${name} · ${held.step} of ${held.totalSteps} steps (${held.state === 'running' ? 'training' : held.state}; weights on the GPU)`,
+    modelId: held.modelId,
+    settings: held.settings,
+    lora: held.lora,
+    steps: held.step,
+    totalSteps: held.totalSteps,
+    state: held.state,
+    weightsHeld: held.state === 'done' || held.state === 'stopped',
+  };
+}
+
+function fromStored(r: RunView): ExportRun {
+  return { id: r.id, label: `${r.name} · ${r.step} of ${r.totalSteps} steps (${r.status})`, modelId: r.modelId, settings: r.settings, lora: r.settings.use_peft === true, steps: r.step, totalSteps: r.totalSteps, state: 'stored', weightsHeld: false };
 }
 
 /** The run the screen shows: the one chosen, else the first listed. */
@@ -122,17 +149,48 @@ async function save(runId: string, kind: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // metrics and recipe
 
-/** The run's step records, as `prefstudio train` writes them to metrics.jsonl. */
-export function runRecords(runId: string): readonly MetricRecord[] {
-  return heldRunRecords(runId) as unknown as readonly MetricRecord[]; // plain objects: every StepRecord field by name
+/** Where a run's step records come from: this page's trainStep events, or the stored history. */
+export type RecordsSource = 'events' | 'stored' | null;
+
+/**
+ * The run's step records: the StepRecords this page received (exactly the metrics.jsonl lines of
+ * `prefstudio train`) when it saw the run from step 1, else rebuilt from the stored history (TRL's
+ * logged metrics and the per-pair values the studio keeps; loadRecords() reads it first).
+ */
+export function runRecords(runId: string): { records: readonly MetricRecord[]; source: RecordsSource } {
+  const seen = heldRunRecords(runId);
+  if (seen.length > 0 && seen[0].step === 1) return { records: seen as unknown as readonly MetricRecord[], source: 'events' }; // plain objects: every StepRecord field by name
+  const series = runCommands.series(runId);
+  if (series && series.length > 0) return { records: recordsFromSeries(series), source: 'stored' };
+  return { records: seen as unknown as readonly MetricRecord[], source: seen.length ? 'events' : null };
 }
 
-/** The run's data file (null: not known to this page). */
+/** Reads a stored run's history (once; the runs slice's seriesTick moves when it arrives). */
+export function loadRecords(runId: string): void {
+  if (getStudioState().runs.list.some((r) => r.id === runId)) void runCommands.loadSeries(runId);
+}
+
+/** TRL's logged names among the history's columns (step_ms and tokens_per_s are the page's own). */
+const LOGGED_KEYS = METRIC_KEYS.filter((k) => k !== 'step_ms' && k !== 'tokens_per_s');
+
+function recordsFromSeries(s: RunSeries): MetricRecord[] {
+  const steps = s.steps();
+  const cols = LOGGED_KEYS.map((k) => [k, s.column(k)] as const);
+  return Array.from(steps, (step, i) => {
+    const rec: MetricRecord = { step };
+    for (const [k, c] of cols) if (!Number.isNaN(c[i])) rec[k] = c[i];
+    const { rows, values } = s.stepPairs(i);
+    rec.pairs = Array.from(rows, (row, b) => ({ row, ...Object.fromEntries(PAIR_KEYS.map((k, j) => [k, values[b * PAIR_KEYS.length + j]])) }));
+    return rec;
+  });
+}
+
+/** The run's data file (null: not known to this page or stored). */
 async function runData(runId: string): Promise<{ name: string; bytes: Uint8Array } | null> {
   const d = heldRunData(runId);
-  if (!d) return null;
   if (d instanceof File) return { name: d.name, bytes: new Uint8Array(await d.arrayBuffer()) };
-  return { name: d.name, bytes: d.bytes };
+  if (d) return { name: d.name, bytes: d.bytes };
+  return (await runCommands.data(runId)) ?? null;
 }
 
 export interface RecipeView {
@@ -155,7 +213,7 @@ export async function recipeFor(run: ExportRun, model: string, numProcesses: num
   }
   try {
     const d = await runData(run.id);
-    if (!d) out.dataProblem = 'The preference file of this run is not known to this page (it was started before the page was loaded).';
+    if (!d) out.dataProblem = 'The preference file of this run is not stored in this browser.';
     else out.data = datasetJsonl(await loadDataset(d.name, d.bytes));
   } catch (e) {
     out.dataProblem = e instanceof Error ? e.message : String(e);

@@ -4,7 +4,8 @@
 // and data.jsonl). State: the export and heldRun slices; work: src/ui/engine/exports.ts.
 
 import { useEffect, useState } from 'react';
-import { chosenRun, exportCommands, exportRuns, lastExportedFiles, recipeFor, runRecords, type ExportRun, type RecipeView } from '../../engine/exports.ts';
+import { chosenRun, exportCommands, exportRuns, lastExportedFiles, loadRecords, recipeFor, runRecords, type ExportRun, type RecipeView } from '../../engine/exports.ts';
+import { useRunsLoaded } from '../../engine/training.ts';
 import { fmtBytes } from '../../shared/format.ts';
 import { Screen } from '../../shell/Screen.tsx';
 import { useStudioStore } from '../../store/index.ts';
@@ -12,14 +13,18 @@ import { exportActions } from '../../store/slices/export/actions.ts';
 import type { ExportDtype } from '../../store/slices/export/initialState.ts';
 import { exportSelectors } from '../../store/slices/export/selectors.ts';
 import { heldRunSelectors } from '../../store/slices/heldRun/selectors.ts';
+import { runsSelectors } from '../../store/slices/runs/selectors.ts';
 import { canSaveToFolder, download, textBlob } from './files.ts';
 import { metricColumns, metricsCsv, metricsJsonl } from './metrics.ts';
 import './export.css';
 
 export function ExportScreen() {
+  useRunsLoaded(); // the stored runs, after a reload too
   useStudioStore(heldRunSelectors.run); // the runs offered follow the worker's
   useStudioStore(heldRunSelectors.records);
   useStudioStore(exportSelectors.runId);
+  useStudioStore(runsSelectors.list); // and the stored ones
+  useStudioStore(runsSelectors.seriesTick);
   const run = chosenRun();
   return (
     <Screen id="export">
@@ -94,7 +99,7 @@ function WeightsPanel({ run }: { run: ExportRun }) {
         <p className="note" data-testid="export-weights-note">
           {run.state === 'running'
             ? 'This run is still training: its weights can be exported once it finishes, or after you pause or stop it.'
-            : "This run's weights are no longer on the GPU (the studio keeps the last run's until the next one starts or the page reloads)."}
+            : "This run's weights are no longer on the GPU: the studio keeps the last run's until the next run starts or the page reloads. A paused run resumes from its checkpoint (Runs screen); export it when it pauses or finishes."}
         </p>
       )}
       <div className="export-options">
@@ -161,7 +166,8 @@ function WeightsPanel({ run }: { run: ExportRun }) {
 const effectiveKindLabel = (k: string): string => (k === 'adapter' ? 'PEFT adapter' : 'Full model');
 
 function MetricsPanel({ run }: { run: ExportRun }) {
-  const records = runRecords(run.id);
+  useEffect(() => loadRecords(run.id), [run.id]);
+  const { records, source } = runRecords(run.id);
   const cols = metricColumns(records);
   return (
     <section className="card" aria-labelledby="export-metrics-heading" data-testid="export-metrics" data-steps={records.length}>
@@ -169,7 +175,8 @@ function MetricsPanel({ run }: { run: ExportRun }) {
       {records.length ? (
         <>
           <p>
-            {records.length} optimizer step{records.length === 1 ? '' : 's'}, as <code>prefstudio train</code> writes them: TRL's logged names, one row per step in the CSV ({cols.length} columns); the JSONL adds every pair's values.
+            {records.length} optimizer step{records.length === 1 ? '' : 's'}
+            {source === 'events' ? <>, as <code>prefstudio train</code> writes them</> : ' from the run\'s stored history'}: TRL's logged names, one row per step in the CSV ({cols.length} columns); the JSONL adds every pair's values.
           </p>
           <div className="export-buttons">
             <button type="button" onClick={() => download(`${run.id}-metrics.csv`, textBlob(metricsCsv(records), 'text/csv'))}>Download metrics.csv</button>
@@ -177,7 +184,7 @@ function MetricsPanel({ run }: { run: ExportRun }) {
           </div>
         </>
       ) : (
-        <p className="muted">No step recorded yet{run.steps > 0 ? ' by this page' : ''}.</p>
+        <p className="muted">No step recorded yet.</p>
       )}
     </section>
   );
