@@ -6,7 +6,9 @@
 // adapter), storage (the browser's storage estimate and persistence), models (the weight store's
 // models and adapters, the running import, unfinished imports), data (the preference set the Data
 // screen shows and the Train screen sends), train (the Train screen's settings and the run it shows),
-// runs (every stored run, and which are compared).
+// runs (every stored run, and which are compared), check (the self-check's cases and outcomes),
+// heldRun (the run whose weights the engine worker holds), generate (the prompt, sampling settings
+// and the two answers), export (the Export screen's choices and the weights export under way).
 // Nothing here is persisted: the model list comes from the weight store (IndexedDB, owned by the
 // engine worker) on every start, the screen from the URL's hash, and weights never pass through
 // this store.
