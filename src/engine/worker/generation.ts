@@ -100,6 +100,10 @@ export async function generateAnswers(cmd: GenerateCommand, reply: Reply, deps: 
     if (trained && !state.stop) await answer('trained', trained.dims, trained.params);
   } finally {
     running = null;
+    if (releaseAfterRun) {
+      releaseAfterRun = false;
+      releaseGenerationModel();
+    }
   }
 }
 
@@ -107,6 +111,21 @@ export async function generateAnswers(cmd: GenerateCommand, reply: Reply, deps: 
 export function cancelGenerate(): void {
   if (running) running.stop = true;
 }
+
+/**
+ * Frees the base model kept for the next prompt (a training run starting needs the GPU memory).
+ * A generation in progress keeps its model until it ends: it is freed then.
+ */
+export function releaseGenerationModel(): void {
+  if (running) {
+    running.stop = true;
+    releaseAfterRun = true;
+    return;
+  }
+  base?.model.dispose();
+  base = null;
+}
+let releaseAfterRun = false;
 
 /** The stored model's weights for generation, loaded once per model (the previous one freed). */
 async function baseModel(deps: RunDeps, modelId: string, reply: Reply): Promise<LoadedGemma2> {

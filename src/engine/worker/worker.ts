@@ -8,7 +8,7 @@
 
 import { EngineError } from '../errors.ts';
 import { cancelCheck, runCheck } from './check.ts';
-import { cancelGenerate, generateAnswers } from './generation.ts';
+import { cancelGenerate, generateAnswers, releaseGenerationModel } from './generation.ts';
 import { getEngine } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
@@ -58,6 +58,7 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
     case 'deleteModel':
       return deleteModel(cmd.modelId, reply);
     case 'startTraining':
+      releaseGenerationModel(); // the base kept for generation makes room for the run
       return startTraining(cmd, reply, runDeps);
     case 'stopTraining':
       return stopTraining(cmd.runId);
