@@ -8,7 +8,7 @@ import { defaultChunkSize, defaultSliceSize } from '../ops/logprobs.ts';
 import { sizeClass } from '../pool.ts';
 import { parseGemma2Config } from './config.ts';
 import { LORA_TARGETS, targetFeatures } from './lora.ts';
-import { activationFloatsPerTokenLayer, CATEGORIES, fits, headSlices, planMemory } from './planner.ts';
+import { activationFloatsPerTokenLayer, CATEGORIES, fits, headSlices, planMemory, type PlanOptions } from './planner.ts';
 
 const cfgOf = (name: string) => parseGemma2Config(JSON.parse(readFileSync(join(import.meta.dirname, '../../../e2e/fixtures/configs', `${name}.config.json`), 'utf8')), name);
 const GiB = 2 ** 30;
@@ -74,7 +74,7 @@ describe('planMemory', () => {
   });
 
   it('gemma-2-2b-it, LoRA r 16 on q/k/v/o/gate/up/down, 1 pair, T 1024, bf16 base, gradient checkpointing: at most 8 GiB (the README figure)', () => {
-    const opts = { mode: 'lora', B: 2, T: 1024, weights16: true, lora: { r: 16, targets: [...LORA_TARGETS], dropout: 0.05 } } as const;
+    const opts: PlanOptions = { mode: 'lora', B: 2, T: 1024, weights16: true, lora: { r: 16, targets: [...LORA_TARGETS], dropout: 0.05 } };
     const ckpt = planMemory(cfg, { ...opts, gradientCheckpointing: true });
     const plain = planMemory(cfg, opts);
     expect(ckpt.total).toBeLessThanOrEqual(8 * GiB);
