@@ -140,6 +140,11 @@ describe('resume = an uninterrupted run, bit for bit (tiny checkpoint)', () => {
     const otherRef = Float32Array.from(state.reference!, (x, i) => (i === 5 ? x + 1 : x));
     await refuse({ opened, examples, opts }, otherRef, /the reference log-prob of dataset row 2 \(rejected\) is .* here, .* in the checkpoint/);
     await refuse({ opened, examples, opts, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], useRslora: false } }, state.reference, /the checkpoint's LoRA settings are null, this run's \{"r":2/);
+    // --gradient_checkpointing changes how a step is computed, not its numbers: a resume may turn it on
+    const c = await start({ opened, examples, opts: { ...opts, gradientCheckpointing: true } }, state.reference ?? undefined);
+    await c.t.restoreState(state);
+    expect(c.t.step).toBe(1);
+    stop(c);
   });
 });
 

@@ -177,6 +177,7 @@ function settingDiffs(then: TrainOptions, now: TrainOptions): string[] {
   const out: string[] = [];
   const cmp = (a: Record<string, unknown>, b: Record<string, unknown>, nested: boolean): void => {
     for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+      if (FREE_TO_CHANGE.has(k) && !nested) continue;
       if (k === 'loss' && !nested) {
         cmp((a.loss ?? {}) as Record<string, unknown>, (b.loss ?? {}) as Record<string, unknown>, true);
         continue;
@@ -188,6 +189,12 @@ function settingDiffs(then: TrainOptions, now: TrainOptions): string[] {
   cmp(then as unknown as Record<string, unknown>, now as unknown as Record<string, unknown>, false);
   return out;
 }
+
+/**
+ * Settings a resumed run may change: they change how a step is computed, never its numbers
+ * (activation recomputation gives the same gradients bit for bit, recompute.ts).
+ */
+const FREE_TO_CHANGE = new Set(['gradientCheckpointing']);
 
 /** TRL's flag name of a TrainOptions / LossConfig field (their comments list them). */
 function flagName(field: string): string {
