@@ -44,7 +44,7 @@
 // z'_{y_t}; grad_chunk takes chunks inside one part and compares labels with row0 + local index.
 // A whole table is the single part [0, V).
 // 16-bit E (a frozen bf16/f16 table): E is the tile GEMM's B operand (binding 1), declared with its
-// loads b_at / b_vec4 by the matmul_b_*_common.wgsl include that index.ts prepends for E's storage
+// loads b_at / b_quad by the matmul_b_*_common.wgsl include that index.ts prepends for E's storage
 // type; the loads widen to f32 and everything after them is f32.
 // NOTE: exp(2(z−m)) is computed as exp(z−m)²: one exp per logit. The tiny terms underflow
 // either way; the max term is exactly 1, so Σ ≥ 1 and the logs are finite.
@@ -68,13 +68,13 @@ fn capped(z: f32, cap: f32) -> f32 {
 
 // ---------------------------------------------------------------- shared GEMM tile
 // h [T, C] is bound as a vec4 array (scalar element i is h[i >> 2][i & 3]) at binding 0, E [V, C]
-// at binding 1 by the matmul_b_*_common.wgsl include (E_at, E_vec4 below), in every entry point
+// at binding 1 by the matmul_b_*_common.wgsl include (E_at, E_quad below), in every entry point
 // that uses the tile.
 @group(0) @binding(0) var<storage, read> h: array<vec4<f32>>;
 
 fn h_at(i: u32) -> f32 { return h[i >> 2u][i & 3u]; }
 fn E_at(i: u32) -> f32 { return b_at(i); }
-fn E_vec4(i: u32) -> vec4<f32> { return b_vec4(i); }  // i % 4 == 0 (VEC: C % 4 == 0)
+fn E_quad(q: u32) -> vec4<f32> { return b_quad(q); }  // elements 4q .. 4q+3 (VEC: C % 4 == 0)
 
 // Stages h[row0 .. row0+BM, k0 .. k0+BK] and E[col0 .. col0+BN, k0 .. k0+BK] into smem, K-major;
 // rows ≥ T, vocabulary rows ≥ colEnd and k ≥ C read as 0.
@@ -87,7 +87,7 @@ fn load_tiles(lid: u32, row0: u32, T: u32, col0: u32, colEnd: u32, C: u32, k0: u
     var av = vec4<f32>(0.0);
     var bv = vec4<f32>(0.0);
     if (row0 + r < T && k < C) { av = h[((row0 + r) * C + k) >> 2u]; }
-    if (col0 + r < colEnd && k < C) { bv = E_vec4((col0 + r) * C + k); }
+    if (col0 + r < colEnd && k < C) { bv = E_quad(((col0 + r) * C + k) >> 2u); }
     for (var i = 0u; i < 4u; i++) {
       smem[(kq + i) * BM + r] = av[i];
       smem[B_OFF + (kq + i) * BN + r] = bv[i];

@@ -9,4 +9,4 @@ enable f16;
 
 fn b_at(i: u32) -> f32 { return f32(b_buf[i >> 2u][i & 3u]); }
 
-fn b_vec4(i: u32) -> vec4<f32> { return vec4<f32>(b_buf[i >> 2u]); }
+fn b_quad(q: u32) -> vec4<f32> { return vec4<f32>(b_buf[q]); }

@@ -7,7 +7,7 @@
 
 fn b_at(i: u32) -> f32 { return unpack2x16float(b_buf[i >> 2u][(i >> 1u) & 1u])[i & 1u]; }
 
-fn b_vec4(i: u32) -> vec4<f32> {
-  let q = b_buf[i >> 2u];
-  return vec4<f32>(unpack2x16float(q.x), unpack2x16float(q.y));
+fn b_quad(q: u32) -> vec4<f32> {
+  let w = b_buf[q];
+  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
 }

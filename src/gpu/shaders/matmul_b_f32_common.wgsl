@@ -3,13 +3,15 @@
 // reading a B operand: the matmul_*.wgsl kernels (B), logprobs.wgsl (the tied embedding E) and
 // embedding.wgsl (the table). The op picks one per dispatch from the tensor's dtype (Dispatch.variant),
 // so the storage type is a compile-time choice: no branch in any inner loop.
-// Each include declares the binding and two loads, element i of B's storage (row-major, offsets
-// included), widened to f32:
-//   b_at(i)    one element, any i
-//   b_vec4(i)  elements i .. i+3, i % 4 == 0 (callers guarantee it: VEC_B / VEC overrides)
+// Each include declares the binding and two loads of B's storage (row-major, offsets included),
+// widened to f32:
+//   b_at(i)    element i, any i
+//   b_quad(q)  elements 4q .. 4q+3 (an aligned vec4: callers use it only when VEC_B / VEC allow),
+//              indexed like a vec4<f32> array so the f32 kernels compute exactly the addresses they
+//              always did
 
 @group(0) @binding(1) var<storage, read> b_buf: array<vec4<f32>>;
 
 fn b_at(i: u32) -> f32 { return b_buf[i >> 2u][i & 3u]; }
 
-fn b_vec4(i: u32) -> vec4<f32> { return b_buf[i >> 2u]; }
+fn b_quad(q: u32) -> vec4<f32> { return b_buf[q]; }

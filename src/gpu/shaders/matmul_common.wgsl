@@ -6,7 +6,7 @@
 // A is bound as a vec4 array so kernels can use vec4 loads (scalar element i is a[i >> 2][i & 3]).
 // B (binding 1) comes from one of the matmul_b_*_common.wgsl includes, prepended before this file by
 // index.ts for the B operand's storage type (f32, bf16, f16): kernels read it only through
-// b_at(i) / b_vec4(i), widened to f32. A and out are always f32; products accumulate in f32.
+// b_at(i) / b_quad(q), widened to f32. A and out are always f32; products accumulate in f32.
 // The output is a scalar array and every element has exactly one writer.
 
 struct Params {
@@ -21,7 +21,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-// binding 1: B, declared by the matmul_b_*_common.wgsl include (b_at, b_vec4)
+// binding 1: B, declared by the matmul_b_*_common.wgsl include (b_at, b_quad)
 // NOTE: out is a scalar array: a store to one lane of a vec4 may be lowered as a read-modify-write
 // of the whole vector (WGSL memory model), which would race with the neighbour writing the next lane.
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;

@@ -10,7 +10,7 @@
 // Columns: workgroup x takes column groups x, x + nwg.x, … (4 columns each), so N may exceed
 // 4 × 65535 (vocabularies above 262,140) with the grid capped at the per-dimension limit.
 // Params, bindings, layouts, elem_a/elem_b/store_out: matmul_common.wgsl (prepended);
-// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
+// B is read through b_at/b_quad of the matmul_b_*_common.wgsl include for its storage type.
 enable subgroups;
 
 var<workgroup> slots: array<vec4<f32>, 64>;

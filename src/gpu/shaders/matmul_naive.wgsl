@@ -1,7 +1,7 @@
 // matmul_naive.wgsl — out[b] = alpha·op(A[b])·op(B[b]) (+ out[b] if accumulate), one output per
 // invocation. The on-device oracle for the faster variants (kernels.md §11 "gemm_ref"); never
 // selected for speed. Params, bindings and layouts: matmul_common.wgsl (prepended);
-// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
+// B is read through b_at/b_quad of the matmul_b_*_common.wgsl include for its storage type.
 
 
 

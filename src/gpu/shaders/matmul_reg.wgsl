@@ -6,7 +6,7 @@
 // Arithmetic per load is the lever on SIMD CPU adapters (lavapipe, SwiftShader) and on GPUs with
 // weak shared memory; matmul_tiled.wgsl is the shared-memory kernel for discrete GPUs.
 // Params, bindings, layouts and elem_a/elem_b/store_out: matmul_common.wgsl (prepended);
-// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
+// B is read through b_at/b_quad of the matmul_b_*_common.wgsl include for its storage type.
 
 override VEC_A: bool = false;   // A's contiguous dim (K, or M if TRANS_A), offA, strideA % 4 == 0
 override VEC_B: bool = false;   // B's contiguous dim (N, or K if TRANS_B), offB, strideB % 4 == 0
@@ -22,7 +22,7 @@ fn vec_a(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec
 
 fn vec_b(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> vec4<f32> {
   if (outer >= outerDim || inner >= innerDim) { return vec4<f32>(0.0); }
-  return b_vec4(base + outer * innerDim + inner);
+  return b_quad((base + outer * innerDim + inner) >> 2u);
 }
 
 // Rows r0..r0+3 of op(A), columns k..k+3: result[i] = op(A)[r0 + i, k..k+3].

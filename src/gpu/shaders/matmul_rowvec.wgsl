@@ -6,7 +6,7 @@
 // With VEC_A/VEC_B (the host sets them when K, the offsets and strides are multiples of 4) the x·Wᵀ
 // layout (A rows and B = W rows contiguous along k) reads vec4s along k: 5 loads per 16 FMAs.
 // Params, bindings, layouts, elem_a/elem_b/store_out: matmul_common.wgsl (prepended);
-// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
+// B is read through b_at/b_quad of the matmul_b_*_common.wgsl include for its storage type.
 
 override VEC_A: bool = false;
 override VEC_B: bool = false;
@@ -24,15 +24,13 @@ fn matmul_rowvec(@builtin(global_invocation_id) gid: vec3<u32>) {
     // out[m, n0 + j] = Σ_k A[m, k]·W[n0 + j, k], four k at a time.
     let rowA = (baseA + m * params.K) >> 2u;
     let K4 = params.K >> 2u;
-    let rowB = baseB + n0 * params.K;  // element index of W[n0, 0]; W[n0 + j, k] is rowB + j·K + k
     for (var k4 = 0u; k4 < K4; k4++) {
       let x = a[rowA + k4];
-      let k = 4u * k4;
       acc += vec4<f32>(
-        dot(x, b_vec4(rowB + k)),
-        dot(x, b_vec4(rowB + params.K + k)),
-        dot(x, b_vec4(rowB + 2u * params.K + k)),
-        dot(x, b_vec4(rowB + 3u * params.K + k)));
+        dot(x, b_quad(((baseB + n0 * params.K) >> 2u) + k4)),
+        dot(x, b_quad(((baseB + (n0 + 1u) * params.K) >> 2u) + k4)),
+        dot(x, b_quad(((baseB + (n0 + 2u) * params.K) >> 2u) + k4)),
+        dot(x, b_quad(((baseB + (n0 + 3u) * params.K) >> 2u) + k4)));
     }
     let o = params.offOut + z * params.strideOut + m * params.N + n0;
     for (var j = 0u; j < 4u; j++) { store_out(o + j, acc[j]); }

@@ -10,7 +10,7 @@
 // NOTE: CPU adapters run this slower than matmul_reg (barriers are coroutine switches there,
 // kernels.md §10); it is kept and tested because it is what wins on real GPUs.
 // Params, bindings, layouts and store_out: matmul_common.wgsl (prepended);
-// B is read through b_at/b_vec4 of the matmul_b_*_common.wgsl include for its storage type.
+// B is read through b_at/b_quad of the matmul_b_*_common.wgsl include for its storage type.
 
 override VEC_A: bool = false;
 override VEC_B: bool = false;
@@ -45,7 +45,7 @@ fn load4_b(base: u32, outer: u32, inner: u32, outerDim: u32, innerDim: u32) -> v
   let i = base + outer * innerDim + inner;
   if (VEC_B) {
     if (inner >= innerDim) { return vec4<f32>(0.0); }
-    return b_vec4(i);
+    return b_quad(i >> 2u);
   }
   var v = vec4<f32>(0.0);
   for (var c = 0u; c < 4u; c++) { if (inner + c < innerDim) { v[c] = b_at(i + c); } }
