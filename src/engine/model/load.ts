@@ -344,7 +344,6 @@ export async function loadTensors(e: Engine, source: WeightSource, opts: LoadOpt
         const dests = planDests(t, keep, limit);
         up = uploads[piece.tensor] = { t, dests, limit, widen: !keep && t.dtype !== 'F32', left: dests.length };
       }
-      e.flush(); // commands already encoded (a toF32 reading a freed stage buffer) run before these writes land
       writePiece(e, up, offset, bytes);
       for (const d of up.dests) {
         // A part whose bytes are all in is widened now, so at most one 16-bit part of a split
@@ -430,7 +429,8 @@ function writePiece(e: Engine, up: Upload, offset: number, bytes: Uint8Array): v
     const a = Math.max(offset, d.start);
     const b = Math.min(end, d.end);
     if (a >= b) continue;
-    d.stage ??= e.empty(d.shape, GPU_DTYPE[up.t.dtype]!, d.label);
+    // emptyForHost: never a buffer an encoded, unsubmitted command (a toF32 of a freed stage) still reads.
+    d.stage ??= e.emptyForHost(d.shape, GPU_DTYPE[up.t.dtype]!, d.label);
     // a is 4-aligned (pieces and parts start at multiples of 4); so is b - a except at the
     // tensor's end, whose last 1–3 bytes are written as one zero-padded word (the buffer is
     // rounded up to 4 bytes). writeBuffer copies at the call: no CPU copy of the piece.
