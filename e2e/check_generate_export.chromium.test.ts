@@ -24,20 +24,19 @@
 // violation. No adapter is a failure, never a skip.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Download, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadDataset } from '../src/engine/data/dataset.ts';
 import { parseSafetensorsHeader, tensorBytes, type SafetensorsHeader } from '../src/engine/model/safetensors.ts';
 import { datasetJsonl } from '../src/engine/train/recipe.ts';
 import { CHECK_MODULES, checkCases } from '../src/engine/check/suite.ts';
-import { forwardConsole, launchChromium, repoRoot, startVite } from './gpu/browser/launch.ts';
+import { repoRoot } from './gpu/browser/launch.ts';
+import { useStudioPage } from './gpu/browser/studio_page.ts';
 
-const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
 const PROMPT = 'What is 3 times 7?';
 const MAX_NEW = 24;
 /** The run's data: the head of the demo's training set (a short reference pass on SwiftShader). */
@@ -60,46 +59,21 @@ function cliAnswer(): string {
   return out.replace(/\n$/, '');
 }
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: Browser | undefined;
-let context: BrowserContext;
-let page: Page;
-const problems: string[] = [];
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  vite = await startVite();
-  browser = await launchChromium();
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
-  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: vite.url });
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
-    // No one can click a native folder picker in a headless test: answer it with the origin-private
-    // file system, which has the same FileSystemDirectoryHandle API.
+const studio = useStudioPage({
+  tag: 'studio',
+  permissions: ['clipboard-read', 'clipboard-write'],
+  // No one can click a native folder picker in a headless test: answer it with the origin-private
+  // file system, which has the same FileSystemDirectoryHandle API.
+  initScript: () => {
     (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () => navigator.storage.getDirectory();
-  });
-  page = await context.newPage();
-  forwardConsole(page, 'studio');
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  },
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
+let page: Page;
+beforeAll(() => {
+  page = studio.page;
 });
-
-/** Full-page screenshots from the top, light and dark. */
-async function shots(name: string): Promise<void> {
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: scheme });
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${scheme}.png`), fullPage: true });
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-}
+/** Full-page screenshots from the top, light and dark; the no-problems check (console, CSP). */
+const { shots, expectNoProblems } = studio;
 
 /** Clicks something that downloads one file; returns the file's text (and checks its name). */
 async function downloadText(click: () => Promise<void>, name: string): Promise<string> {
@@ -138,14 +112,9 @@ async function expectNoSidewaysScroll(screen: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
-async function expectNoProblems(where: string): Promise<void> {
-  const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
-  expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], `console errors / CSP violations on ${where}`).toEqual([]);
-}
-
 describe('Check, Generate and Export screens (chromium)', () => {
   it('Check: every op passes against its float64 reference on SwiftShader, and the report names the adapter', { timeout: 300_000 }, async () => {
-    await page.goto(`${vite!.url}/#/check`);
+    await page.goto(`${studio.url}/#/check`);
     await page.getByRole('heading', { name: 'Check', level: 2 }).waitFor();
     const t0 = Date.now();
     await page.getByRole('button', { name: 'Run check', exact: true }).click();

@@ -11,61 +11,30 @@
 //   4. light and dark, 1280 and 1024 px (no sideways scroll); no console error or CSP violation.
 // Screenshots: e2e/artifacts/data-*.png (git-ignored).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../src/engine/data/dataset.ts';
 import { prepareExamples } from '../src/engine/data/examples.ts';
 import { loadTokenizer } from '../src/engine/data/tokenizer.ts';
-import { forwardConsole, launchChromium, repoRoot, startVite } from './gpu/browser/launch.ts';
+import { repoRoot } from './gpu/browser/launch.ts';
+import { useStudioPage } from './gpu/browser/studio_page.ts';
 
-const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
 const DEMO_SET = join(repoRoot, 'public/demo/preferences/train.jsonl');
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: Browser | undefined;
+const studio = useStudioPage({ tag: 'data', shotPrefix: 'data-' });
+const vite = studio; // the dev server, as the tests below name it (vite!.url)
 let page: Page;
 let tmp = '';
-const problems: string[] = [];
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'prefstudio-data-'));
-  vite = await startVite();
-  browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
-  });
-  page = await context.newPage();
-  forwardConsole(page, 'data');
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+beforeAll(() => {
+  page = studio.page;
+  tmp = studio.tmp;
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-/** A full-page screenshot from the top (scrolled, the sticky top bar would sit mid-page). */
-async function shot(name: string): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(ARTIFACTS, `data-${name}.png`), fullPage: true });
-}
+const { shot } = studio;
+const expectNoProblems = (): Promise<void> => studio.expectNoProblems('the Data screen');
 const attr = (testId: string, name: string): Promise<string | null> => page.getByTestId(testId).getAttribute(name);
 const ready = (): Promise<unknown> => page.waitForSelector('[data-testid=data-status][data-status=ready]', { timeout: 60_000 });
-
-async function expectNoProblems(): Promise<void> {
-  const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
-  expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], 'console errors / CSP violations on the Data screen').toEqual([]);
-}
 
 /** What the trainer's own path makes of the demo set at these limits: pairs truncated, pairs dropped. */
 async function trainerCounts(maxLength: number, maxPromptLength: number): Promise<[number, number]> {

@@ -8,40 +8,24 @@
 //      do — and lists nothing new;
 //   5. an 80 MB import cancelled at once lists nothing new and the same folder then imports (resuming);
 //      files dropped on the drop zone import under the name typed in the name field.
-// Takes .scratch/models-screen.png along the way. No adapter or no demo is a failure, never a skip.
+// Takes e2e/artifacts/models-screen.png and models-error.png along the way. No adapter or no demo is a failure, never a skip.
 
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { forwardConsole, repoRoot, startVite } from './gpu/browser/launch.ts';
-import { launchStoreContext } from './store/server.ts';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { repoRoot } from './gpu/browser/launch.ts';
+import { useStudioPage } from './gpu/browser/studio_page.ts';
 import { syntheticCheckpoint, syntheticReaderSource } from '../src/engine/store/synthetic.ts';
 
 const FIXTURES = join(repoRoot, 'e2e', 'fixtures', 'checkpoints');
-const SCREENSHOT = join(repoRoot, '.scratch', 'models-screen.png');
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
-let tmp = '';
-
-beforeAll(async () => {
-  vite = await startVite();
-  browser = await launchStoreContext(); // Chromium on a fresh on-disk profile
-  tmp = mkdtempSync(join(tmpdir(), 'prefstudio-models-'));
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+/** Chromium on a fresh on-disk profile; console errors, uncaught exceptions and CSP violations recorded. */
+const studio = useStudioPage({ tag: 'models', shotPrefix: 'models-', onDisk: true });
 
 /** A copy of fixture `name` in a folder called `folder`, leaving out `omit`. */
 function fixtureCopy(name: string, folder: string, omit: string[] = []): string {
-  const dir = join(tmp, folder);
+  const dir = join(studio.tmp, folder);
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(join(FIXTURES, name))) if (!omit.includes(f)) copyFileSync(join(FIXTURES, name, f), join(dir, f));
   return dir;
@@ -49,7 +33,7 @@ function fixtureCopy(name: string, folder: string, omit: string[] = []): string 
 
 /** A synthetic F32 Gemma-2 of about 80 MB in two shards (incompressible values), written to a folder. */
 async function syntheticFolder(folder: string): Promise<string> {
-  const dir = join(tmp, folder);
+  const dir = join(studio.tmp, folder);
   mkdirSync(dir, { recursive: true });
   const c = syntheticCheckpoint({
     name: folder,
@@ -74,16 +58,11 @@ async function studioReady(page: Page): Promise<void> {
 }
 
 describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
-  const errors: string[] = [];
-
   it('lists the demo, imports a folder with progress to 100 %, keeps both across a reload, deletes with confirmation', async () => {
-    const page = browser!.context.pages()[0] ?? (await browser!.context.newPage());
-    forwardConsole(page, 'models');
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    page.on('pageerror', (e) => errors.push(e.message));
+    const { page } = studio;
 
     // --- 1. first start: the demo is imported and listed, marked as the demo
-    await page.goto(`${vite!.url}/`);
+    await page.goto(`${studio.url}/`);
     await studioReady(page);
     const demoRow = page.locator('[data-testid=model-row][data-demo=true]');
     expect(await demoRow.getByTestId('demo-badge').innerText()).toBe('demo');
@@ -109,7 +88,7 @@ describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
     const row = page.locator('[data-testid=model-row][data-demo=false]');
     expect(await row.getAttribute('data-model-id')).toMatch(/^tiny-f32-1shard-[0-9a-f]{8}$/);
     expect(await row.innerText()).toContain('F32');
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await studio.shot('screen');
 
     // --- 3. both survive a reload (IndexedDB on disk)
     await page.reload();
@@ -129,11 +108,11 @@ describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
     await studioReady(page);
     expect(await listedNames(page)).toEqual(['PrefStudio demo']);
 
-    expect(errors, `console errors on the studio page:\n${errors.join('\n')}`).toEqual([]);
+    await studio.expectNoProblems('the Models screen');
   });
 
   it('a folder with a missing shard shows the error naming it and lists nothing new', async () => {
-    const page = browser!.context.pages()[0];
+    const { page } = studio;
     await page.reload();
     await studioReady(page);
     const before = await listedNames(page);
@@ -148,7 +127,7 @@ describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
     expect(await page.getByTestId('models-error-where').innerText()).toBe('model.safetensors.index.json');
     expect(await page.getByTestId('models-error-hint').innerText()).toMatch(/add every shard/i); // the studio shows the hint as a sentence
     console.log(`[models] broken import shows:\n${await box.innerText()}`);
-    await page.screenshot({ path: SCREENSHOT.replace('.png', '-error.png'), fullPage: true });
+    await studio.shot('error');
 
     // nothing new, now or after a reload
     await page.getByTestId('models-error').getByRole('button', { name: 'Dismiss this message' }).click();
@@ -158,11 +137,11 @@ describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
     await studioReady(page);
     expect(await listedNames(page)).toEqual(before);
 
-    expect(errors, `console errors on the studio page:\n${errors.join('\n')}`).toEqual([]);
+    await studio.expectNoProblems('the Models screen');
   });
 
   it('cancel lists nothing new and the same folder then imports; dropped files import under the typed name', async () => {
-    const page = browser!.context.pages()[0];
+    const { page } = studio;
     await page.reload();
     await studioReady(page);
     const before = await listedNames(page);
@@ -206,6 +185,6 @@ describe('studio Models screen (chromium, on-disk IndexedDB)', () => {
     await expect.poll(() => listedNames(page)).toContain('dropped tiny');
     expect(await page.locator('[data-testid=model-row]', { hasText: 'dropped tiny' }).getAttribute('data-model-id')).toMatch(/^dropped-tiny-[0-9a-f]{8}$/);
 
-    expect(errors, `console errors on the studio page:\n${errors.join('\n')}`).toEqual([]);
+    await studio.expectNoProblems('the Models screen');
   });
 });

@@ -17,65 +17,34 @@
 // Screenshots (light and dark, 1280 and 1024 px) go to e2e/artifacts/studio-*.png (git-ignored).
 // No adapter, no demo or any console error is a failure, never a skip.
 
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { build, preview, type ViteDevServer } from 'vite';
-import { forwardConsole, repoRoot, startVite } from './gpu/browser/launch.ts';
-import { launchStoreContext } from './store/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { build, preview } from 'vite';
+import { repoRoot } from './gpu/browser/launch.ts';
+import { useStudioPage } from './gpu/browser/studio_page.ts';
 import { syntheticCheckpoint, syntheticReaderSource } from '../src/engine/store/synthetic.ts';
 
 const FIXTURES = join(repoRoot, 'e2e', 'fixtures', 'checkpoints');
-const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
 const NAV = ['Model', 'Data', 'Train', 'Runs', 'Generate', 'Check', 'Export'];
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: { context: BrowserContext; close: () => Promise<void> } | undefined;
+/** Chromium on a fresh on-disk profile; console errors (page and worker), uncaught exceptions and CSP violations recorded. */
+const studio = useStudioPage({ tag: 'studio', shotPrefix: 'studio-', onDisk: true });
 let page: Page;
 let tmp = '';
-/** Console errors, uncaught exceptions and CSP violations (page and worker) since the start. */
-const problems: string[] = [];
+const { problems, shot, expectNoProblems } = studio;
 /** Content-Security-Policy headers of the responses, by URL. */
 const cspHeaders = new Map<string, string>();
 
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'prefstudio-studio-'));
-  vite = await startVite();
-  browser = await launchStoreContext(); // Chromium on a fresh on-disk profile
-  const { context } = browser;
-  // Runs before any page script (not subject to the page's CSP): records every violation event.
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`));
-  });
-  context.on('response', (r) => {
+beforeAll(() => {
+  page = studio.page;
+  tmp = studio.tmp;
+  studio.context.on('response', (r) => {
     const csp = r.headers()['content-security-policy'];
     if (csp) cspHeaders.set(r.url(), csp);
   });
-  page = context.pages()[0] ?? (await context.newPage());
-  forwardConsole(page, 'studio');
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /Content.Security.Policy/i.test(m.text())) problems.push(`console.${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && problems.push(`worker console.error: ${m.text()}`)));
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-/** Fails with everything recorded when the page logged an error or the CSP blocked something. */
-async function expectNoProblems(): Promise<void> {
-  const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
-  expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], 'console errors / CSP violations on the studio page').toEqual([]);
-}
 
 /** The studio is up: models listed with the demo, the device probed. */
 async function studioReady(): Promise<void> {
@@ -96,8 +65,6 @@ const bodyBackground = (): Promise<number> =>
   });
 const noHorizontalScroll = (): Promise<{ scroll: number; client: number }> =>
   page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-/** A full-page screenshot; transitions end at once (a colour scheme switch fades the drop zone). */
-const shot = (name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `studio-${name}.png`), fullPage: true, animations: 'disabled' });
 
 /** A copy of fixture `name` in a folder called `folder`, with `tweak` applied to each file's bytes (null drops it). */
 function fixtureCopy(name: string, folder: string, tweak?: (file: string, bytes: Buffer) => Buffer | null): string {
@@ -117,7 +84,7 @@ describe('studio shell and Model screen (chromium, on-disk IndexedDB)', () => {
   it('navigation by role and name, CSP with no violations, WebGPU in the worker, light and dark, 1024 px', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.emulateMedia({ colorScheme: 'light' });
-    await page.goto(`${vite!.url}/`);
+    await page.goto(`${studio.url}/`);
     await studioReady();
 
     // --- the navigation: seven links, by role and accessible name, the current one marked
@@ -137,7 +104,7 @@ describe('studio shell and Model screen (chromium, on-disk IndexedDB)', () => {
     expect(meta).toMatch(/connect-src 'self'(;|$)/);
     expect(meta).toMatch(/script-src 'self'( 'nonce-[^']+')?(;|$)/);
     expect(meta).not.toMatch(/https?:|\*|unsafe-eval|unsafe-inline/);
-    const pageHeader = cspHeaders.get(`${vite!.url}/`);
+    const pageHeader = cspHeaders.get(`${studio.url}/`);
     expect(pageHeader, 'the studio page is sent without a CSP header').toBe(meta);
     const workerHeader = [...cspHeaders].find(([u]) => u.includes('worker.ts'))?.[1];
     expect(workerHeader, "the engine worker's script is sent without a CSP header").toBe(meta);

@@ -19,75 +19,35 @@
 // Screenshots: e2e/artifacts/train-*.png and runs-*.png (git-ignored).
 // No adapter or no demo is a failure, never a skip.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import type { ViteDevServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forwardConsole, launchChromium, repoRoot, startVite } from './gpu/browser/launch.ts';
+import type { Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from './gpu/browser/launch.ts';
+import { useStudioPage } from './gpu/browser/studio_page.ts';
 
-const ARTIFACTS = join(repoRoot, 'e2e', 'artifacts');
 /** The first PAIRS lines of the demo set: a reference pass and steps short enough for SwiftShader. */
 const PAIRS = 24;
 const HEAD = readFileSync(join(repoRoot, 'public/demo/preferences/train.jsonl'), 'utf8').split('\n').slice(0, PAIRS);
 const MAX_STEPS = 6;
 
-let vite: { server: ViteDevServer; url: string } | undefined;
-let browser: Browser | undefined;
+const studio = useStudioPage({ tag: 'train' });
+const vite = studio; // the dev server, as the tests below name it (vite!.url)
 let page: Page;
 let tmp = '';
-const problems: string[] = [];
-
-beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  tmp = mkdtempSync(join(tmpdir(), 'prefstudio-train-'));
+beforeAll(() => {
+  page = studio.page;
+  tmp = studio.tmp;
   writeFileSync(join(tmp, 'head24.jsonl'), `${HEAD.join('\n')}\n`);
-  vite = await startVite();
-  browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
-  await context.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] };
-    w.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
-  });
-  page = await context.newPage();
-  forwardConsole(page, 'train');
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await vite?.server.close();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-async function shot(name: string): Promise<void> {
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-async function expectNoProblems(): Promise<void> {
-  const csp = await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp);
-  expect([...problems, ...csp.map((c) => `CSP violation: ${c}`)], 'console errors / CSP violations').toEqual([]);
-}
+const { shot, until } = studio;
+const expectNoProblems = (): Promise<void> => studio.expectNoProblems('the Train and Runs screens');
 
 const button = (name: string) => page.getByRole('button', { name, exact: true });
 /** The run line's "Step N of M" (the step counter). */
 const stepText = () => page.getByText(/^Step \d+ of \d+$/).first();
 const stepNow = async (): Promise<number> => Number(/^Step (\d+)/.exec(await stepText().innerText())![1]);
 const runStatus = () => page.getByRole('region', { name: 'Run' }).innerText();
-
-/** Waits until `f` is true, polling; fails naming `what` with the Run panel's text. */
-async function until(what: string, f: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await f()) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; Run panel: ${await runStatus().catch(() => '?')}`);
-    await page.waitForTimeout(250);
-  }
-}
 
 /** The Pairs table's body rows as {pair, margin, step} (margin NaN for "—"). */
 async function pairRows(): Promise<{ pair: string; margin: number; step: number }[]> {
