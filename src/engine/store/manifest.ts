@@ -8,6 +8,7 @@
 //   data/<id>/file/<name>@<checksum>    bytes: tokenizer.json, tokenizer_config.json … as imported
 //                                       (earlier imports used data/<id>/file/<name>; readers take the
 //                                       key from the manifest)
+//   adapter/<id>/<adapterId>/…          the model's PEFT adapters (adapters.ts); deleteModel removes them
 //
 // The tensor stream of a shard is the bytes of the tensors the model uses, in the shard's order,
 // each starting at a multiple of 4 (zero padding between): so every piece of a tensor lands at a
@@ -77,6 +78,8 @@ export interface PendingImport {
 export const manifestKey = (id: string): string => `manifest/${id}`;
 export const pendingKey = (id: string): string => `pending/${id}`;
 export const dataPrefix = (id: string): string => `data/${id}/`;
+/** Every key of model `id`'s PEFT adapters (adapters.ts) starts with this. */
+export const adaptersPrefix = (id: string): string => `adapter/${id}/`;
 export const chunkKey = (id: string, file: string, index: number): string => `data/${id}/chunk/${file}/${index}`;
 /** An extra file's key; versions differ by checksum, so a re-import never overwrites the listed bytes. */
 export const extraKey = (id: string, name: string, checksum: string): string => `data/${id}/file/${name}@${checksum.replace(/^xxh32:/, '')}`;
@@ -117,8 +120,8 @@ export async function listIncomplete(backend: KVBackend): Promise<PendingImport[
 }
 
 /**
- * Removes model `id` and everything an import of it left (chunks, extra files, the pending
- * record). The manifest goes first, so a delete interrupted half-way never leaves a listed model
+ * Removes model `id`, everything an import of it left (chunks, extra files, the pending
+ * record) and its PEFT adapters. The manifest goes first, so a delete interrupted half-way never leaves a listed model
  * with missing chunks. Returns the number of keys removed.
  */
 export async function deleteModel(backend: KVBackend, id: string): Promise<number> {
@@ -128,6 +131,12 @@ export async function deleteModel(backend: KVBackend, id: string): Promise<numbe
     await backend.del(key);
   }
   for (const key of await backend.keys(dataPrefix(id))) {
+    await backend.del(key);
+    n++;
+  }
+  // Its adapters: their manifests first (none listed without its chunks), then the rest.
+  const adapterKeys = await backend.keys(adaptersPrefix(id));
+  for (const key of [...adapterKeys.filter((k) => k.endsWith('/manifest')), ...adapterKeys.filter((k) => !k.endsWith('/manifest'))]) {
     await backend.del(key);
     n++;
   }
