@@ -13,7 +13,14 @@
 //   3. a run at learning_rate 0 exports the demo's weights bit for bit;
 //   4. LoRA on the frozen (16-bit) demo with checkpoints in IndexedDB every step: a run resumed from
 //      checkpoint 2 repeats step 3 bit for bit; the PEFT adapter and the merged model export;
-//   5. an unknown setting, an unknown run and an export of a running run are errors naming them.
+//   5. an unknown setting, an unknown run and an export of a running run are errors naming them;
+//   6. run control and a lost device (LoRA, a checkpoint every step): stopAfter stops after exactly
+//      that step with its checkpoint (start, then resume), every trainStep reports the pool's GPU
+//      memory; loseDevice (test-only) mid-run ends the run with a DeviceLostError naming it and the
+//      checkpoint to resume from; a resume runs on a new device from that checkpoint, and every step
+//      of the run equals an uninterrupted run's bit for bit; deleteRun refuses a running run and
+//      frees a stopped one's checkpoints (the bytes checkpointSaved reported).
+// Each test can run alone (-t): the first one that needs the page opens it and imports the demo.
 // No adapter or no demo is a failure, never a skip.
 
 import { readFileSync } from 'node:fs';
@@ -86,23 +93,27 @@ function demoTensors(): Map<string, { dtype: string; shape: number[]; hex: strin
 describe('training in the engine worker (chromium)', () => {
   let page: Page;
   let modelId = '';
+  const pageErrors: string[] = [];
   const BATCH = 4;
   const BETA = 0.1;
 
-  it('imports the demo, trains 2 steps with every event, exports the trained model', async () => {
+  /** Opens the test page and imports the built-in demo (the worker itself, ensureDemo), once. */
+  async function ready(): Promise<void> {
+    if (page) return;
     page = await env.browser.newPage();
     forwardConsole(page, 'training');
-    const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${env.url}/e2e/training/index.html`);
     await page.waitForFunction(() => 'window' in globalThis && '__engine' in window, null, { timeout: 60_000 });
-
-    // --- the demo, imported by the worker itself
     const ensure = await send(page, { type: 'ensureDemo', baseUrl: `${env.url}/demo/model/` });
     const models = (await waitFor(page, ensure, (ev) => ev.type === 'models')).find((ev): ev is ModelsEvent => ev.type === 'models')!;
     const demo = models.models.find((m) => m.isDemo);
     expect(demo, `no demo among ${JSON.stringify(models.models)}`).toBeDefined();
     modelId = demo!.id;
+  }
+
+  it('imports the demo, trains 2 steps with every event, exports the trained model', async () => {
+    await ready();
 
     // --- the expected examples, made in Node by the same data pipeline (rows → token counts)
     const tok = loadTokenizer(JSON.parse(readFileSync(join(DEMO, 'model', 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(DEMO, 'model', 'tokenizer_config.json'), 'utf8')));
@@ -211,6 +222,7 @@ describe('training in the engine worker (chromium)', () => {
   }, 900_000);
 
   it('stopTraining mid-run ends it with trainingStopped; the reference comes from the IndexedDB cache', async () => {
+    await ready();
     const from = (await events(page)).length;
     const id = await start(page, { loss_type: 'sigmoid', beta: BETA, learning_rate: 1e-3, max_steps: 40, per_device_train_batch_size: BATCH, seed: 7 }, modelId);
     const first = (await waitFor(page, id, (ev) => ev.type === 'trainStep')).find((ev) => ev.type === 'trainStep')!;
@@ -231,6 +243,7 @@ describe('training in the engine worker (chromium)', () => {
   }, 300_000);
 
   it('stopTraining during the reference pass stops it between two batches, before any step', async () => {
+    await ready();
     // ld_alpha changes the reference sums, so they are not in the cache yet
     const id = await start(page, { loss_type: 'sigmoid', ld_alpha: 0.5, max_steps: 2, per_device_train_batch_size: BATCH }, modelId);
     const first = (await waitFor(page, id, (ev) => ev.type === 'referenceProgress')).find((ev) => ev.type === 'referenceProgress')!;
@@ -244,6 +257,7 @@ describe('training in the engine worker (chromium)', () => {
   }, 300_000);
 
   it('a run at learning_rate 0 exports the demo weights bit for bit', async () => {
+    await ready();
     const id = await start(page, { learning_rate: 0, max_steps: 1, per_device_train_batch_size: BATCH }, modelId);
     const done = (await waitFor(page, id, (ev) => ev.type === 'trainingDone')).find((ev) => ev.type === 'trainingDone')!;
     const runId = done.runId;
@@ -255,6 +269,7 @@ describe('training in the engine worker (chromium)', () => {
   }, 300_000);
 
   it('LoRA on the frozen 16-bit demo: checkpoints in IndexedDB, a resumed run equals the uninterrupted one, adapter and merged exports', async () => {
+    await ready();
     const config = { loss_type: 'sigmoid', beta: BETA, learning_rate: 1e-2, max_steps: 3, per_device_train_batch_size: BATCH, seed: 11, use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0.1, save_steps: 1, save_total_limit: 2 };
     // the uninterrupted run: a checkpoint after every step, the newest two kept
     const id = await start(page, config, modelId);
@@ -308,6 +323,7 @@ describe('training in the engine worker (chromium)', () => {
   }, 900_000);
 
   it('names the unknown setting, the unknown run, and refuses to export a running run', async () => {
+    await ready();
     const bad = await start(page, { learnig_rate: 1e-3, max_steps: 1 }, modelId);
     const err = (await waitFor(page, bad, (ev) => ev.type === 'error')).find((ev) => ev.type === 'error')!;
     expect(err).toMatchObject({ command: 'startTraining', requestId: bad });
@@ -336,4 +352,101 @@ describe('training in the engine worker (chromium)', () => {
     await send(page, { type: 'stopTraining', runId: started.runId });
     await waitFor(page, id, (ev) => ev.type === 'trainingStopped');
   }, 300_000);
+
+  it('stopAfter, GPU memory, a lost device resumed on a new device bit for bit, deleteRun', async () => {
+    await ready();
+    const config = { loss_type: 'sigmoid', beta: BETA, learning_rate: 1e-2, max_steps: 6, per_device_train_batch_size: BATCH, seed: 13, use_peft: true, lora_r: 4, lora_alpha: 8, lora_dropout: 0.1, save_steps: 1 };
+    /** startTraining on the train head with `config`, plus resume / stopAfter. */
+    const run = (extra: { resume?: { runId: string; step?: number }; stopAfter?: number } = {}): Promise<number> =>
+      page.evaluate(([m, c, body]) => (window as unknown as { __engine: Driver }).__engine.send({ type: 'startTraining', modelId: m, data: { name: 'train.jsonl', bytes: new TextEncoder().encode(c) }, ...body }), [modelId, TRAIN_TEXT, { config, ...extra }] as const);
+    const stepsOf = (evs: EngineEvent[]): TrainStepEvent[] => evs.filter((ev): ev is TrainStepEvent => ev.type === 'trainStep');
+
+    // --- the uninterrupted run; deleteRun refuses it while it runs
+    const a = await run();
+    const aId = ((await waitFor(page, a, (ev) => ev.type === 'trainingStarted'))[0] as TrainingStartedEvent).runId;
+    const refuse = await send(page, { type: 'deleteRun', runId: aId });
+    const refused = (await waitFor(page, refuse, (ev) => ev.type === 'error')).find((ev) => ev.type === 'error')!;
+    expect(refused).toMatchObject({ command: 'deleteRun' });
+    expect(refused.message).toContain(`run ${aId} is still running`);
+    const aEvs = await waitFor(page, a, (ev) => ev.type === 'trainingDone');
+    const want = stepsOf(aEvs).map((ev) => ev.record);
+    expect(want.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // the pool's figures after every step: live tensors within what the pool holds, within its peak
+    for (const ev of stepsOf(aEvs)) {
+      const m = ev.gpuMemory;
+      expect(m.inUse > 0 && m.inUse <= m.held && m.held <= m.peak, `step ${ev.record.step}: ${JSON.stringify(m)}`).toBe(true);
+    }
+    // the demo's frozen base alone is over 1 MB (bf16 matrices): the pool holds at least that
+    expect(stepsOf(aEvs)[5].gpuMemory.inUse).toBeGreaterThan(1e6);
+
+    // --- stopAfter 1: exactly one step, its checkpoint, trainingStopped at 1 (the studio's Step)
+    const b1 = await run({ stopAfter: 1 });
+    const b1Evs = await waitFor(page, b1, (ev) => ev.type === 'trainingStopped' || ev.type === 'trainingDone');
+    const bId = (b1Evs[0] as TrainingStartedEvent).runId;
+    expect(b1Evs.filter((ev) => ev.type === 'error')).toEqual([]);
+    expect(stepsOf(b1Evs).map((ev) => ev.record)).toEqual(want.slice(0, 1));
+    expect(b1Evs.filter((ev) => ev.type === 'checkpointSaved').map((ev) => ev.step)).toEqual([1]);
+    expect(b1Evs[b1Evs.length - 1]).toMatchObject({ type: 'trainingStopped', runId: bId, step: 1 });
+    // a resume with stopAfter: one more step (2), equal to the uninterrupted run's
+    const b2 = await run({ resume: { runId: bId }, stopAfter: 2 });
+    const b2Evs = await waitFor(page, b2, (ev) => ev.type === 'trainingStopped' || ev.type === 'trainingDone');
+    expect(b2Evs.find((ev) => ev.type === 'trainingStarted')).toMatchObject({ runId: bId, resumedFrom: 1 });
+    expect(stepsOf(b2Evs).map((ev) => ev.record)).toEqual(want.slice(1, 2));
+    expect(b2Evs[b2Evs.length - 1]).toMatchObject({ type: 'trainingStopped', runId: bId, step: 2 });
+    // stopAfter not after the checkpoint is refused before the run starts
+    const bad = await run({ resume: { runId: bId }, stopAfter: 2 });
+    const badErr = (await waitFor(page, bad, (ev) => ev.type === 'error')).find((ev) => ev.type === 'error')!;
+    expect(`${badErr.where} ${badErr.message}`).toMatch(/stopAfter.*checkpoint's step 2.*got 2/);
+    expect(badErr.runId).toBeUndefined();
+
+    // --- resumed to the end, the device lost after step 3 (test-only loseDevice)
+    const b3 = await run({ resume: { runId: bId } });
+    await waitFor(page, b3, (ev) => ev.type === 'trainStep' && ev.record.step === 3);
+    await send(page, { type: 'loseDevice' });
+    const b3Evs = await waitFor(page, b3, (ev) => ev.type === 'error' || ev.type === 'trainingDone');
+    const lost = b3Evs.find((ev) => ev.type === 'error');
+    expect(lost, `the run ended with ${b3Evs[b3Evs.length - 1].type}: the device was lost too late (after its last step)`).toBeDefined();
+    expect(lost).toMatchObject({ name: 'DeviceLostError', runId: bId, command: 'startTraining', where: `run ${bId}` });
+    const saved = b3Evs.filter((ev) => ev.type === 'checkpointSaved').map((ev) => ev.step);
+    const from = Math.max(2, ...saved);
+    expect(lost!.hint).toContain(`resume it`);
+    expect(lost!.hint).toContain(`newest checkpoint, step ${from}`);
+    expect(stepsOf(b3Evs).map((ev) => ev.record)).toEqual(want.slice(2, 2 + stepsOf(b3Evs).length));
+    // the device's own report (no command asked for it)
+    await expect.poll(async () => (await events(page)).some((ev) => ev.type === 'error' && ev.name === 'DeviceLostError' && ev.requestId === undefined)).toBe(true);
+
+    // --- resume on a new device from the newest checkpoint: the step counter and the numbers continue
+    const b4 = await run({ resume: { runId: bId } });
+    const b4Evs = await waitFor(page, b4, (ev) => ev.type === 'trainingDone');
+    expect(b4Evs.filter((ev) => ev.type === 'error')).toEqual([]);
+    expect(b4Evs.find((ev) => ev.type === 'trainingStarted')).toMatchObject({ runId: bId, resumedFrom: from });
+    const again = stepsOf(b4Evs).map((ev) => ev.record);
+    expect(again.map((r) => r.step)).toEqual(want.slice(from).map((r) => r.step));
+    expect(again).toEqual(want.slice(from));
+    expect(b4Evs[b4Evs.length - 1]).toMatchObject({ type: 'trainingDone', runId: bId, steps: 6 });
+
+    // --- deleteRun: the checkpoints go, with the bytes checkpointSaved reported for them
+    const list = await send(page, { type: 'listCheckpoints', runId: bId });
+    const kept = (await waitFor(page, list, (ev) => ev.type === 'checkpoints')).find((ev) => ev.type === 'checkpoints')!.steps;
+    expect(kept).toEqual([1, 2, 3, 4, 5, 6].filter((s) => s <= 2 || s >= from)); // save_steps 1, no limit
+    const bytesOf = new Map<number, number>();
+    for (const ev of [...b1Evs, ...b2Evs, ...b3Evs, ...b4Evs]) if (ev.type === 'checkpointSaved') bytesOf.set(ev.step, ev.bytes);
+    const del = await send(page, { type: 'deleteRun', runId: bId });
+    const deleted = (await waitFor(page, del, (ev) => ev.type === 'runDeleted')).find((ev) => ev.type === 'runDeleted')!;
+    expect(deleted).toMatchObject({ runId: bId, steps: kept, bytes: kept.reduce((s, k) => s + bytesOf.get(k)!, 0) });
+    const left = await page.evaluate(
+      (prefix) =>
+        new Promise<string[]>((resolve, reject) => {
+          const open = indexedDB.open('prefstudio-runs');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const req = open.result.transaction('checkpoints', 'readonly').objectStore('checkpoints').getAllKeys();
+            req.onsuccess = () => resolve((req.result as string[]).filter((k) => String(k).startsWith(prefix)));
+          };
+        }),
+      `${bId}/`,
+    );
+    expect(left).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  }, 900_000);
 });

@@ -28,12 +28,18 @@
 //         → referenceProgress… (train, then eval; one event with cached: true when the reference
 //         cache has them) → evalResult (before, with evalData) → trainStep… (one per optimizer
 //         step) → evalResult (after) → trainingDone
-//       | → trainingStopped (at stopTraining) | → error with the runId (the run failed; a bad
-//         setting or data row fails the command before trainingStarted, with no runId)
+//       | → trainingStopped (at stopTraining, or after step `stopAfter` with its checkpoint)
+//       | → error with the runId (the run failed; a bad setting or data row fails the command
+//         before trainingStarted, with no runId; a lost GPU device: name DeviceLostError, and
+//         startTraining with resume continues the run on a new device from its newest checkpoint)
 //       trainingLog events may come in between (preset used, dropped rows, skipped steps).
 //       Every one of them echoes startTraining's id as requestId and names the run's runId.
 //   stopTraining {runId}       → (the run stops between steps and answers trainingStopped, with
 //                                 startTraining's requestId)
+//   saveCheckpoint {runId}     → checkpointSaved (after the run's current step)
+//   listCheckpoints {runId}    → checkpoints
+//   deleteRun {runId}          → runDeleted {bytes} (its checkpoints removed from IndexedDB; refused
+//                                 while the run is running)
 //   exportModel {runId, dtype?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint folder)
 //
 // The self-check (check.ts) and what it answers:
@@ -49,6 +55,9 @@
 //   cancelGenerate             → (the running answer ends after its current token: generateDone
 //                                 with finish 'stopped'; no further answer follows)
 // Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
+//
+// For tests only: loseDevice destroys the worker's GPU device as if it had been lost (as WebGL's
+// WEBGL_lose_context lets a page test its recovery); nothing else sends it.
 
 import type { CaseOutcome } from '../check/suite.ts';
 import type { AdapterDescription } from '../device.ts';
@@ -160,6 +169,15 @@ export interface StartTrainingCommand extends CommandBase {
    * never stopped.
    */
   resume?: { runId: string; step?: number };
+  /**
+   * Stop after optimizer step `stopAfter` (the run's step counter: with resume, a step after the
+   * checkpoint's): the run saves a checkpoint of that step and ends with trainingStopped {step:
+   * stopAfter}, so resuming it continues exactly there (the studio's Step sends the current step
+   * + 1). When it is the run's last step the run simply finishes (evaluation after, trainingDone),
+   * with a checkpoint of it. An integer >= 1, after a resumed checkpoint's step, else the command
+   * fails before trainingStarted.
+   */
+  stopAfter?: number;
 }
 
 /** Save a checkpoint of a running run after its current step (answers checkpointSaved). */
@@ -175,6 +193,26 @@ export interface ListCheckpointsCommand extends CommandBase, RunScoped {
 /** Stop a run between two steps (or during its reference pass); it answers trainingStopped. */
 export interface StopTrainingCommand extends CommandBase, RunScoped {
   type: 'stopTraining';
+}
+
+/**
+ * Remove a run's checkpoints from IndexedDB (database 'prefstudio-runs', keys under "<runId>/"),
+ * complete and unfinished ones; answers runDeleted with the bytes freed. Refused while the run is
+ * running (stop it first). Weights the worker still holds for it (exportModel, generate) stay until
+ * the next run starts. A run with no checkpoints answers runDeleted with 0 bytes.
+ */
+export interface DeleteRunCommand extends CommandBase, RunScoped {
+  type: 'deleteRun';
+}
+
+/**
+ * FOR TESTS ONLY (recovery from a lost GPU device, as WebGL's WEBGL_lose_context): destroys the
+ * worker's GPU device, flagged so that the worker treats it as lost (not as an ordinary destroy).
+ * A running run fails with a DeviceLostError event naming it; the next command that needs the GPU
+ * creates a new device. No answer of its own (without a device, nothing happens).
+ */
+export interface LoseDeviceCommand extends CommandBase {
+  type: 'loseDevice';
 }
 
 /**
@@ -238,7 +276,7 @@ type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes ov
 
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
-  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand
+  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand | DeleteRunCommand | LoseDeviceCommand
   | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
@@ -370,7 +408,22 @@ export interface ReferenceProgressEvent extends EventBase, RunScoped {
   percent: number;
   rate: number;
   eta: number;
+  /** Tokens per second so far (prompt twice + chosen + rejected per pair, as TRL's num_tokens counts); 0 when cached. */
+  tokensPerSec: number;
   cached: boolean;
+}
+
+/**
+ * The engine's GPU buffer pool (engine/pool.ts PoolStats), in bytes: what the run's tensors take on
+ * the GPU. Uniform and upload staging buffers (small, short-lived) are not counted.
+ */
+export interface GpuMemory {
+  /** Buffers held by live tensors now (weights, optimizer state, what the next step keeps). */
+  inUse: number;
+  /** inUse + idle buffers the pool keeps for reuse: the GPU memory the engine holds now. */
+  held: number;
+  /** The largest `held` so far on this device (the footprint of the busiest phase of a step; the model planner's `total` estimates it). */
+  peak: number;
 }
 
 /** One optimizer step: `record` is exactly the line `prefstudio train` writes to metrics.jsonl. */
@@ -379,6 +432,8 @@ export interface TrainStepEvent extends EventBase, RunScoped {
   record: StepRecord;
   /** Milliseconds since the first step started (for steps/s, tokens/s and an ETA). */
   elapsedMs: number;
+  /** GPU memory after the step. */
+  gpuMemory: GpuMemory;
 }
 
 /** Metrics on evalData before the first step and after the last (TRL's eval_ names), and its pairs. */
@@ -438,9 +493,18 @@ export interface CheckpointsEvent extends EventBase, RunScoped {
   steps: number[];
 }
 
+/** deleteRun's answer: the run's checkpoints are gone from IndexedDB. */
+export interface RunDeletedEvent extends EventBase, RunScoped {
+  type: 'runDeleted';
+  /** Complete checkpoints removed (steps, ascending). */
+  steps: number[];
+  /** Bytes freed: the complete checkpoints' blobs (as checkpointSaved counted them) and what unfinished writes left. */
+  bytes: number;
+}
+
 export type TrainingEvent =
   | WeightsProgressEvent | TrainingStartedEvent | ReferenceProgressEvent | TrainStepEvent | EvalResultEvent
-  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent;
+  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent | RunDeletedEvent;
 
 // ------------------------------------------------------------------ self-check events (runCheck)
 

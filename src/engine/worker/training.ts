@@ -21,19 +21,25 @@
 //
 // One run at a time. A run's model stays on the GPU after it finishes or stops, for exportModel,
 // and is freed when the next run starts. stopTraining is honoured between steps, between reference
-// batches and during the weight upload.
+// batches and during the weight upload; startTraining's stopAfter stops after that step, with a
+// checkpoint of it.
+//
+// A lost GPU device ends the running run with a DeviceLostError naming it (the hint says which
+// checkpoint it can resume from); gpu.ts drops the lost Engine, so a startTraining with resume
+// runs on a new device from the newest checkpoint, the step counter continuing. deleteRun removes
+// a run's checkpoints.
 
 import { loadDataset } from '../data/dataset.ts';
 import { tokenizerForModel } from '../data/tokenizer_files.ts';
 import type { Engine } from '../engine.ts';
-import { EngineError, LoadError } from '../errors.ts';
+import { DeviceLostError, EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
 import { encodeCheckpointStream, gpuTensors, type CheckpointInfo, type ExportDtype, type ExportedFile, type StreamedFile } from '../model/export.ts';
 import { FROZEN_16BIT, loadGemma2, type LoadedGemma2 } from '../model/load.ts';
 import { adapterParamCount, createAdapter, disposeAdapter, targetFeatures, type LoraAdapter } from '../model/lora.ts';
 import { encodePeftAdapter, readAdapterF32 } from '../model/peft.ts';
 import { kvCheckpointStore, latestCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointStore, type LoadedCheckpoint } from '../train/checkpoint.ts';
-import type { KVBackend } from '../store/kv.ts';
+import { valueBytes, type KVBackend } from '../store/kv.ts';
 import { createIdbBackend } from '../store/kv_idb.ts';
 import { storedCheckpointInfo, storedWeights } from '../store/load.ts';
 import { getManifest, type ModelManifest } from '../store/manifest.ts';
@@ -41,6 +47,7 @@ import { examplesFromDataset, loraConfigFromFlags, lossConfigFromFlags, normaliz
 import { needsReference } from '../train/losses.ts';
 import { digest, referenceKey, referenceLogps } from '../train/ref_cache.ts';
 import { planRun, Trainer, type TrainExample } from '../train/trainer.ts';
+import { isDeviceLost } from './gpu.ts';
 import type { Reply } from './models.ts';
 import type { DataFile, ExportModelCommand, StartTrainingCommand } from './protocol.ts';
 
@@ -79,6 +86,10 @@ interface Run {
   modelName?: string;
   /** Why the weights are gone, once they are. */
   releasedBy?: string;
+  /** The Engine it runs on (to tell a lost device from other failures). */
+  engine: Engine | null;
+  /** Its newest complete checkpoint's step (saved or resumed from), for a lost device's hint. */
+  lastCheckpoint: number | null;
 }
 
 /** Thrown (and used as the abort reason) when a run stops at stopTraining. */
@@ -114,7 +125,7 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
   if (active) throw new EngineError('startTraining', `run ${active.id} is still running`, 'stop it (stopTraining) or wait for trainingDone before starting another');
   runCount += 1;
   const id = cmd.resume?.runId ?? `run-${runCount}-${Date.now().toString(36)}`;
-  const run: Run = { id, modelId: cmd.modelId, state: 'running', announced: false, stop: new AbortController(), model: null, adapter: null, trainer: null, info: null, checkpoints: checkpointStore(id), metrics: [], saveRequests: [] };
+  const run: Run = { id, modelId: cmd.modelId, state: 'running', announced: false, stop: new AbortController(), model: null, adapter: null, trainer: null, info: null, checkpoints: checkpointStore(id), metrics: [], saveRequests: [], engine: null, lastCheckpoint: null };
   if (runs.has(id)) release(runs.get(id)!, `run ${id} was resumed`);
   runs.set(run.id, run);
   try {
@@ -130,15 +141,30 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
       return;
     }
     run.state = 'failed';
-    release(run, 'the run failed');
+    // a lost device: say so (whatever the failing call threw: a mapAsync abort, a DeviceLostError), and from where the run can resume
+    const lost = run.engine !== null && (e instanceof DeviceLostError || (await isDeviceLost(run.engine, 1000)));
+    release(run, lost ? 'the GPU device was lost' : 'the run failed');
     if (!run.announced) {
       runs.delete(run.id); // a bad setting or data file: the run never started, and the error is the command's
       throw e;
     }
-    const err = typeof e === 'object' && e !== null ? e : new Error(String(e));
+    const err = lost ? deviceLostError(run, step, e) : typeof e === 'object' && e !== null ? e : new Error(String(e));
     failedRuns.set(err, run.id);
     throw err;
   }
+}
+
+/** The error a run ends with when its device is lost: what, at which step, and which checkpoint Resume starts from. */
+function deviceLostError(run: Run, step: number, cause: unknown): DeviceLostError {
+  const why = cause instanceof DeviceLostError ? cause.message.split('\n---> HINT:')[0].replace(`${cause.where}: `, '') : `the GPU device was lost (${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)})`;
+  const from = run.lastCheckpoint;
+  return new DeviceLostError(
+    `run ${run.id}`,
+    `${why}; the run stopped after step ${step}`,
+    from !== null
+      ? `resume it (startTraining with resume {runId: '${run.id}'}): a new device is acquired and the run continues from its newest checkpoint, step ${from}`
+      : 'it has no checkpoint to resume from: start it again (with save_steps, a lost device costs at most that many steps)',
+  );
 }
 
 /** Asks run `runId` to stop; it answers trainingStopped (with its startTraining's requestId). */
@@ -154,6 +180,29 @@ export function requestCheckpoint(runId: string, reply: Reply): void {
   if (!run) throw new EngineError('saveCheckpoint', `there is no run '${runId}'`, runs.size ? `the current run is ${[...runs.keys()].join(', ')}` : 'no run has started');
   if (!isActive(run)) throw new EngineError('saveCheckpoint', `run ${runId} is not running (${run.state})`, 'checkpoints are saved between steps of a running run; a finished run saved its last one at the end when save_steps was set');
   run.saveRequests.push(reply);
+}
+
+/** Removes a run's checkpoints from IndexedDB, complete and unfinished (answers `runDeleted` with the bytes freed). */
+export async function deleteRun(runId: string, reply: Reply): Promise<void> {
+  const run = runs.get(runId);
+  if (run && isActive(run)) throw new EngineError('deleteRun', `run ${runId} is still running`, 'stop it (stopTraining) or wait for trainingDone, then delete it');
+  const store = run?.checkpoints ?? checkpointStore(runId);
+  const kv = (runsKv ??= createIdbBackend('prefstudio-runs', 'checkpoints'));
+  const { steps } = await store.scan();
+  let bytes = 0;
+  for (const step of steps) {
+    const m = (await store.open(step).manifest()) as { blobs?: { bytes?: unknown }[] } | undefined;
+    for (const b of m?.blobs ?? []) bytes += typeof b.bytes === 'number' ? b.bytes : 0;
+  }
+  for (const step of steps) await store.remove(step);
+  // what is left under the prefix: unfinished writes (and anything else stored for the run)
+  for (const k of await kv.keys(`${runId}/`)) {
+    const v = await kv.get(k);
+    if (v !== undefined) bytes += valueBytes(v);
+    await kv.del(k);
+  }
+  if (run) run.lastCheckpoint = null;
+  reply({ type: 'runDeleted', runId, steps, bytes });
 }
 
 /** The complete checkpoints of a run in IndexedDB (answers `checkpoints`). */
@@ -226,6 +275,11 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     const step = cmd.resume.step ?? (await latestCheckpoint(run.checkpoints));
     if (step === null) throw new EngineError('startTraining', `run ${run.id} has no complete checkpoint in ${run.checkpoints.label}`, 'start it again without resume (set save_steps so that a run can be resumed)');
     resumed = await loadCheckpoint(run.checkpoints.open(step));
+    run.lastCheckpoint = resumed.step;
+  }
+  const stopAfter = cmd.stopAfter;
+  if (stopAfter !== undefined && !(Number.isInteger(stopAfter) && stopAfter > (resumed?.step ?? 0))) {
+    throw new EngineError('startTraining', `stopAfter must be an integer step after ${resumed ? `the checkpoint's step ${resumed.step}` : '0'}, got ${String(stopAfter)}`, resumed ? `send stopAfter ${resumed.step + 1} for one more step` : 'send stopAfter 1 for one step, or leave it out to train to the end');
   }
 
   // The data first: a malformed file fails before any weights load.
@@ -268,6 +322,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
 
   // The weights: trainable f32 tensors, or a frozen base (16-bit matrices kept 16-bit) under LoRA.
   const e = await deps.engine();
+  run.engine = e;
   const source = await storedWeights(kv, cmd.modelId);
   let lastSent = -Infinity;
   run.model = await loadGemma2(e, source, {
@@ -290,18 +345,22 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
 
   const fingerprint = storedFingerprint(manifest);
   const referenceOf = async (set: TrainExample[], split: 'train' | 'eval'): Promise<Float32Array> => {
+    // tokens of the first k pairs (the pass goes in order), as TRL's num_tokens counts them
+    const tokensBefore = [0];
+    for (const x of set) tokensBefore.push(tokensBefore[tokensBefore.length - 1] + 2 * x.promptIds.length + x.chosenIds.length + x.rejectedIds.length);
     const r = await referenceLogps(e, dims, params, set, {
       cache: referenceCache(),
       key: referenceKey(fingerprint, set, { ldAlpha: loss.ldAlpha }),
       ldAlpha: loss.ldAlpha,
       onProgress: (p) => {
         checkStop(); // thrown out of the pass between two batches
-        reply({ type: 'referenceProgress', runId, split, done: p.done, total: p.total, percent: p.percent, rate: p.rate, eta: p.eta, cached: false });
+        const tokensPerSec = p.done > 0 ? (tokensBefore[p.done] * p.rate) / p.done : 0; // tokens / (done / rate seconds)
+        reply({ type: 'referenceProgress', runId, split, done: p.done, total: p.total, percent: p.percent, rate: p.rate, eta: p.eta, tokensPerSec, cached: false });
       },
       onWarning: (s) => log('warning', s),
     });
     if (r.cached) {
-      reply({ type: 'referenceProgress', runId, split, done: set.length, total: set.length, percent: 100, rate: 0, eta: 0, cached: true });
+      reply({ type: 'referenceProgress', runId, split, done: set.length, total: set.length, percent: 100, rate: 0, eta: 0, tokensPerSec: 0, cached: true });
       log('info', `reference log-probs (${split}): ${set.length} pairs from the cache`);
     }
     return r.values;
@@ -320,6 +379,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
   }
   const save = async (): Promise<void> => {
     const saved = await saveCheckpoint(run.checkpoints, trainer, { metrics: run.metrics, saveTotalLimit });
+    run.lastCheckpoint = saved.step;
     const ev = { type: 'checkpointSaved' as const, runId, step: saved.step, bytes: saved.bytes, removed: saved.removed };
     reply(ev);
     for (const r of run.saveRequests.splice(0)) if (r !== reply) r(ev);
@@ -338,11 +398,15 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     const record = await trainer.trainStep();
     if (record.skipped) log('warning', `step ${record.step} skipped: ${record.skipped}`);
     run.metrics.push(JSON.stringify(record));
-    reply({ type: 'trainStep', runId, record, elapsedMs: performance.now() - t0 });
+    const pool = e.pool.getStats();
+    reply({ type: 'trainStep', runId, record, elapsedMs: performance.now() - t0, gpuMemory: { inUse: pool.inUse, held: pool.inUse + pool.free, peak: pool.peak } });
+    // stopAfter: this step is the last one asked for (the run's own last step ends as usual, below)
+    const stopHere = stopAfter !== undefined && record.step >= stopAfter && !trainer.done;
     const due = saveSteps !== null && record.step % saveSteps === 0 && !trainer.done;
-    if (due || run.saveRequests.length > 0) await save();
+    if (due || stopHere || run.saveRequests.length > 0) await save();
+    if (stopHere) throw new RunStopped(`run ${runId} stopped after step ${record.step} (stopAfter)`);
   }
-  if (saveSteps !== null || run.saveRequests.length > 0) await save();
+  if (saveSteps !== null || stopAfter !== undefined || run.saveRequests.length > 0) await save();
   checkStop();
   await evaluate('after');
   trainer.dispose();

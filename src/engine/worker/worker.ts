@@ -9,10 +9,10 @@
 import { EngineError } from '../errors.ts';
 import { cancelCheck, runCheck } from './check.ts';
 import { cancelGenerate, generateAnswers, releaseGenerationModel } from './generation.ts';
-import { getEngine } from './gpu.ts';
+import { getEngine, loseDeviceForTesting } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
-import { exportModel, listCheckpoints, requestCheckpoint, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
+import { deleteRun, exportModel, listCheckpoints, requestCheckpoint, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
 
 // NOTE: `self` is typed as the generic worker (or, under the root tsconfig, window) scope; this is
 // the dedicated-worker scope it really is.
@@ -35,7 +35,7 @@ function errorEvent(e: unknown, at: Pick<ErrorEvent, 'command' | 'requestId' | '
 }
 
 function onDeviceLost(info: GPUDeviceLostInfo): void {
-  post({ type: 'error', name: 'DeviceLostError', message: `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`, where: 'device', hint: 'reload the page; if it happens again, use a smaller batch or sequence length' });
+  post({ type: 'error', name: 'DeviceLostError', message: `the GPU device was lost (${info.reason}): ${info.message || 'no message'}`, where: 'device', hint: 'the next command that needs the GPU acquires a new device; a run resumes from its newest checkpoint. If it happens again, use a smaller batch or sequence length' });
 }
 
 const runDeps: RunDeps = { engine: () => getEngine(scope.navigator.gpu, onDeviceLost), store };
@@ -68,6 +68,12 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return requestCheckpoint(cmd.runId, reply);
     case 'listCheckpoints':
       return listCheckpoints(cmd.runId, reply);
+    case 'deleteRun':
+      return deleteRun(cmd.runId, reply);
+    case 'loseDevice':
+      // FOR TESTS ONLY (protocol.ts LoseDeviceCommand): the device is destroyed as if lost
+      await loseDeviceForTesting();
+      return;
     case 'runCheck':
       return runCheck(cmd, scope.navigator.gpu, reply);
     case 'cancelCheck':
