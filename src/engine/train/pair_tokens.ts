@@ -27,7 +27,6 @@ import type { Tokenizer } from '../data/tokenizer.ts';
 import type { Engine } from '../engine.ts';
 import { EngineError } from '../errors.ts';
 import type { Gemma2Dims, Gemma2Params } from '../model/gemma2.ts';
-import { withAdapterOff } from '../model/lora.ts';
 import { prefLoss } from '../ops/pref_loss.ts';
 import { needsReference, needsTargets, type LossConfig } from './losses.ts';
 import { pairRecords, type PairRecord } from './metrics.ts';
@@ -89,36 +88,41 @@ export async function pairTokens(e: Engine, d: Gemma2Dims, params: Gemma2Params,
   }
   const packed = packPairs([example], { ldAlpha: loss.ldAlpha });
   const ad = params.adapter;
-  const seed = ad ? ad.dropoutSeed : null;
-  if (ad) ad.dropoutSeed = null; // as evaluation: no LoRA dropout
-  try {
-    const out = e.noGrad(() =>
-      e.tidy(() => {
-        const { logp, lsp2, stats } = sequenceForward(e, d, params, packed);
-        const ref = hasRef ? e.tensor(Float32Array.from(opts.referenceSums!), [2], { label: 'pairTokens.ref' }) : null;
-        const targets = needsTargets(loss) ? e.tensor(packed.targets, [1, 2], { label: 'pairTokens.targets' }) : null;
-        const { pairs } = prefLoss(stats, ref, targets, loss, { scale: 1 });
-        return { logp, lsp2, pairs };
-      }),
-    );
-    const [lp, l2, pr] = (await e.readMany([out.logp, out.lsp2, out.pairs])) as Float32Array[];
-    [out.logp, out.lsp2, out.pairs].forEach((t) => t.dispose());
-    let refLp: Float32Array | null = null;
-    const reference: ReferenceSource = !hasRef ? 'none' : ad ? 'adapter-off' : 'not-kept';
-    if (reference === 'adapter-off') {
-      refLp = await withAdapterOff(ad, async () => {
-        const r = e.noGrad(() => e.tidy(() => sequenceForward(e, d, params, packed).logp));
-        const [v] = (await e.readMany([r])) as Float32Array[];
-        r.dispose();
-        return v;
-      });
+  const reference: ReferenceSource = !hasRef ? 'none' : ad ? 'adapter-off' : 'not-kept';
+  // Both forwards are encoded synchronously, with the adapter as each needs it (forwardLora reads
+  // it when the forward starts) and restored before any await: a generation or another request
+  // interleaving with this one never sees it changed.
+  const encode = <T>(adapterOn: boolean, f: () => T): T => {
+    const was = ad ? { enabled: ad.enabled, seed: ad.dropoutSeed } : null;
+    if (ad) {
+      ad.enabled = adapterOn && ad.enabled;
+      ad.dropoutSeed = null; // as evaluation: no LoRA dropout
     }
-    const pieces = opts.pieces ?? ((ids: readonly number[]) => ids.map(() => ''));
-    const side = (r: number): TokenRow[] => tokenRows(packed, r, lp, l2, refLp, pieces);
-    return { row: example.row, promptTokens: example.promptIds.length, chosen: side(0), rejected: side(1), reference, record: pairRecords(pr, [example.row])[0] };
+    try {
+      return e.noGrad(() => e.tidy(f));
+    } finally {
+      if (ad && was) ({ enabled: ad.enabled, seed: ad.dropoutSeed } = was);
+    }
+  };
+  const out = encode(true, () => {
+    const { logp, lsp2, stats } = sequenceForward(e, d, params, packed);
+    const ref = hasRef ? e.tensor(Float32Array.from(opts.referenceSums!), [2], { label: 'pairTokens.ref' }) : null;
+    const targets = needsTargets(loss) ? e.tensor(packed.targets, [1, 2], { label: 'pairTokens.targets' }) : null;
+    const { pairs } = prefLoss(stats, ref, targets, loss, { scale: 1 });
+    return { logp, lsp2, pairs };
+  });
+  const refOut = reference === 'adapter-off' ? encode(false, () => sequenceForward(e, d, params, packed).logp) : null;
+  const kept = [out.logp, out.lsp2, out.pairs, ...(refOut ? [refOut] : [])];
+  let host: Float32Array[];
+  try {
+    host = (await e.readMany(kept)) as Float32Array[];
   } finally {
-    if (ad) ad.dropoutSeed = seed;
+    kept.forEach((t) => t.dispose());
   }
+  const [lp, l2, pr, refLp = null] = host;
+  const pieces = opts.pieces ?? ((ids: readonly number[]) => ids.map(() => ''));
+  const side = (r: number): TokenRow[] => tokenRows(packed, r, lp, l2, refLp, pieces);
+  return { row: example.row, promptTokens: example.promptIds.length, chosen: side(0), rejected: side(1), reference, record: pairRecords(pr, [example.row])[0] };
 }
 
 /** Row r's completion tokens from [R, T] per-position values (position P + i − 1 scores token i). */
