@@ -11,7 +11,7 @@ import type { Dataset } from './dataset.ts';
 import { inspectRows, prepareExamples, type ValidRow } from './examples.ts';
 import { resolveSequenceOptions, type SequenceOptions } from './pairs.ts';
 import {
-  datasetShape, issuesInFileOrder, lengthHistogram, pairLengths, previewPairs, readDatasetRows, tokenizePairs, truncationSummary, type TokenizedPair,
+  datasetShape, issuesInFileOrder, lengthHistogram, lengthOnly, pairLengths, previewPairs, readDatasetRows, tokenizePairs, truncationSummary, type TokenizedPair,
 } from './preview.ts';
 import { loadTokenizer, type Tokenizer } from './tokenizer.ts';
 
@@ -60,6 +60,15 @@ describe('truncation counts are the trainer\'s (prepareExamples on the demo set)
     expect(s.pairs - s.dropped.length).toBe(ref.examples.length);
     expect(s.truncated).toBeGreaterThanOrEqual(Math.max(s.promptCut, s.completionCut));
     expect(s.promptCut + s.completionCut).toBeGreaterThanOrEqual(s.truncated);
+  });
+
+  it.each(cases)('length-only pairs (lengthOnly, keepIds) give the same counts and lengths: %j', (o) => {
+    const seq = resolveSequenceOptions(o);
+    const full = tokenized.get(seq.style)!;
+    const spans = full.map(lengthOnly);
+    expect(truncationSummary(spans, seq)).toEqual(truncationSummary(full, seq));
+    expect(pairLengths(spans)).toEqual(pairLengths(full));
+    expect(spans[0].promptIds[0]).toBeUndefined(); // no ids are kept
   });
 
   it('the cases cover none, some and all pairs truncated, and some dropped', () => {
@@ -176,6 +185,10 @@ describe('reading and tokenising', () => {
     expect(pauses).toBeGreaterThanOrEqual(39);
     expect(progress[progress.length - 1]).toBe(40);
     expect(r!.pairs.map((p) => p.promptIds)).toEqual(tokenized.get('trl-0.9')!.slice(0, 40).map((p) => p.promptIds));
+    // keepIds: the first pairs keep their ids, the rest only their lengths
+    const kept = await tokenizePairs(valid.slice(0, 6), { ...demo, tokenizer: tok, vocabSize: V, style: 'trl-0.9', keepIds: 2 });
+    expect(kept!.pairs.slice(0, 2)).toEqual(tokenized.get('trl-0.9')!.slice(0, 2));
+    expect(kept!.pairs.slice(2).map((p) => [p.name, p.chosenIds[0], p.chosenIds.length])).toEqual(tokenized.get('trl-0.9')!.slice(2, 6).map((p) => [p.name, undefined, p.chosenIds.length]));
     let n = 0;
     const stopped = await tokenizePairs(valid, { ...demo, tokenizer: tok, vocabSize: V, style: 'trl-0.9', sliceMs: 0, pause: async () => void n++, cancelled: () => n >= 3 });
     expect(stopped).toBeNull();

@@ -1,6 +1,6 @@
 // preview: a preference dataset summarised for the studio's Data screen — which row form it is,
-// every malformed row, the token ids of every pair (tokenised once, a slice at a time so a page
-// stays responsive), and, for any max_length / max_prompt_length, how many pairs the trainer would
+// every malformed row, the token ids of every pair (tokenised once, a slice at a time so the work
+// can be cancelled between slices), and, for any max_length / max_prompt_length, how many pairs the trainer would
 // truncate or drop, a few pairs as the model reads them, and a token-length histogram.
 //
 //   readDatasetRows(name, bytes)      loadDataset, except that a .jsonl file's lines that are not
@@ -11,16 +11,23 @@
 //   truncationSummary(pairs, seq)     truncatePair on every pair: truncated / dropped counts
 //   previewPairs(pairs, tok, seq, n)  the first n pairs, decoded after truncation (template, BOS, EOS)
 //   lengthHistogram(series)           shared bins over prompt+chosen and prompt+rejected lengths
+//   prepareDataPreview(name, bytes, …) all of the above for one file, as the engine worker's
+//                                     previewData runs it (off the page's thread): the file read,
+//                                     checked and tokenised once (ids kept for the PREVIEW_PAIRS
+//                                     decoded pairs, lengths only for the rest: lengthOnly), then
+//                                     `at(limits)` for any max_length / max_prompt_length
 //
 // What it is not: a second validator or sequence builder. Rows are checked by examples.ts
 // (inspectRows), sequences built and cut by pairs.ts (tokenizeRow, truncatePair): the numbers here
 // are the trainer's (prepareExamples) by construction, which preview.test.ts checks.
-// No DOM, no timers: the caller passes `pause` (a page: a zero-delay timeout) to yield between slices.
+// No DOM, no timers: the caller passes `pause` (the worker: a zero-delay timeout) to yield between
+// slices, so a newer command can cancel the work. The views (DataPreview and its parts) are plain
+// data: they cross the worker protocol as they are, and the studio's data slice uses their types.
 
-import { LoadError } from '../errors.ts';
-import { loadDataset, rowName, type Dataset, type RowNaming } from './dataset.ts';
-import type { DroppedRow, RowIssue, ValidRow } from './examples.ts';
-import { RowBuildError, tokenizeRow, truncatePair, type PairTokens, type ResolvedSequenceOptions, type SequenceStyle } from './pairs.ts';
+import { EngineError, LoadError } from '../errors.ts';
+import { loadDataset, rowName, rowNumbering, type Dataset, type RowNaming } from './dataset.ts';
+import { inspectRows, type DroppedRow, type RowIssue, type ValidRow } from './examples.ts';
+import { resolveSequenceOptions, RowBuildError, tokenizeRow, truncatePair, type PairTokens, type ResolvedSequenceOptions, type SequenceStyle } from './pairs.ts';
 import { TokenizerError, type Tokenizer } from './tokenizer.ts';
 
 // ------------------------------------------------------------------ reading
@@ -154,6 +161,12 @@ export interface TokenizeOptions extends RowNaming {
   onProgress?: (done: number, total: number) => void;
   /** Checked after every pause: true stops the work (the result is then null). */
   cancelled?: () => boolean;
+  /**
+   * Pairs past the first `keepIds` keep only their lengths (lengthOnly): enough for
+   * truncationSummary, pairLengths and the histogram at a fraction of the memory (a 60k-row
+   * UltraFeedback set holds ~50M ids). Default: every pair keeps its ids.
+   */
+  keepIds?: number;
 }
 
 /**
@@ -183,7 +196,7 @@ export async function tokenizePairs(valid: readonly ValidRow[], o: TokenizeOptio
     try {
       const ids = tokenizeRow(v.content, tok, o.style);
       const outside = [ids.promptIds, ids.chosenIds, ids.rejectedIds].flat().find((id) => id >= o.vocabSize);
-      if (outside === undefined) pairs.push({ row: v.row, name, ...ids });
+      if (outside === undefined) pairs.push(o.keepIds === undefined || pairs.length < o.keepIds ? { row: v.row, name, ...ids } : lengthOnly({ row: v.row, name, ...ids }));
       else issues.push({ row: v.row, name, field: 'chosen', reason: `tokenizes to id ${outside}, ≥ the model's vocabulary size ${o.vocabSize}`, hint: 'tokenizer.json does not belong to this model: use the tokenizer files from the same checkpoint' });
     } catch (e) {
       if (!(e instanceof RowBuildError)) throw e;
@@ -318,4 +331,216 @@ export function lengthHistogram(series: readonly (readonly number[])[], maxBins 
     return c;
   });
   return { edges, counts };
+}
+
+// ------------------------------------------------------------------ ids kept as lengths
+
+/**
+ * A token-id list that keeps only its length: all truncatePair reads of a list (it cuts by
+ * position: .length and .slice, which behaves as Array.prototype.slice). Reading an id gives
+ * undefined, so only length-based code may be handed one (truncationSummary, pairLengths);
+ * preview.test.ts checks that they give the same numbers over length-only pairs as over the ids.
+ */
+class IdSpan {
+  constructor(readonly length: number) {}
+
+  slice(start = 0, end = this.length): IdSpan {
+    const at = (i: number): number => (i < 0 ? Math.max(0, this.length + i) : Math.min(i, this.length));
+    return new IdSpan(Math.max(0, at(end) - at(start)));
+  }
+}
+
+const span = (ids: readonly number[]): number[] => new IdSpan(ids.length) as unknown as number[];
+
+/** The pair with its id lists replaced by their lengths (see IdSpan): for counts, not for decoding. */
+export function lengthOnly(p: TokenizedPair): TokenizedPair {
+  return { row: p.row, name: p.name, promptIds: span(p.promptIds), chosenIds: span(p.chosenIds), rejectedIds: span(p.rejectedIds) };
+}
+
+// ------------------------------------------------------------------ the Data screen's whole preview
+
+/** Pairs the preview decodes (the first ones). */
+export const PREVIEW_PAIRS = 3;
+
+/** The sequence limits by their TRL names (`prefstudio train` flags); null = no limit. */
+export interface DataLengthLimits {
+  max_length: number | null;
+  max_prompt_length: number | null;
+}
+
+/** The sequence settings by their TRL names: which TRL generation's rules, and the limits. */
+export interface DataSequenceSettings extends DataLengthLimits {
+  sequence_style: SequenceStyle;
+}
+
+/** A row form found in the file, described, with how many well-formed rows have it. */
+export interface ShapeView {
+  shape: RowShape;
+  title: string;
+  description: string;
+  rows: number;
+}
+
+/** The file's reader, the forms of its rows, its other columns and how its rows are named. */
+export interface DatasetFormatView {
+  reader: Dataset['format'];
+  shapes: ShapeView[];
+  /** Columns a loss reads (score_chosen for gpo, …). */
+  targetColumns: { column: string; loss: string }[];
+  /** Columns nothing reads. */
+  otherColumns: string[];
+  /** How rows are named: "rows are named by their line in the file, counting from 1". */
+  numbering: string;
+}
+
+/** What reading and validating found, before any tokenising. */
+export interface DataRead {
+  /** Rows read, well-formed or not (a .jsonl line that is not JSON counts as one). */
+  rows: number;
+  format: DatasetFormatView;
+  /** Every malformed row found so far, in file order. */
+  issues: RowIssue[];
+  /** Well-formed rows: the pairs to tokenise. */
+  total: number;
+}
+
+/** Token lengths before truncation, prompt + chosen and prompt + rejected, in shared bins. */
+export interface LengthHistogramView {
+  /** Bin i holds lengths in [edges[i], edges[i + 1]). */
+  edges: number[];
+  chosen: number[];
+  rejected: number[];
+  /** The longest pair as truncation sees it (the prompt with its longer answer) and its row. */
+  longest: { tokens: number; name: string };
+  /** The median of those lengths. */
+  median: number;
+}
+
+/** What the limits do to the tokenised pairs: the trainer's counts and the first pairs cut, or why the limits cannot be used. */
+export interface LengthsPreview extends DataLengthLimits {
+  truncation: TruncationSummary | null;
+  preview: PairPreview[];
+  /** Why the trainer would refuse these limits (e.g. max_prompt_length ≥ max_length in trl-0.9), or null. */
+  settingsProblem: string | null;
+}
+
+/** Everything the Data screen shows of a file. */
+export interface DataPreview {
+  rows: number;
+  format: DatasetFormatView;
+  /** Pairs that tokenised (the trainer's pairs before truncation drops any). */
+  pairs: number;
+  /** Every malformed row (reading, validation, the tokenizer), in file order. */
+  issues: RowIssue[];
+  histogram: LengthHistogramView | null;
+  sequence_style: SequenceStyle;
+  lengths: LengthsPreview;
+}
+
+/** The model whose tokenizer counts: its tokenizer (null: none, id rows only) and vocab_size. */
+export interface PreviewModel {
+  tokenizer: Tokenizer | null;
+  vocabSize: number;
+}
+
+export interface PreviewOptions extends PreviewModel {
+  style: SequenceStyle;
+  /** As tokenizePairs': called between slices of tokenising; none: no yielding. */
+  pause?: () => Promise<void>;
+  sliceMs?: number;
+  /** Checked after every pause: true stops the work (the result is then null). */
+  cancelled?: () => boolean;
+  /** Reading and validating are done: what the screen can show while the pairs tokenise. */
+  onRead?: (read: DataRead) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A file read, validated and tokenised once: `at(limits)` cuts it at any limits without tokenising again. */
+export interface PreparedPreview {
+  /** All of the preview that does not depend on the limits. */
+  readonly base: Omit<DataPreview, 'lengths'>;
+  at(limits: DataLengthLimits): LengthsPreview;
+}
+
+/**
+ * The Data screen's preview of a preference file: read (readDatasetRows), every row checked
+ * (inspectRows), every well-formed row tokenised (tokenizePairs, keeping ids for the first
+ * PREVIEW_PAIRS pairs and lengths for the rest), the forms named and the lengths binned. Throws
+ * what reading throws (LoadError, DatasetError, TokenizerError). Null when cancelled.
+ */
+export async function prepareDataPreview(name: string, bytes: Uint8Array, o: PreviewOptions): Promise<PreparedPreview | null> {
+  const { ds, issues: lineIssues } = await readDatasetRows(name, bytes);
+  if (o.cancelled?.()) return null;
+  // every line may be broken JSON: then there is no row to inspect (inspectRows refuses an empty set)
+  const inspected: { valid: ValidRow[]; issues: RowIssue[] } =
+    ds.rows.length === 0 && lineIssues.length > 0 ? { valid: [], issues: [] } : inspectRows(ds.rows, { ...naming(ds), vocabSize: o.vocabSize, hasTokenizer: o.tokenizer !== null });
+  const { valid } = inspected;
+  const found = issuesInFileOrder([...lineIssues, ...inspected.issues]);
+  const rows = ds.rows.length + lineIssues.length;
+  const format = formatView(ds, valid);
+  o.onRead?.({ rows, format, issues: found, total: valid.length });
+
+  const tokenized = await tokenizePairs(valid, {
+    ...naming(ds),
+    tokenizer: o.tokenizer,
+    vocabSize: o.vocabSize,
+    style: o.style,
+    keepIds: PREVIEW_PAIRS,
+    ...(o.pause && { pause: o.pause }),
+    ...(o.sliceMs !== undefined && { sliceMs: o.sliceMs }),
+    ...(o.cancelled && { cancelled: o.cancelled }),
+    ...(o.onProgress && { onProgress: o.onProgress }),
+  });
+  if (tokenized === null) return null;
+  const { pairs } = tokenized;
+  const base: PreparedPreview['base'] = {
+    rows,
+    format,
+    pairs: pairs.length,
+    issues: issuesInFileOrder([...found, ...tokenized.issues]),
+    histogram: histogramView(pairs),
+    sequence_style: o.style,
+  };
+  return { base, at: (limits) => lengthsPreview(pairs, o.tokenizer, o.style, limits) };
+}
+
+/** What the limits do to the pairs (truncationSummary, previewPairs), or why they cannot be used. */
+function lengthsPreview(pairs: readonly TokenizedPair[], tok: Tokenizer | null, style: SequenceStyle, limits: DataLengthLimits): LengthsPreview {
+  const { max_length, max_prompt_length } = limits;
+  let seq: ResolvedSequenceOptions;
+  try {
+    seq = resolveSequenceOptions({ style, maxLength: max_length, maxPromptLength: max_prompt_length });
+  } catch (e) {
+    if (!(e instanceof EngineError)) throw e;
+    const what = e.message.split('\n---> HINT:')[0].replace(`${e.where}: `, '');
+    return { max_length, max_prompt_length, truncation: null, preview: [], settingsProblem: e.hint ? `${what}: ${e.hint}` : what };
+  }
+  return { max_length, max_prompt_length, truncation: truncationSummary(pairs, seq), preview: previewPairs(pairs, tok, seq, PREVIEW_PAIRS), settingsProblem: null };
+}
+
+const naming = (ds: Dataset): RowNaming => ({ file: ds.file, lines: ds.lines, key: ds.key });
+
+function formatView(ds: Dataset, valid: readonly ValidRow[]): DatasetFormatView {
+  const shape = datasetShape(ds.rows, valid);
+  return {
+    reader: ds.format,
+    shapes: shape.shapes.map((s) => ({ shape: s.shape, ...ROW_SHAPES[s.shape], rows: s.rows })),
+    targetColumns: shape.targetColumns,
+    otherColumns: shape.otherColumns,
+    numbering: rowNumbering(ds),
+  };
+}
+
+function histogramView(pairs: readonly TokenizedPair[]): LengthHistogramView | null {
+  if (pairs.length === 0) return null;
+  const { chosen, rejected } = pairLengths(pairs);
+  const h = lengthHistogram([chosen, rejected]);
+  // a pair's length as truncation sees it: the prompt with the longer answer
+  const longer = chosen.map((c, i) => Math.max(c, rejected[i]));
+  let at = 0;
+  longer.forEach((v, i) => {
+    if (v > longer[at]) at = i;
+  });
+  const sorted = [...longer].sort((a, b) => a - b);
+  return { edges: h.edges, chosen: h.counts[0], rejected: h.counts[1], longest: { tokens: longer[at], name: pairs[at].name }, median: sorted[Math.floor(sorted.length / 2)] };
 }
