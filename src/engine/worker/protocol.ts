@@ -54,12 +54,21 @@
 //         generateToken… (one per new token, with the answer's text so far) → generateDone
 //   cancelGenerate             → (the running answer ends after its current token: generateDone
 //                                 with finish 'stopped'; no further answer follows)
+//
+// The Data screen's preview (data.ts; the file read, checked and tokenised here, off the page's thread):
+//   previewData {file, modelId, demoBaseUrl, sequence_style, max_length, max_prompt_length}
+//       → dataRead (rows, form, malformed rows) → dataProgress… (pairs tokenised, %, pairs/s)
+//         → dataPreview (everything the screen shows, cut at the given limits)
+//       A newer previewData supersedes it: it stops at its next slice and sends nothing more.
+//   previewLengths {previewId, max_length, max_prompt_length}
+//       → dataLengths (the last finished preview's pairs cut at these limits; no tokenising)
 // Every failure is an `error` event whose `command` says which command failed (and `requestId` which one).
 //
 // For tests only: loseDevice destroys the worker's GPU device as if it had been lost (as WebGL's
 // WEBGL_lose_context lets a page test its recovery); nothing else sends it.
 
 import type { CaseOutcome } from '../check/suite.ts';
+import type { DataLengthLimits, DataPreview, DataRead, DataSequenceSettings, LengthsPreview } from '../data/preview.ts';
 import type { AdapterDescription } from '../device.ts';
 import type { TrainSettings } from '../train/config.ts';
 import type { PairRecord } from '../train/metrics.ts';
@@ -270,6 +279,28 @@ export interface CancelGenerateCommand extends CommandBase {
   type: 'cancelGenerate';
 }
 
+/**
+ * Read, check and tokenise a preference file for the studio's Data screen, with a model's tokenizer,
+ * and cut its pairs at the limits (as the trainer would). One at a time: a newer previewData stops
+ * this one. Reading failures (not a dataset file, not UTF-8, no rows) are error events; malformed
+ * rows are listed in the answer.
+ */
+export interface PreviewDataCommand extends CommandBase, DataSequenceSettings {
+  type: 'previewData';
+  file: DataFile | File;
+  /** The stored model (ModelSummary.id) whose tokenizer counts; null: the built-in demo model's. */
+  modelId: string | null;
+  /** Absolute URL of the demo model's folder (as ensureDemo's baseUrl): its tokenizer, when modelId is null. */
+  demoBaseUrl: string;
+}
+
+/** Cut the last finished preview's pairs at other limits (its sequence_style stays): no tokenising again. */
+export interface PreviewLengthsCommand extends CommandBase, DataLengthLimits {
+  type: 'previewLengths';
+  /** The previewData command's id (its dataPreview's requestId). */
+  previewId: number;
+}
+
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
 export type CommandBody = WithoutId<Command>;
 type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
@@ -277,7 +308,8 @@ type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes ov
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
   | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand | DeleteRunCommand | LoseDeviceCommand
-  | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand;
+  | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand
+  | PreviewDataCommand | PreviewLengthsCommand;
 
 // ------------------------------------------------------------------ events (worker → UI)
 
@@ -577,4 +609,37 @@ export interface GenerateDoneEvent extends EventBase {
 
 export type GenerationEvent = GenerateStartedEvent | GenerateLoadingEvent | GenerateTokenEvent | GenerateDoneEvent;
 
-export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent | GenerationEvent;
+// ------------------------------------------------------------------ data preview events (previewData)
+
+/** The file is read and every row checked: its rows, form and malformed rows; `read.total` pairs are to be tokenised. */
+export interface DataReadEvent extends EventBase {
+  type: 'dataRead';
+  read: DataRead;
+}
+
+/** Tokenising: pairs done of total (at most ~6 events a second, and one at the end). */
+export interface DataProgressEvent extends EventBase {
+  type: 'dataProgress';
+  done: number;
+  total: number;
+  percent: number;
+  /** Pairs tokenised per second so far. */
+  pairsPerSec: number;
+}
+
+/** previewData's answer: everything the Data screen shows, cut at the command's limits. */
+export interface DataPreviewEvent extends EventBase {
+  type: 'dataPreview';
+  preview: DataPreview;
+}
+
+/** previewLengths' answer: the preview's pairs cut at other limits. */
+export interface DataLengthsEvent extends EventBase {
+  type: 'dataLengths';
+  previewId: number;
+  lengths: LengthsPreview;
+}
+
+export type DataEvent = DataReadEvent | DataProgressEvent | DataPreviewEvent | DataLengthsEvent;
+
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent | GenerationEvent | DataEvent;

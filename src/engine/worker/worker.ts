@@ -1,6 +1,6 @@
 // The engine's Web Worker entry: the only engine file that knows about postMessage. It answers the
 // protocol's commands (protocol.ts) by calling the module that does the work (models.ts for the
-// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check, generation.ts for previews), stamps each answer with its
+// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check, generation.ts for previews, data.ts for the Data screen's file preview), stamps each answer with its
 // command's id, and reports every failure as a typed `error` event, never as an unhandled exception.
 //
 // Loaded by src/ui/engine/useEngine.ts with
@@ -8,6 +8,7 @@
 
 import { EngineError } from '../errors.ts';
 import { cancelCheck, runCheck } from './check.ts';
+import { previewData, previewLengths, workerDataDeps } from './data.ts';
 import { cancelGenerate, generateAnswers, releaseGenerationModel } from './generation.ts';
 import { getEngine, loseDeviceForTesting } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
@@ -39,6 +40,7 @@ function onDeviceLost(info: GPUDeviceLostInfo): void {
 }
 
 const runDeps: RunDeps = { engine: () => getEngine(scope.navigator.gpu, onDeviceLost), store };
+const dataDeps = workerDataDeps(store); // the Data screen's tokenizers (no GPU needed)
 
 async function handle(cmd: Command, reply: Reply): Promise<void> {
   switch (cmd.type) {
@@ -82,6 +84,10 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return generateAnswers(cmd, reply, runDeps);
     case 'cancelGenerate':
       return cancelGenerate();
+    case 'previewData':
+      return previewData(cmd, reply, dataDeps);
+    case 'previewLengths':
+      return previewLengths(cmd, reply);
     default: {
       // A message from an out-of-date page, or a command added to the protocol without a case here.
       const unknown = cmd as { type?: unknown };
