@@ -41,6 +41,10 @@
 //   deleteRun {runId}          → runDeleted {bytes} (its checkpoints removed from IndexedDB; refused
 //                                 while the run is running)
 //   exportModel {runId, dtype?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint folder)
+//   pairTokens {runId, row}    → pairTokens {chosen, rejected: per completion token its text, policy
+//                                 and reference log-probs and WPO term; the pair's record; step} —
+//                                 between two steps of a running run, at once for a paused, stopped
+//                                 or finished run whose weights the worker still holds; else an error
 //
 // The self-check (check.ts) and what it answers:
 //   runCheck {which}           → checkStarted (the adapter, the cases) → checkResult… (one per case)
@@ -72,6 +76,7 @@ import type { DataLengthLimits, DataPreview, DataRead, DataSequenceSettings, Len
 import type { AdapterDescription } from '../device.ts';
 import type { TrainSettings } from '../train/config.ts';
 import type { PairRecord } from '../train/metrics.ts';
+import type { ReferenceSource, TokenRow } from '../train/pair_tokens.ts';
 import type { StepRecord } from '../train/trainer.ts';
 
 // ------------------------------------------------------------------ ids
@@ -301,13 +306,26 @@ export interface PreviewLengthsCommand extends CommandBase, DataLengthLimits {
   previewId: number;
 }
 
+/**
+ * One training pair of a run token by token (train/pair_tokens.ts), under the run's current weights:
+ * a running run answers between two optimizer steps (the weights never change mid-computation), a
+ * paused, stopped or finished one at once. Refused, saying why and what to do, when the worker no
+ * longer holds the run's weights (another run started, the page reloaded, the run failed) or the
+ * row is not one of the run's training pairs.
+ */
+export interface PairTokensCommand extends CommandBase, RunScoped {
+  type: 'pairTokens';
+  /** The pair's dataset row (0-based, as PairRecord.row). */
+  row: number;
+}
+
 /** A command as the sender writes it, before the `id` is added (e.g. by useEngine's sendCommand). */
 export type CommandBody = WithoutId<Command>;
 type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes over the union
 
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
-  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand | DeleteRunCommand | LoseDeviceCommand
+  | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand | DeleteRunCommand | LoseDeviceCommand | PairTokensCommand
   | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand
   | PreviewDataCommand | PreviewLengthsCommand;
 
@@ -534,9 +552,30 @@ export interface RunDeletedEvent extends EventBase, RunScoped {
   bytes: number;
 }
 
+/**
+ * pairTokens' answer: every completion token of the pair's chosen and rejected answers with its
+ * text, log π (logp), the reference's log-prob (refLogp: LoRA runs, the base with the adapter off;
+ * null when `reference` is 'not-kept' — full fine-tuning keeps only the reference's sums, in
+ * record.ref_chosen_logp / ref_rejected_logp — or 'none') and WPO's term (wpo = logp − log Σp²: its
+ * mean over an answer is log w of the answer, spec §2.3). Σ weight·logp = record.chosen_logp /
+ * rejected_logp. `record` is the pair's PairRecord from the same forward (the loss kernel's fields).
+ * The weights had taken `step` optimizer steps: step k + 1's record of the pair (when it trains on
+ * it) comes from the same weights.
+ */
+export interface PairTokensEvent extends EventBase, RunScoped {
+  type: 'pairTokens';
+  row: number;
+  step: number;
+  promptTokens: number;
+  chosen: TokenRow[];
+  rejected: TokenRow[];
+  reference: ReferenceSource;
+  record: PairRecord;
+}
+
 export type TrainingEvent =
   | WeightsProgressEvent | TrainingStartedEvent | ReferenceProgressEvent | TrainStepEvent | EvalResultEvent
-  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent | RunDeletedEvent;
+  | TrainingLogEvent | TrainingDoneEvent | TrainingStoppedEvent | ExportedEvent | CheckpointSavedEvent | CheckpointsEvent | RunDeletedEvent | PairTokensEvent;
 
 // ------------------------------------------------------------------ self-check events (runCheck)
 

@@ -28,6 +28,10 @@
 // checkpoint it can resume from); gpu.ts drops the lost Engine, so a startTraining with resume
 // runs on a new device from the newest checkpoint, the step counter continuing. deleteRun removes
 // a run's checkpoints.
+//
+// pairTokens (train/pair_tokens.ts) reads one pair token by token from the run's weights: queued
+// while the run runs and answered between two optimizer steps (as saveCheckpoint), at once when it
+// has ended and the weights are still here, refused when they are gone.
 
 import { loadDataset } from '../data/dataset.ts';
 import { tokenizerForModel } from '../data/tokenizer_files.ts';
@@ -47,9 +51,12 @@ import { examplesFromDataset, loraConfigFromFlags, lossConfigFromFlags, normaliz
 import { needsReference } from '../train/losses.ts';
 import { digest, referenceKey, referenceLogps } from '../train/ref_cache.ts';
 import { planRun, Trainer, type TrainExample } from '../train/trainer.ts';
+import type { Tokenizer } from '../data/tokenizer.ts';
+import type { LossConfig } from '../train/losses.ts';
+import { pairTokens, tokenPieces } from '../train/pair_tokens.ts';
 import { isDeviceLost } from './gpu.ts';
 import type { Reply } from './models.ts';
-import type { DataFile, ExportModelCommand, StartTrainingCommand } from './protocol.ts';
+import type { DataFile, ExportModelCommand, PairTokensCommand, StartTrainingCommand } from './protocol.ts';
 
 /** Files of an export, as bytes or produced while written (a shard read one tensor at a time). */
 type AnyFile = ExportedFile | StreamedFile;
@@ -90,6 +97,26 @@ interface Run {
   engine: Engine | null;
   /** Its newest complete checkpoint's step (saved or resumed from), for a lost device's hint. */
   lastCheckpoint: number | null;
+  /** What pairTokens reads besides the weights (set once the trainer exists). */
+  pairs?: PairContext;
+  /** pairTokens commands waiting for the end of the current step. */
+  pairRequests?: PairRequest[];
+}
+
+interface PairContext {
+  examples: readonly TrainExample[];
+  loss: LossConfig;
+  /** The trainer's reference sums, [2N] (null: the loss has none). */
+  reference: Float32Array | null;
+  tokenizer: Tokenizer | null;
+  /** Optimizer steps taken so far. */
+  step: () => number;
+}
+
+interface PairRequest {
+  cmd: PairTokensCommand;
+  reply: Reply;
+  done: (err?: unknown) => void;
 }
 
 /** Thrown (and used as the abort reason) when a run stops at stopTraining. */
@@ -131,6 +158,7 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
   try {
     await execute(run, cmd, reply, deps);
     run.state = 'done';
+    await answerPairRequests(run);
   } catch (e) {
     const step = run.trainer?.step ?? 0;
     run.trainer?.dispose();
@@ -138,12 +166,14 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
     if (e instanceof RunStopped || (run.stop.signal.aborted && run.stop.signal.reason === e)) {
       run.state = 'stopped';
       reply({ type: 'trainingStopped', runId: run.id, step });
+      await answerPairRequests(run);
       return;
     }
     run.state = 'failed';
     // a lost device: say so (whatever the failing call threw: a mapAsync abort, a DeviceLostError), and from where the run can resume
     const lost = run.engine !== null && (e instanceof DeviceLostError || (await isDeviceLost(run.engine, 1000)));
     release(run, lost ? 'the GPU device was lost' : 'the run failed');
+    await answerPairRequests(run); // each refused: the weights are gone
     if (!run.announced) {
       runs.delete(run.id); // a bad setting or data file: the run never started, and the error is the command's
       throw e;
@@ -203,6 +233,49 @@ export async function deleteRun(runId: string, reply: Reply): Promise<void> {
   }
   if (run) run.lastCheckpoint = null;
   reply({ type: 'runDeleted', runId, steps, bytes });
+}
+
+/**
+ * One pair of run `runId` token by token (answers `pairTokens`): after the current step of a running
+ * run, at once for an ended run whose weights the worker holds; an error saying why otherwise.
+ */
+export async function requestPairTokens(cmd: PairTokensCommand, reply: Reply): Promise<void> {
+  const run = runs.get(cmd.runId);
+  if (!run) {
+    throw new EngineError('pairTokens', `the engine holds no weights of run ${cmd.runId} (the page was reloaded, or another run started and freed them)`, 'resume the run (Runs screen): its newest checkpoint loads, then the pair\'s tokens can be read');
+  }
+  if (isActive(run)) return new Promise<void>((resolve, reject) => (run.pairRequests ??= []).push({ cmd, reply, done: (err) => (err === undefined ? resolve() : reject(err)) }));
+  return answerPair(run, cmd, reply);
+}
+
+async function answerPair(run: Run, cmd: PairTokensCommand, reply: Reply): Promise<void> {
+  const ctx = run.pairs;
+  if (!run.model || !run.engine || !ctx) {
+    const why = run.releasedBy ?? (run.state === 'running' ? 'they are still loading' : 'the run ended before its first step');
+    throw new EngineError('pairTokens', `run ${run.id} has no weights to read the pair from (${why})`, 'resume the run (Runs screen): its newest checkpoint loads, then the pair\'s tokens can be read');
+  }
+  const i = ctx.examples.findIndex((x) => x.row === cmd.row);
+  if (i < 0) throw new EngineError('pairTokens', `dataset row ${cmd.row} is not one of run ${run.id}'s ${ctx.examples.length} training pairs`, 'it was dropped (truncation left no completion: see the run\'s log) or lies outside the file');
+  const { dims, params } = run.model;
+  const tok = ctx.tokenizer;
+  const r = await pairTokens(run.engine, dims, params, ctx.examples[i], {
+    loss: ctx.loss,
+    referenceSums: ctx.reference ? [ctx.reference[2 * i], ctx.reference[2 * i + 1]] : null,
+    pieces: tok ? (ids) => tokenPieces(tok, ids) : undefined,
+  });
+  reply({ type: 'pairTokens', runId: run.id, step: ctx.step(), ...r });
+}
+
+/** Answers the queued pairTokens commands (between two steps, and once the run has ended). */
+async function answerPairRequests(run: Run): Promise<void> {
+  for (const q of (run.pairRequests ?? []).splice(0)) {
+    try {
+      await answerPair(run, q.cmd, q.reply);
+      q.done();
+    } catch (err) {
+      q.done(err);
+    }
+  }
 }
 
 /** The complete checkpoints of a run in IndexedDB (answers `checkpoints`). */
@@ -377,6 +450,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
     run.metrics = [...resumed.metrics];
     log('info', `resumed from ${resumed.label} (step ${resumed.step} of ${trainer.totalSteps})`);
   }
+  run.pairs = { examples, loss, reference, tokenizer, step: () => trainer.step };
   const save = async (): Promise<void> => {
     const saved = await saveCheckpoint(run.checkpoints, trainer, { metrics: run.metrics, saveTotalLimit });
     run.lastCheckpoint = saved.step;
@@ -394,6 +468,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
 
   const t0 = performance.now();
   while (!trainer.done) {
+    await answerPairRequests(run); // between two steps: the weights hold still meanwhile
     checkStop();
     const record = await trainer.trainStep();
     if (record.skipped) log('warning', `step ${record.step} skipped: ${record.skipped}`);

@@ -13,7 +13,7 @@ import { cancelGenerate, generateAnswers, releaseGenerationModel } from './gener
 import { getEngine, loseDeviceForTesting } from './gpu.ts';
 import { cancelImport, deleteModel, ensureDemo, importModel, sendModels, store, type Reply } from './models.ts';
 import type { Command, EngineEvent, ErrorEvent } from './protocol.ts';
-import { deleteRun, exportModel, listCheckpoints, requestCheckpoint, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
+import { deleteRun, exportModel, listCheckpoints, requestCheckpoint, requestPairTokens, runIdOf, startTraining, stopTraining, type RunDeps } from './training.ts';
 
 // NOTE: `self` is typed as the generic worker (or, under the root tsconfig, window) scope; this is
 // the dedicated-worker scope it really is.
@@ -72,6 +72,8 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return listCheckpoints(cmd.runId, reply);
     case 'deleteRun':
       return deleteRun(cmd.runId, reply);
+    case 'pairTokens':
+      return requestPairTokens(cmd, reply);
     case 'loseDevice':
       // FOR TESTS ONLY (protocol.ts LoseDeviceCommand): the device is destroyed as if lost
       await loseDeviceForTesting();
