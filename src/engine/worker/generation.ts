@@ -9,7 +9,9 @@
 //              another model is asked for; for a LoRA run on that model, its own frozen base with
 //              the adapter off (nothing loaded)
 //   trained    the weights of a finished or stopped run the worker still holds (training.ts
-//              getRunModel; a LoRA run with its adapter)
+//              getRunModel; a LoRA run with its adapter), or (adapterId) the base with a PEFT adapter
+//              stored under it (store/adapters.ts openStoredAdapter → peft.ts uploadAdapter, f32
+//              factors on the frozen base, as `prefstudio generate --adapter DIR`), freed after the answer
 //   sampling   model/generate.ts: greedy at temperature 0, else softmax(z/T) within top_p, drawn
 //              with the seeded Rng; both answers use the same seed, so they differ by the weights only
 //
@@ -23,7 +25,9 @@ import { parseGemma2Config } from '../model/config.ts';
 import type { Gemma2Dims, Gemma2Params } from '../model/gemma2.ts';
 import { DEFAULT_STOP_IDS, generate } from '../model/generate.ts';
 import { FROZEN_16BIT, loadGemma2, type LoadedGemma2 } from '../model/load.ts';
-import { withAdapterOff } from '../model/lora.ts';
+import { disposeAdapter, withAdapterOff } from '../model/lora.ts';
+import { uploadAdapter } from '../model/peft.ts';
+import { openStoredAdapter } from '../store/adapters.ts';
 import { storedWeights } from '../store/load.ts';
 import { getManifest } from '../store/manifest.ts';
 import type { Reply } from './models.ts';
@@ -56,10 +60,13 @@ export async function generateAnswers(cmd: GenerateCommand, reply: Reply, deps: 
       throw new EngineError('generate', `run ${cmd.runId} has no weights in the worker (it is still running, or they were freed when another run started or the page reloaded)`, 'wait for the run to finish or stop it; a run trained before a reload can only be exported from its checkpoint by resuming it');
     }
     if (trained && trained.modelId !== cmd.modelId) throw new EngineError('generate', `run ${cmd.runId} trained model '${trained.modelId}', not '${cmd.modelId}'`, "choose the run's own base model");
+    if (cmd.runId !== undefined && cmd.adapterId !== undefined) throw new EngineError('generate', `both a run (${cmd.runId}) and a stored adapter (${cmd.adapterId}) were given for the trained answer`, 'choose one of them');
+    // a stored adapter: read back and checked against the base before any weights load
+    const stored = cmd.adapterId === undefined ? null : await openStoredAdapter(kv, cmd.modelId, cmd.adapterId);
 
     const promptIds = tok.chatTemplate ? tok.encode(tok.applyChatTemplate([{ role: 'user', content: cmd.prompt }], { addGenerationPrompt: true }), { addSpecialTokens: false }) : tok.encode(cmd.prompt, { addSpecialTokens: true });
     const stopIds = [...new Set([...cfg.eosTokenIds, ...DEFAULT_STOP_IDS])];
-    const sides: ('base' | 'trained')[] = trained ? ['base', 'trained'] : ['base'];
+    const sides: ('base' | 'trained')[] = trained || stored ? ['base', 'trained'] : ['base'];
     reply({ type: 'generateStarted', sides, promptTokens: promptIds.length, promptText: tok.decode(promptIds) });
 
     const e = await deps.engine();
@@ -98,6 +105,15 @@ export async function generateAnswers(cmd: GenerateCommand, reply: Reply, deps: 
       await answer('base', m.dims, m.params);
     }
     if (trained && !state.stop) await answer('trained', trained.dims, trained.params);
+    if (stored && !state.stop) {
+      const m = await baseModel(deps, cmd.modelId, reply);
+      const adapter = uploadAdapter(e, stored.adapter);
+      try {
+        await answer('trained', m.dims, { ...m.params, adapter });
+      } finally {
+        disposeAdapter(adapter);
+      }
+    }
   } finally {
     running = null;
     if (releaseAfterRun) {

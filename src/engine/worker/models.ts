@@ -1,7 +1,8 @@
 // The worker's model commands (protocol.ts: listModels, importModel, cancelImport, deleteModel,
 // ensureDemo). The store functions (store/import.ts, store/manifest.ts) do the work; this file adds
 // what the protocol needs around them — one user import at a time with an AbortController for
-// cancelImport, the model list as plain summaries, and the built-in demo (ensureDemo): fetched
+// cancelImport, the model list as plain summaries (each with its PEFT adapters, store/adapters.ts;
+// the adapter commands are worker/adapters.ts'), and the built-in demo (ensureDemo): fetched
 // over HTTP from public/demo/model/ and imported under an id of its own ("prefstudio-demo.<hash of
 // its files>"), so the list can mark it and a rebuilt demo replaces the old one.
 //
@@ -14,7 +15,8 @@ import { importCheckpoint, sourceFromFiles } from '../store/import.ts';
 import type { KVBackend } from '../store/kv.ts';
 import { createIdbBackend } from '../store/kv_idb.ts';
 import { deleteModel as deleteStoredModel, getManifest, listIncomplete, listModels, type ModelManifest } from '../store/manifest.ts';
-import type { EngineEvent, ModelSummary } from './protocol.ts';
+import { listAdapters, type AdapterManifest } from '../store/adapters.ts';
+import type { AdapterSummary, EngineEvent, ModelSummary } from './protocol.ts';
 
 /** Sends one event answering the command being handled. */
 export type Reply = (ev: EngineEvent) => void;
@@ -33,7 +35,7 @@ const DEMO_NAME = 'PrefStudio demo';
 const isDemoId = (id: string): boolean => id.startsWith(DEMO_ID_PREFIX) && /^[0-9a-f]{8}$/.test(id.slice(DEMO_ID_PREFIX.length));
 
 /** A manifest as the list shows it: plain numbers, no tensor table. */
-function summarize(m: ModelManifest): ModelSummary {
+function summarize(m: ModelManifest, adapters: AdapterSummary[] = []): ModelSummary {
   let cfg: ReturnType<typeof parseGemma2Config> | null = null;
   try {
     cfg = parseGemma2Config(m.config);
@@ -52,7 +54,13 @@ function summarize(m: ModelManifest): ModelSummary {
     importedAt: m.importedAt,
     isDemo: isDemoId(m.id),
     warnings: [...m.warnings],
+    adapters,
   };
+}
+
+/** A stored adapter as the list shows it under its model (worker/adapters.ts answers with it too). */
+export function adapterSummary(a: AdapterManifest): AdapterSummary {
+  return { id: a.id, name: a.name, r: a.r, alpha: a.alpha, targets: [...a.targets], parameters: a.parameters, bytes: a.storedBytes, importedAt: a.importedAt, source: a.source };
 }
 
 let listing: Promise<void> = Promise.resolve();
@@ -62,7 +70,11 @@ let listing: Promise<void> = Promise.resolve();
  * never older than the last change that asked for it (a slow read cannot overtake a newer one).
  */
 export function sendModels(reply: Reply): Promise<void> {
-  const next = listing.catch(() => undefined).then(async () => reply({ type: 'models', models: (await listModels(store())).map(summarize) }));
+  const next = listing.catch(() => undefined).then(async () => {
+    const adapters = await listAdapters(store());
+    const of = (id: string): AdapterSummary[] => adapters.filter((a) => a.modelId === id).map(adapterSummary);
+    reply({ type: 'models', models: (await listModels(store())).map((m) => summarize(m, of(m.id))) });
+  });
   listing = next;
   return next;
 }

@@ -20,7 +20,12 @@
 //   ensureDemo {baseUrl}       → models (after importing the built-in demo if the store lacks it)
 //   importModel {files, name?} → importProgress… then importDone + models | importCancelled + models | error
 //   cancelImport               → (the running import answers importCancelled, with the import's requestId)
-//   deleteModel {modelId}      → models
+//   deleteModel {modelId}      → models (its PEFT adapters go with it)
+//   importAdapter {files, modelId, name?}
+//                              → adapterImportProgress… then adapterImported + models | error (one at a time)
+//   deleteAdapter {modelId, adapterId} → adapterDeleted + models
+//   saveRunAdapter {runId, name?} → adapterImported + models (a finished or stopped LoRA run's adapter,
+//                                 stored under the model it trained)
 //
 // The training commands (training.ts does the work; one run at a time) and what they answer:
 //   startTraining {modelId, data, evalData?, config}
@@ -52,7 +57,7 @@
 //   cancelCheck                → (the running check stops after its current case)
 //
 // Preview generation (generation.ts) and what it answers:
-//   generate {modelId, runId?, prompt, sampling}
+//   generate {modelId, runId? | adapterId?, prompt, sampling}
 //       → generateStarted (the prompt as the model reads it; which answers follow)
 //         → generateLoading… (the base model loading, the first time) → per answer, base first:
 //         generateToken… (one per new token, with the answer's text so far) → generateDone
@@ -134,6 +139,39 @@ export interface DeleteModelCommand extends CommandBase {
   type: 'deleteModel';
   /** The model's store id (ModelSummary.id). */
   modelId: string;
+}
+
+/**
+ * Store a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors; other files are
+ * ignored) under stored model `modelId`: checked against that model's config.json before anything is
+ * written (settings the engine does not compute refused by field name, every factor's shape against
+ * the base's weights), the manifest written last (store/adapters.ts). One adapter import at a time.
+ */
+export interface ImportAdapterCommand extends CommandBase {
+  type: 'importAdapter';
+  files: File[];
+  /** The base model (ModelSummary.id). */
+  modelId: string;
+  /** Name shown under the model; default: the folder's name, else "adapter". */
+  name?: string;
+}
+
+/** Remove a stored adapter and its bytes. */
+export interface DeleteAdapterCommand extends CommandBase {
+  type: 'deleteAdapter';
+  modelId: string;
+  /** AdapterSummary.id */
+  adapterId: string;
+}
+
+/**
+ * Store the LoRA adapter of a finished or stopped run the worker still holds under the model it
+ * trained (as exportModel kind 'adapter' writes it, f32), so it is listed under that model.
+ */
+export interface SaveRunAdapterCommand extends CommandBase, RunScoped {
+  type: 'saveRunAdapter';
+  /** Name shown under the model; default: the run's id. */
+  name?: string;
 }
 
 /**
@@ -269,6 +307,11 @@ export interface GenerateCommand extends CommandBase {
   type: 'generate';
   modelId: string;
   runId?: string;
+  /**
+   * Instead of a run: the trained answer comes from `modelId` with this stored PEFT adapter
+   * (AdapterSummary.id) applied, as `prefstudio generate --adapter DIR` answers. Not with runId.
+   */
+  adapterId?: string;
   prompt: string;
   /** Tokens per answer at most (a stop token counts). */
   maxNewTokens: number;
@@ -325,6 +368,7 @@ type WithoutId<C> = C extends Command ? Omit<C, 'id'> : never; // distributes ov
 
 export type Command =
   | ProbeCommand | ListModelsCommand | ImportModelCommand | CancelImportCommand | DeleteModelCommand | EnsureDemoCommand
+  | ImportAdapterCommand | DeleteAdapterCommand | SaveRunAdapterCommand
   | StartTrainingCommand | StopTrainingCommand | ExportModelCommand | SaveCheckpointCommand | ListCheckpointsCommand | DeleteRunCommand | LoseDeviceCommand | PairTokensCommand
   | RunCheckCommand | CancelCheckCommand | GenerateCommand | CancelGenerateCommand
   | PreviewDataCommand | PreviewLengthsCommand;
@@ -341,6 +385,23 @@ export interface AdapterEvent extends EventBase {
   features: string[];
 }
 
+/** A PEFT LoRA adapter stored under a model (store/adapters.ts AdapterManifest, without its chunk table). */
+export interface AdapterSummary {
+  id: string;
+  name: string;
+  r: number;
+  alpha: number;
+  /** Adapted projections: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj. */
+  targets: string[];
+  /** Elements of every factor (A and B). */
+  parameters: number;
+  /** Bytes the store holds for it (deleteAdapter frees them). */
+  bytes: number;
+  importedAt: string; // ISO date
+  /** 'import' (the user's files) or the id of the run that trained it (saveRunAdapter). */
+  source: string;
+}
+
 /** One stored model, as the model list shows it (plain numbers from its manifest and config.json). */
 export interface ModelSummary {
   id: string; // store id, e.g. tiny-f32-1shard-1a2b3c4d
@@ -354,6 +415,7 @@ export interface ModelSummary {
   importedAt: string; // ISO date
   isDemo: boolean; // the built-in demo (ensureDemo), not a user import
   warnings: string[]; // from the import's validation (ignored / unknown tensors, config notes)
+  adapters: AdapterSummary[]; // its stored PEFT adapters, by name
 }
 
 /** Every model in the store, by name. Sent after listModels, ensureDemo, an import and a delete. */
@@ -391,6 +453,37 @@ export interface ImportDoneEvent extends EventBase {
 export interface ImportCancelledEvent extends EventBase {
   type: 'importCancelled';
 }
+
+/** The running adapter import: validate (the files read and checked; nothing written), then copy. */
+export interface AdapterImportProgressEvent extends EventBase {
+  type: 'adapterImportProgress';
+  modelId: string;
+  phase: 'validate' | 'copy';
+  percent: number;
+  bytesDone: number;
+  bytesTotal: number;
+  file?: string;
+}
+
+/** importAdapter or saveRunAdapter is done: the adapter is listed under its model (a `models` event follows). */
+export interface AdapterImportedEvent extends EventBase {
+  type: 'adapterImported';
+  modelId: string;
+  adapter: AdapterSummary;
+  /** The same files were already stored under this model (as `adapter`): nothing was written. */
+  already: boolean;
+}
+
+/** deleteAdapter is done (a `models` event follows). */
+export interface AdapterDeletedEvent extends EventBase {
+  type: 'adapterDeleted';
+  modelId: string;
+  adapterId: string;
+  /** Bytes freed. */
+  bytes: number;
+}
+
+export type PeftAdapterEvent = AdapterImportProgressEvent | AdapterImportedEvent | AdapterDeletedEvent;
 
 /**
  * Something failed. `name` is the error class (NoAdapterError means WebGPU is unavailable;
@@ -681,4 +774,4 @@ export interface DataLengthsEvent extends EventBase {
 
 export type DataEvent = DataReadEvent | DataProgressEvent | DataPreviewEvent | DataLengthsEvent;
 
-export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | ErrorEvent | TrainingEvent | CheckEvent | GenerationEvent | DataEvent;
+export type EngineEvent = AdapterEvent | ModelsEvent | ImportProgressEvent | ImportDoneEvent | ImportCancelledEvent | PeftAdapterEvent | ErrorEvent | TrainingEvent | CheckEvent | GenerationEvent | DataEvent;

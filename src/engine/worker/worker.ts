@@ -1,12 +1,13 @@
 // The engine's Web Worker entry: the only engine file that knows about postMessage. It answers the
 // protocol's commands (protocol.ts) by calling the module that does the work (models.ts for the
-// weight store, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check, generation.ts for previews, data.ts for the Data screen's file preview), stamps each answer with its
+// weight store, adapters.ts for its PEFT adapters, gpu.ts for the Engine, training.ts for training runs, check.ts for the self-check, generation.ts for previews, data.ts for the Data screen's file preview), stamps each answer with its
 // command's id, and reports every failure as a typed `error` event, never as an unhandled exception.
 //
 // Loaded by src/ui/engine/useEngine.ts with
 //   new Worker(new URL('../../engine/worker/worker.ts', import.meta.url), { type: 'module' }).
 
 import { EngineError } from '../errors.ts';
+import { deleteAdapterCommand, importAdapterFiles, saveRunAdapter } from './adapters.ts';
 import { cancelCheck, runCheck } from './check.ts';
 import { previewData, previewLengths, workerDataDeps } from './data.ts';
 import { cancelGenerate, generateAnswers, releaseGenerationModel } from './generation.ts';
@@ -59,6 +60,12 @@ async function handle(cmd: Command, reply: Reply): Promise<void> {
       return cancelImport();
     case 'deleteModel':
       return deleteModel(cmd.modelId, reply);
+    case 'importAdapter':
+      return importAdapterFiles(cmd, reply);
+    case 'deleteAdapter':
+      return deleteAdapterCommand(cmd, reply);
+    case 'saveRunAdapter':
+      return saveRunAdapter(cmd, reply);
     case 'startTraining':
       releaseGenerationModel(); // the base kept for generation makes room for the run
       return startTraining(cmd, reply, runDeps);
