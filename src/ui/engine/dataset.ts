@@ -1,62 +1,48 @@
-// The studio's bridge to the engine's data code, for the Data screen: reads the selected preference
-// file (the demo's set or the user's), validates every row, tokenises every pair with a model's
-// tokenizer and summarises it (src/engine/data/preview.ts), and puts plain views into the data
-// slice. Components call dataCommands, never the engine.
+// The Data screen's bridge to the engine worker: the selected preference file (the demo's set or the
+// user's) goes to the worker's previewData, which reads it, checks every row and tokenises every
+// pair off the page's thread (src/engine/worker/data.ts, src/engine/data/preview.ts), and its events
+// become data slice actions. Components call dataCommands, never the worker. useEngine.ts hands
+// events to onDataEvent.
 //
-// It runs on the page's main thread: reading and validating are quick, and tokenising, the slow
-// part (~1.5 ms a pair for the demo's short pairs), works in ~12 ms slices with a zero-delay
-// timeout between them, so the page keeps responding; a new file or setting cancels the work in
-// flight. Fine for a few thousand pairs; larger sets belong in the engine worker (its protocol has
-// no command for it yet).
-//
-// The tokenizer: the demo model's files (fetched from public/demo/model/, as the worker's
-// ensureDemo does) or, when the user picks a stored model, its tokenizer files from the weight
-// store (read-only, as storage.ts reads unfinished imports). The tokenised pairs stay here, not
-// in the store: changing max_length only re-runs the truncation (pairs.ts truncatePair) over them.
+// What goes where:
+//   - a new file, another tokenizer or another sequence_style: previewData (a newer one stops the
+//     running one in the worker; events of an older request are dropped here);
+//   - new max_length / max_prompt_length: the settings show at once, and after a short pause in the
+//     typing (LENGTHS_DEBOUNCE_MS) previewLengths cuts the pairs the worker holds, without
+//     tokenising again; an answer for limits that are no longer the settings is not shown.
+// The tokenizer is the demo model's (the worker fetches its files from public/demo/model/) or a
+// stored model's (the worker reads them from the weight store).
 
-import { rowNumbering, type Dataset } from '../../engine/data/dataset.ts';
-import { inspectRows, type RowIssue, type ValidRow } from '../../engine/data/examples.ts';
-import { resolveSequenceOptions, SEQUENCE_STYLES } from '../../engine/data/pairs.ts';
-import {
-  datasetShape, issuesInFileOrder, lengthHistogram, pairLengths, previewPairs, readDatasetRows, ROW_SHAPES, tokenizePairs, truncationSummary, type TokenizedPair,
-} from '../../engine/data/preview.ts';
-import type { Tokenizer } from '../../engine/data/tokenizer.ts';
-import { tokenizerForModel } from '../../engine/data/tokenizer_files.ts';
-import { EngineError, LoadError } from '../../engine/errors.ts';
-import { parseGemma2Config } from '../../engine/model/config.ts';
-import type { KVBackend } from '../../engine/store/kv.ts';
-import { createIdbBackend } from '../../engine/store/kv_idb.ts';
-import { storedCheckpointInfo } from '../../engine/store/load.ts';
-import { getManifest } from '../../engine/store/manifest.ts';
+import { SEQUENCE_STYLES } from '../../engine/data/pairs.ts';
+import type { LengthsPreview } from '../../engine/data/preview.ts';
+import type { DataFile, EngineEvent } from '../../engine/worker/protocol.ts';
 import { getStudioState } from '../store/index.ts';
 import { dataActions } from '../store/slices/data/actions.ts';
-import type { DataProblem, DataSettings, FormatView, HistogramView, RowIssueView, SequenceStyleName } from '../store/slices/data/initialState.ts';
-import { demoBaseUrl } from './useEngine.ts';
-
-/** Pairs the preview shows. */
-export const PREVIEW_PAIRS = 3;
+import type { DataProblem, DataSettings, DataSource, SequenceStyleName } from '../store/slices/data/initialState.ts';
+import { demoBaseUrl, sendCommand } from './useEngine.ts';
 
 /** The sequence styles for the Data screen's select, the trainer's default first, with their TRL limits. */
 export const SEQUENCE_STYLE_CHOICES: readonly { name: SequenceStyleName; trl: string; description: string; defaults: Pick<DataSettings, 'max_length' | 'max_prompt_length'> }[] =
   SEQUENCE_STYLES.map((s) => ({ name: s.name, trl: s.trl, description: s.description, defaults: { max_length: s.defaults.maxLength, max_prompt_length: s.defaults.maxPromptLength } }));
 
+/** Milliseconds without a limit edit before the worker cuts the pairs at the new limits. */
+const LENGTHS_DEBOUNCE_MS = 120;
+
 /** The demo's preference set, served with the studio. */
 const demoSetUrl = (): string => new URL(`${import.meta.env.BASE_URL}demo/preferences/train.jsonl`, location.href).href;
 
-/** The work in flight: a newer call to analyse() makes older ones stop at their next slice. */
+/** Choosing a source: a newer choice makes an older one's fetch or file read stop there. */
 let job = 0;
-/** The selected file's tokenised pairs (untruncated), with the tokenizer that made them. */
-let current: { pairs: TokenizedPair[]; tok: Tokenizer | null } | null = null;
-/** Tokenizers by model ('demo' or a stored id), loaded once. */
-const tokenizers = new Map<string, Promise<ModelText>>();
-let kv: KVBackend | null = null;
+/** The previewData whose events are shown (null: none sent), and whether its dataPreview came (the worker holds its pairs). */
+let previewId: number | null = null;
+let previewDone = false;
+/** The last previewLengths sent; the debounce timer of the next. */
+let lengthsId: number | null = null;
+let lengthsTimer: ReturnType<typeof setTimeout> | null = null;
+/** The picked file behind the selected source: sent as is (the worker reads it; no copy of its bytes). */
+let picked: { source: DataSource; file: File } | null = null;
 /** The demo's set was asked for once (the screen preloads it only the first time it opens). */
 let demoRequested = false;
-
-interface ModelText {
-  tok: Tokenizer | null;
-  vocabSize: number;
-}
 
 export const dataCommands = {
   /** The Data screen opened: select the demo's set unless a set is selected or being loaded. */
@@ -69,27 +55,34 @@ export const dataCommands = {
   /** Selects the demo's set (public/demo/preferences/train.jsonl). */
   async loadDemo(): Promise<void> {
     const my = ++job;
+    const fail = (problem: DataProblem): void => {
+      if (my === job) dataActions.failed(problem);
+    };
     let bytes: Uint8Array;
     try {
       const r = await fetch(demoSetUrl());
-      if (!r.ok) throw new LoadError('demo/preferences/train.jsonl', `could not be fetched (HTTP ${r.status})`, 'reload the page: the demo set is served with the studio (public/demo/preferences)');
+      if (!r.ok) {
+        return fail({ name: 'LoadError', message: `could not be fetched (HTTP ${r.status})`, where: 'demo/preferences/train.jsonl', hint: 'reload the page: the demo set is served with the studio (public/demo/preferences)' });
+      }
       bytes = new Uint8Array(await r.arrayBuffer());
     } catch (e) {
-      if (my === job) dataActions.failed(problemOf(e));
-      return;
+      const err = e instanceof Error ? e : new Error(String(e));
+      return fail({ name: err.name, message: err.message });
     }
     if (my !== job) return; // the user picked a file meanwhile
     dataActions.sourceChosen({ kind: 'demo', name: 'train.jsonl', bytes });
-    await analyse();
+    analyse();
   },
 
   /** Selects a picked or dropped file (.jsonl, .json or .parquet). */
   async pickFile(file: File): Promise<void> {
     const my = ++job;
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    const bytes = new Uint8Array(await file.arrayBuffer()); // kept for the Train screen; the worker reads the File
     if (my !== job) return;
-    dataActions.sourceChosen({ kind: 'file', name: file.name, bytes });
-    await analyse();
+    const source: DataSource = { kind: 'file', name: file.name, bytes };
+    picked = { source, file };
+    dataActions.sourceChosen(source);
+    analyse();
   },
 
   /** Tokenise with another model's tokenizer (null: the demo model's). */
@@ -97,12 +90,12 @@ export const dataCommands = {
     dataActions.tokenizerChosen(modelId, name);
     if (!getStudioState().data.source) return;
     dataActions.rereading();
-    await analyse();
+    analyse();
   },
 
   /**
    * New sequence settings. Another style tokenises again (its BOS/EOS rules differ) and takes that
-   * style's TRL defaults for the limits; new limits only re-run the truncation.
+   * style's TRL defaults for the limits; new limits only cut the tokenised pairs again.
    */
   async changeSettings(p: Partial<DataSettings>): Promise<void> {
     const before = getStudioState().data.settings;
@@ -112,150 +105,72 @@ export const dataCommands = {
       dataActions.settingsChanged({ sequence_style: style, ...defaults });
       if (!getStudioState().data.source) return;
       dataActions.rereading();
-      await analyse();
+      analyse();
       return;
     }
     dataActions.settingsChanged({ ...before, ...p });
-    recompute();
+    if (lengthsTimer !== null) clearTimeout(lengthsTimer);
+    lengthsTimer = setTimeout(() => {
+      lengthsTimer = null;
+      sendLengths();
+    }, LENGTHS_DEBOUNCE_MS);
   },
 };
 
-/** Reads, validates and tokenises the selected file into the data slice (cancelled by a newer call). */
-async function analyse(): Promise<void> {
-  const my = ++job;
-  const stale = (): boolean => my !== job;
+/** Sends the selected file to the worker's previewData (which stops the one before). */
+function analyse(): void {
   const { source, tokenizerModelId, settings } = getStudioState().data;
   if (!source) return;
-  current = null;
-  try {
-    const model = await modelText(tokenizerModelId);
-    if (stale()) return;
-    const { ds, issues: lineIssues } = await readDatasetRows(source.name, source.bytes);
-    if (stale()) return;
-    // every line may be broken JSON: then there is no row to inspect (inspectRows refuses an empty set)
-    const inspected: { valid: ValidRow[]; issues: RowIssue[] } =
-      ds.rows.length === 0 && lineIssues.length > 0 ? { valid: [], issues: [] } : inspectRows(ds.rows, { ...naming(ds), vocabSize: model.vocabSize, hasTokenizer: model.tok !== null });
-    const { valid } = inspected;
-    const found = issuesInFileOrder([...lineIssues, ...inspected.issues]);
-    dataActions.validated(ds.rows.length + lineIssues.length, formatView(ds, valid), found.map(issueView), valid.length);
-
-    const tokenized = await tokenizePairs(valid, {
-      ...naming(ds),
-      tokenizer: model.tok,
-      vocabSize: model.vocabSize,
-      style: settings.sequence_style,
-      pause: () => new Promise<void>((resolve) => setTimeout(resolve, 0)),
-      onProgress: (done, total) => !stale() && dataActions.progressed(done, total),
-      cancelled: stale,
-    });
-    if (tokenized === null || stale()) return;
-    current = { pairs: tokenized.pairs, tok: model.tok };
-    dataActions.tokenized(tokenized.pairs.length, issuesInFileOrder([...found, ...tokenized.issues]).map(issueView), histogramView(tokenized.pairs));
-    recompute();
-  } catch (e) {
-    if (!stale()) dataActions.failed(problemOf(e));
-  }
+  const file: DataFile | File = picked?.source === source ? picked.file : { name: source.name, bytes: source.bytes };
+  previewDone = false;
+  lengthsId = null;
+  previewId = sendCommand({ type: 'previewData', file, modelId: tokenizerModelId, demoBaseUrl: demoBaseUrl(), ...settings });
 }
 
-/** What the settings do to the tokenised pairs: counts and the preview, or why they cannot be used. */
-function recompute(): void {
-  if (!current) return;
+/** Asks the worker to cut the held pairs at the current limits (after the preview has come). */
+function sendLengths(): void {
+  if (previewId === null || !previewDone) return; // the preview's answer will be checked against the settings
+  const { max_length, max_prompt_length } = getStudioState().data.settings;
+  lengthsId = sendCommand({ type: 'previewLengths', previewId, max_length, max_prompt_length });
+}
+
+/** Shows what the limits do, if they are still the settings; else asks again (unless an edit is pending). */
+function showLengths(l: LengthsPreview): void {
   const s = getStudioState().data.settings;
-  let seq;
-  try {
-    seq = resolveSequenceOptions({ style: s.sequence_style, maxLength: s.max_length, maxPromptLength: s.max_prompt_length });
-  } catch (e) {
-    const p = problemOf(e);
-    dataActions.truncationComputed(null, [], p.hint ? `${p.message}: ${p.hint}` : p.message);
+  if (l.max_length !== s.max_length || l.max_prompt_length !== s.max_prompt_length) {
+    if (lengthsTimer === null) sendLengths();
     return;
   }
-  const t = truncationSummary(current.pairs, seq);
-  const dropped = t.dropped.map((d) => ({ name: d.name, reason: d.reason }));
-  dataActions.truncationComputed({ ...t, dropped }, previewPairs(current.pairs, current.tok, seq, PREVIEW_PAIRS), null);
+  dataActions.truncationComputed(l.truncation, l.preview, l.settingsProblem);
 }
 
-// ------------------------------------------------------------------ tokenizers
-
-function modelText(modelId: string | null): Promise<ModelText> {
-  const key = modelId ?? 'demo';
-  let p = tokenizers.get(key);
-  if (!p) {
-    p = modelId === null ? demoModelText() : storedModelText(modelId);
-    tokenizers.set(key, p);
-    p.catch(() => tokenizers.delete(key)); // a failure is not cached: the next try reads again
-  }
-  return p;
-}
-
-/** The demo model's config.json and tokenizer files, fetched as the worker's ensureDemo fetches them. */
-async function demoModelText(): Promise<ModelText> {
-  const base = demoBaseUrl();
-  const json = async (file: string): Promise<object> => {
-    const r = await fetch(new URL(file, base));
-    if (!r.ok) throw new LoadError(`demo/model/${file}`, `could not be fetched (HTTP ${r.status})`, 'reload the page: the demo model is served with the studio (public/demo/model)');
-    return (await r.json()) as object;
-  };
-  const [config, tokenizerJson, tokenizerConfig] = await Promise.all([json('config.json'), json('tokenizer.json'), json('tokenizer_config.json')]);
-  const cfg = parseGemma2Config(config, 'demo/model/config.json');
-  return { tok: tokenizerForModel({ tokenizerJson, tokenizerConfig }, cfg.V, 'the demo model'), vocabSize: cfg.V };
-}
-
-/** A stored model's vocabulary size and tokenizer files, read from the weight store. */
-async function storedModelText(id: string): Promise<ModelText> {
-  kv ??= createIdbBackend();
-  const m = await getManifest(kv, id);
-  if (!m) throw new LoadError(`model '${id}'`, `is not in the ${kv.label}`, 'pick another model on the Data screen, or import it on the Model screen');
-  const cfg = parseGemma2Config(m.config, `stored model '${m.name}': config.json`);
-  const { extras } = await storedCheckpointInfo(kv, id);
-  const json = (name: string): object | null => {
-    const bytes = extras.get(name);
-    if (!bytes) return null;
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes)) as object;
-    } catch (e) {
-      throw new LoadError(`stored model '${m.name}': ${name}`, `is not valid JSON (${(e as Error).message})`, 'import the model again from its files');
+/** Takes the worker's data events into the data slice; false for every other event. */
+export function onDataEvent(ev: EngineEvent): boolean {
+  switch (ev.type) {
+    case 'error':
+      if (ev.command !== 'previewData' && ev.command !== 'previewLengths') return false;
+      if ((ev.command === 'previewData' && ev.requestId === previewId) || (ev.command === 'previewLengths' && ev.requestId === lengthsId)) {
+        dataActions.failed({ name: ev.name, message: ev.message, ...(ev.where !== undefined && { where: ev.where }), ...(ev.hint !== undefined && { hint: ev.hint }) });
+      }
+      return true;
+    case 'dataRead':
+      if (ev.requestId === previewId) dataActions.validated(ev.read.rows, ev.read.format, ev.read.issues, ev.read.total);
+      return true;
+    case 'dataProgress':
+      if (ev.requestId === previewId) dataActions.progressed({ done: ev.done, total: ev.total, percent: ev.percent, pairsPerSec: ev.pairsPerSec });
+      return true;
+    case 'dataPreview': {
+      if (ev.requestId !== previewId) return true; // an older file's late answer
+      previewDone = true;
+      const p = ev.preview;
+      dataActions.tokenized(p.pairs, p.issues, p.histogram);
+      showLengths(p.lengths);
+      return true;
     }
-  };
-  return { tok: tokenizerForModel({ tokenizerJson: json('tokenizer.json'), tokenizerConfig: json('tokenizer_config.json') }, cfg.V, `stored model '${m.name}'`), vocabSize: cfg.V };
-}
-
-// ------------------------------------------------------------------ views
-
-const naming = (ds: Dataset): Pick<Dataset, 'file' | 'lines' | 'key'> => ({ file: ds.file, lines: ds.lines, key: ds.key });
-
-function formatView(ds: Dataset, valid: readonly ValidRow[]): FormatView {
-  const shape = datasetShape(ds.rows, valid);
-  return {
-    reader: ds.format,
-    shapes: shape.shapes.map((s) => ({ shape: s.shape, ...ROW_SHAPES[s.shape], rows: s.rows })),
-    targetColumns: shape.targetColumns.map((c) => ({ ...c })),
-    otherColumns: [...shape.otherColumns],
-    numbering: rowNumbering(ds),
-  };
-}
-
-const issueView = (i: RowIssue): RowIssueView => ({ row: i.row, name: i.name, field: i.field, reason: i.reason, ...(i.hint !== undefined ? { hint: i.hint } : {}) });
-
-function histogramView(pairs: readonly TokenizedPair[]): HistogramView | null {
-  if (pairs.length === 0) return null;
-  const { chosen, rejected } = pairLengths(pairs);
-  const h = lengthHistogram([chosen, rejected]);
-  // a pair's length as truncation sees it: the prompt with the longer answer
-  const longer = chosen.map((c, i) => Math.max(c, rejected[i]));
-  let at = 0;
-  longer.forEach((v, i) => {
-    if (v > longer[at]) at = i;
-  });
-  const sorted = [...longer].sort((a, b) => a - b);
-  return { edges: h.edges, chosen: h.counts[0], rejected: h.counts[1], longest: { tokens: longer[at], name: pairs[at].name }, median: sorted[Math.floor(sorted.length / 2)] };
-}
-
-/** An error as the screen shows it: EngineErrors carry where and hint apart from the message (as the worker's error events). */
-function problemOf(e: unknown): DataProblem {
-  if (e instanceof EngineError) {
-    const message = e.message.split('\n---> HINT:')[0].replace(`${e.where}: `, '');
-    return { name: e.name, message, where: e.where, ...(e.hint !== undefined ? { hint: e.hint } : {}) };
+    case 'dataLengths':
+      if (ev.requestId === lengthsId && ev.previewId === previewId) showLengths(ev.lengths);
+      return true;
+    default:
+      return false;
   }
-  const err = e instanceof Error ? e : new Error(String(e));
-  return { name: err.name, message: err.message };
 }

@@ -13,6 +13,7 @@ import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
 import { onCheckEvent } from './check.ts';
+import { onDataEvent } from './dataset.ts';
 import { onExportEvent } from './exports.ts';
 import { onGenerationEvent } from './generation.ts';
 import { noteCommand, observeRunEvent } from './heldRun.ts';
@@ -37,6 +38,7 @@ const modelView = (m: ModelSummary): ModelView => ({ ...m, warnings: [...m.warni
 function onEvent(ev: EngineEvent): void {
   observeRunEvent(ev); // which run's weights the worker holds (Generate, Export): heldRun.ts
   if (onCheckEvent(ev)) return; // the self-check: check.ts
+  if (onDataEvent(ev)) return; // the Data screen's file preview: dataset.ts
   if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
   if (onExportEvent(ev)) return; // Export's weights: exports.ts
   if (onTrainingEvent(ev)) return; // training runs and their failures: training.ts

@@ -1,6 +1,8 @@
 // A problem where it happened: a title, the engine's message as a sentence about its `where`
 // (sentence.ts), what to do, and Dismiss. It takes focus when it appears, so a screen reader reads
-// it first (role=alert).
+// it first (role=alert). Options for a screen that needs them (the Data screen): a test id on the
+// message, its line breaks kept (a file's message may list several problems, one a line), and the
+// error's name under what to do ("What to do … / Error LoadError", as a list).
 
 import { useEffect, useRef } from 'react';
 import { asSentence, errorSentence } from './sentence.ts';
@@ -12,7 +14,21 @@ export interface ProblemView {
   hint?: string;
 }
 
-export function ProblemBox({ title, problem, onDismiss, testId }: { title: string; problem: ProblemView | null; onDismiss: () => void; testId?: string }) {
+export interface ProblemBoxProps {
+  title: string;
+  problem: ProblemView | null;
+  onDismiss: () => void;
+  /** data-testid of the box. */
+  testId?: string;
+  /** data-testid of the message paragraph. */
+  messageTestId?: string;
+  /** Keep the message's line breaks (white-space: pre-line). */
+  preLine?: boolean;
+  /** Show the hint and the error's name as a list: "What to do" …, "Error" <name>. */
+  showErrorName?: boolean;
+}
+
+export function ProblemBox({ title, problem, onDismiss, testId, messageTestId, preLine = false, showErrorName = false }: ProblemBoxProps) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (problem) box.current?.focus();
@@ -27,19 +43,34 @@ export function ProblemBox({ title, problem, onDismiss, testId }: { title: strin
           Dismiss
         </button>
       </div>
-      <p>
+      <p data-testid={messageTestId} className={preLine && !said ? 'pre-line' : undefined}>
         {said ? (
           <>
             {said.form === 'clause' && 'In '}
             <code>{problem.where}</code>
             {said.form === 'clause' ? ': ' : ' '}
-            {said.text}
+            {preLine ? <span className="pre-line">{said.text}</span> : said.text}
           </>
         ) : (
           asSentence(problem.message)
         )}
       </p>
-      {problem.hint && <p>What to do: {asSentence(problem.hint)}</p>}
+      {showErrorName ? (
+        <dl>
+          {problem.hint && (
+            <>
+              <dt>What to do</dt>
+              <dd>{asSentence(problem.hint)}</dd>
+            </>
+          )}
+          <dt>Error</dt>
+          <dd>
+            <code>{problem.name}</code>
+          </dd>
+        </dl>
+      ) : (
+        problem.hint && <p>What to do: {asSentence(problem.hint)}</p>
+      )}
     </div>
   );
 }

@@ -1,16 +1,17 @@
 // The preference file: a drop zone and a file picker (.jsonl, .json, .parquet), the demo's set
 // one click away, whose tokenizer counts the tokens (the demo model's or a stored model's), and
 // what was found: the file, its row form(s), rows and pairs, extra columns, progress while the
-// pairs are tokenised, and a problem with the whole file.
+// engine worker tokenises the pairs (percent and pairs per second), and a problem with the whole file.
 
 import { useState, type DragEvent } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { dataCommands } from '../../engine/dataset.ts';
 import { fmtBytes } from '../../shared/format.ts';
+import { ProblemBox } from '../../shared/ProblemBox.tsx';
 import { useStudioStore } from '../../store/index.ts';
+import { dataActions } from '../../store/slices/data/actions.ts';
 import { dataSelectors } from '../../store/slices/data/selectors.ts';
 import { modelsSelectors } from '../../store/slices/models/selectors.ts';
-import { DataProblemBox } from './DataProblemBox.tsx';
 import { plural } from './words.ts';
 
 export const DATA_FILE_HEADING_ID = 'data-file-heading';
@@ -69,8 +70,28 @@ export function DataFilePanel() {
       </div>
       <TokenizerChoice />
       <DataFacts />
-      <DataProblemBox />
+      <DataProblem />
     </section>
+  );
+}
+
+/**
+ * A problem with the whole file or the tokenizer (not JSON, not UTF-8, an unknown extension, no
+ * rows, a tokenizer that cannot be read), with the error's name. Row problems are DataIssues'.
+ */
+function DataProblem() {
+  const problem = useStudioStore(dataSelectors.problem);
+  const name = useStudioStore(dataSelectors.sourceName);
+  return (
+    <ProblemBox
+      title={name ? `${name} could not be read` : 'The preference file could not be read'}
+      problem={problem}
+      onDismiss={() => dataActions.dismissProblem()}
+      testId="data-error"
+      messageTestId="data-error-message"
+      preLine
+      showErrorName
+    />
   );
 }
 
@@ -168,8 +189,9 @@ function DataFacts() {
       {status === 'reading' && <p className="muted">Reading {name}…</p>}
       {status === 'tokenizing' && progress && (
         <div className="data-progress">
-          <p className="muted">
-            Tokenising: {progress.done} of {plural(progress.total, 'pair')}…
+          <p className="muted" data-testid="data-progress" data-percent={Math.floor(progress.percent)}>
+            Tokenising: {progress.done.toLocaleString('en')} of {plural(progress.total, 'pair')} ({Math.floor(progress.percent)}%
+            {progress.pairsPerSec > 0 && `, ${Math.round(progress.pairsPerSec).toLocaleString('en')} pairs/s`})…
           </p>
           <progress max={Math.max(1, progress.total)} value={progress.done} aria-label="Tokenising the pairs" />
         </div>

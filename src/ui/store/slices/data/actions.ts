@@ -1,11 +1,12 @@
 // Data slice actions, at module level like the other slices: the bridge (src/ui/engine/dataset.ts)
-// calls them as it reads, validates and tokenises the selected file and when the settings change;
-// they change state and say what happened through the announce slice. Work is the bridge's.
+// calls them as the engine worker reads, validates and tokenises the selected file and when the
+// settings change; they change state and say what happened through the announce slice. Work is the
+// worker's (previewData).
 
 import { fmtBytes } from '../../../shared/format.ts';
 import { useStudioStore } from '../../index.ts';
 import { announceActions } from '../announce/actions.ts';
-import type { DataProblem, DataSettings, DataSource, DataState, FormatView, HistogramView, PairPreviewView, RowIssueView, TruncationView } from './initialState.ts';
+import type { DataProblem, DataProgress, DataSettings, DataSource, DataState, FormatView, HistogramView, PairPreviewView, RowIssueView, TruncationView } from './initialState.ts';
 
 type Data = DataState['data'];
 
@@ -37,11 +38,12 @@ export const dataActions = {
 
   /** The rows were read and validated; `total` well-formed rows are to be tokenised. */
   validated(rows: number, format: FormatView, issues: RowIssueView[], total: number): void {
-    patch({ rows, format, issues, status: 'tokenizing', progress: { done: 0, total } });
+    patch({ rows, format, issues, status: 'tokenizing', progress: { done: 0, total, percent: 0, pairsPerSec: 0 } });
   },
 
-  progressed(done: number, total: number): void {
-    if (data().status === 'tokenizing') patch({ progress: { done, total } });
+  /** Pairs tokenised so far, with the percent and the rate. */
+  progressed(progress: DataProgress): void {
+    if (data().status === 'tokenizing') patch({ progress });
   },
 
   /** Every well-formed row is tokenised: `issues` now also holds rows the tokenizer refused. */

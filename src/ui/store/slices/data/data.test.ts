@@ -33,13 +33,13 @@ describe('data slice', () => {
     expect([sel(dataSelectors.status), sel(dataSelectors.sourceName), sel(dataSelectors.sourceBytes), sel(dataSelectors.isBusy)]).toEqual(['reading', 'p.jsonl', 3, true]);
     dataActions.validated(5, FORMAT, [ISSUE('line 2', 'chosen'), ISSUE('line 2', 'rejected')], 4);
     expect(sel(dataSelectors.status)).toBe('tokenizing');
-    expect(sel(dataSelectors.progress)).toEqual({ done: 0, total: 4 });
-    dataActions.progressed(2, 4);
-    expect(sel(dataSelectors.progress)).toEqual({ done: 2, total: 4 });
+    expect(sel(dataSelectors.progress)).toEqual({ done: 0, total: 4, percent: 0, pairsPerSec: 0 });
+    dataActions.progressed({ done: 2, total: 4, percent: 50, pairsPerSec: 120 });
+    expect(sel(dataSelectors.progress)).toEqual({ done: 2, total: 4, percent: 50, pairsPerSec: 120 });
     dataActions.tokenized(3, [ISSUE('line 2', 'chosen'), ISSUE('line 2', 'rejected'), ISSUE('line 4', 'prompt')], null);
     expect([sel(dataSelectors.status), sel(dataSelectors.pairs), sel(dataSelectors.malformedRows), sel(dataSelectors.isBusy), sel(dataSelectors.progress)]).toEqual(['ready', 3, 2, false, null]);
     expect(sel(announceSelectors.message)).toBe('Read p.jsonl: 3 pairs ready, 2 malformed rows listed.');
-    dataActions.progressed(4, 4); // a late progress event changes nothing once ready
+    dataActions.progressed({ done: 4, total: 4, percent: 100, pairsPerSec: 130 }); // a late progress event changes nothing once ready
     expect(sel(dataSelectors.progress)).toBeNull();
     expect(sel(dataSelectors.trainable)).toBe(false); // malformed rows: training would refuse the file
   });
@@ -53,7 +53,7 @@ describe('data slice', () => {
     expect(sel(dataSelectors.trainable)).toBe(true);
     dataActions.truncationComputed(null, [], 'style "trl-0.9" needs max_prompt_length < max_length');
     expect(sel(dataSelectors.trainable)).toBe(false);
-    dataActions.truncationComputed({ pairs: 2, truncated: 0, promptCut: 0, completionCut: 0, dropped: [{ name: 'line 1', reason: 'x' }, { name: 'line 2', reason: 'y' }] }, [], null);
+    dataActions.truncationComputed({ pairs: 2, truncated: 0, promptCut: 0, completionCut: 0, dropped: [{ row: 0, name: 'line 1', reason: 'x' }, { row: 1, name: 'line 2', reason: 'y' }] }, [], null);
     expect(sel(dataSelectors.trainable)).toBe(false); // every pair dropped
   });
 

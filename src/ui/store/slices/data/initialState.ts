@@ -3,19 +3,22 @@
 // reads them, a token-length histogram, and how many pairs the sequence limits would cut or drop.
 //
 // `source` (name + bytes) is what the Train screen sends to the worker's startTraining as `data`,
-// with `settings` (TRL names) in its config. Nothing here is persisted. These are the UI's own
-// types, plain copies of what the bridge (src/ui/engine/dataset.ts) computes with the engine's
-// data code (src/engine/data/preview.ts); the UI imports engine code only through that bridge.
+// with `settings` (TRL names) in its config. Nothing here is persisted. The views are the engine's
+// own types (type-only imports, erased from the page's bundle): the engine worker computes them
+// (src/engine/data/preview.ts, previewData) and the bridge (src/ui/engine/dataset.ts) puts them here.
+
+import type { RowIssue } from '../../../../engine/data/examples.ts';
+import type { SequenceStyle } from '../../../../engine/data/pairs.ts';
+import type {
+  DatasetFormatView, DataSequenceSettings, LengthHistogramView, PairPreview, ShapeView as EngineShapeView, TruncationSummary,
+} from '../../../../engine/data/preview.ts';
+import type { DataProgressEvent, ErrorEvent } from '../../../../engine/worker/protocol.ts';
 
 /** The sequence rules of a TRL generation (src/engine/data/pairs.ts SEQUENCE_STYLES). */
-export type SequenceStyleName = 'trl-0.9' | 'trl' | 'trl-1.x';
+export type SequenceStyleName = SequenceStyle;
 
 /** Sequence settings by their TRL names (`prefstudio train` flags); null = no limit. */
-export interface DataSettings {
-  sequence_style: SequenceStyleName;
-  max_length: number | null;
-  max_prompt_length: number | null;
-}
+export type DataSettings = DataSequenceSettings;
 
 /** The selected preference file. */
 export interface DataSource {
@@ -26,78 +29,29 @@ export interface DataSource {
   bytes: Uint8Array;
 }
 
-/** One problem with one row: "line 7" · "chosen" · "is missing; …". */
-export interface RowIssueView {
-  /** 0-based row index, or -1 for a JSON line that never became a row. */
-  row: number;
-  /** The row as the user finds it in the file: "line 7", "pairs[3]", "row 3". */
-  name: string;
-  /** The field ("chosen", "prompt[1].role"); "" for the row itself. */
-  field: string;
-  reason: string;
-  hint?: string;
-}
+/** One problem with one row: "line 7" · "chosen" · "is missing; …" (row -1: a JSON line that never became a row). */
+export type RowIssueView = RowIssue;
 
 /** A row form found in the file, with how many well-formed rows have it. */
-export interface ShapeView {
-  shape: string;
-  title: string;
-  description: string;
-  rows: number;
-}
+export type ShapeView = EngineShapeView;
 
-export interface FormatView {
-  /** The reader: 'jsonl', 'json' or 'parquet'. */
-  reader: string;
-  shapes: ShapeView[];
-  /** Columns a loss reads (score_chosen for gpo, …). */
-  targetColumns: { column: string; loss: string }[];
-  /** Columns nothing reads. */
-  otherColumns: string[];
-  /** How rows are named: "rows are named by their line in the file, counting from 1". */
-  numbering: string;
-}
+/** The reader, the row forms, the columns and how rows are named. */
+export type FormatView = DatasetFormatView;
 
 /** One pair as the model reads it, decoded (chat template, <bos>, <eos>, truncation). */
-export interface PairPreviewView {
-  row: number;
-  name: string;
-  prompt: string;
-  chosen: string;
-  rejected: string;
-  tokens: { prompt: number; chosen: number; rejected: number };
-  tokensBefore: { prompt: number; chosen: number; rejected: number };
-  truncated: boolean;
-  dropReason: string | null;
-}
+export type PairPreviewView = PairPreview;
 
 /** Token lengths before truncation, prompt + chosen and prompt + rejected, in shared bins. */
-export interface HistogramView {
-  /** Bin i holds lengths in [edges[i], edges[i + 1]). */
-  edges: number[];
-  chosen: number[];
-  rejected: number[];
-  /** The longest sequence (tokens) and the row it is in. */
-  longest: { tokens: number; name: string };
-  median: number;
-}
+export type HistogramView = LengthHistogramView;
 
-/** What the current settings do to the tokenised pairs. */
-export interface TruncationView {
-  pairs: number;
-  truncated: number;
-  promptCut: number;
-  completionCut: number;
-  dropped: { name: string; reason: string }[];
-}
+/** What the current settings do to the tokenised pairs (the trainer's counts; dropped rows by name). */
+export type TruncationView = TruncationSummary;
 
 /** A problem with the whole file or the tokenizer (not a row): what, where and what to do. */
-export interface DataProblem {
-  name: string;
-  message: string;
-  where?: string;
-  hint?: string;
-}
+export type DataProblem = Pick<ErrorEvent, 'name' | 'message' | 'where' | 'hint'>;
+
+/** Tokenising progress: pairs done of total, percent, pairs per second (0: not measured yet). */
+export type DataProgress = Pick<DataProgressEvent, 'done' | 'total' | 'percent' | 'pairsPerSec'>;
 
 /** idle → reading (file, tokenizer, validation) → tokenizing → ready | failed. */
 export type DataStatus = 'idle' | 'reading' | 'tokenizing' | 'ready' | 'failed';
@@ -111,7 +65,7 @@ export interface DataState {
     tokenizerName: string;
     status: DataStatus;
     /** Pairs tokenised so far (status tokenizing). */
-    progress: { done: number; total: number } | null;
+    progress: DataProgress | null;
     /** Rows read from the file (well-formed or not). */
     rows: number;
     format: FormatView | null;
