@@ -242,10 +242,10 @@ export function headerLength(prefix: Uint8Array, fileSize: number, file: string)
   const n = hi * 2 ** 32 + lo; // exact while hi < 2^21; anything with hi > 0 is too large anyway
   if (hi !== 0 || n > MAX_HEADER_SIZE) {
     const shown = hi < 2 ** 21 ? n.toLocaleString('en-US') : `about ${n.toExponential(2)}`;
-    fail(file, null, `its first 8 bytes give a header length of ${shown} bytes, more than the limit of ${MAX_HEADER_SIZE.toLocaleString('en-US')}`, HINT_CORRUPT);
+    fail(file, null, `its first 8 bytes give a header length of ${shown} bytes, more than the limit of ${MAX_HEADER_SIZE.toLocaleString('en-US')} bytes`, HINT_CORRUPT);
   }
   if (8 + n > fileSize) {
-    fail(file, null, `its header is ${n} bytes long but the file has only ${fileSize - 8} bytes after the 8-byte length: the file is truncated`, 'the download is incomplete: download the file again');
+    fail(file, null, `its header is ${n.toLocaleString('en-US')} bytes long but the file has only ${(fileSize - 8).toLocaleString('en-US')} bytes after the 8-byte length: the file is truncated`, 'the download is incomplete: download the file again');
   }
   return n;
 }

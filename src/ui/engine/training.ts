@@ -125,11 +125,15 @@ function markDirty(id: string, stepIndex: number): void {
   }
 }
 
+/** The trainer words settings as the CLI's flags (--learning_rate); the studio's fields are their bare TRL names. */
+const asFieldNames = (text: string): string => text.replace(/--(?=[a-z][a-z0-9_]*)/g, '');
+
+// `where` 'trainer' names the engine's part, not a file the user knows: the Run panel is the place.
 const problemOf = (e: { name: string; message: string; where?: string; hint?: string }): TrainProblem => ({
   name: e.name,
-  message: e.message,
-  ...(e.where !== undefined ? { where: e.where } : {}),
-  ...(e.hint !== undefined ? { hint: e.hint } : {}),
+  message: asFieldNames(e.message),
+  ...(e.where !== undefined && e.where !== 'trainer' ? { where: e.where } : {}),
+  ...(e.hint !== undefined ? { hint: asFieldNames(e.hint) } : {}),
 });
 
 // ---------------------------------------------------------------------------------------------

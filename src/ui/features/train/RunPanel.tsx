@@ -42,6 +42,7 @@ export function RunPanel() {
       <Controls run={run} />
       {run && <RunLine run={run} active={active?.runId === run.id ? active : null} />}
       {active && <Progress active={active} />}
+      {active && <SkippedSteps log={active.log} />}
       <TrainProblemBox />
       {run && <Checkpoints run={run} />}
       {active && active.log.length > 0 && (
@@ -177,6 +178,28 @@ function Checkpoints({ run }: { run: RunView }) {
         ))}
       </ul>
     </div>
+  );
+}
+
+/** The worker's log line for a step the trainer skipped (src/engine/worker/training.ts). */
+const SKIPPED_LINE = /^step (\d+) skipped: (.*)$/;
+
+/**
+ * Steps skipped because something was not finite (trainer.ts: no update is made), said where the
+ * run is rather than only in the log, with what to change; three in a row stop the run.
+ */
+function SkippedSteps({ log }: { log: ActiveRunView['log'] }) {
+  const skipped = log.flatMap((l) => {
+    const m = l.level === 'warning' ? SKIPPED_LINE.exec(l.message) : null;
+    return m ? [{ step: Number(m[1]), why: m[2] }] : [];
+  });
+  if (skipped.length === 0) return null;
+  const steps = skipped.map((s) => s.step);
+  const list = steps.length === 1 ? `Step ${steps[0]} was` : `Steps ${steps.slice(0, -1).join(', ')} and ${steps[steps.length - 1]} were`;
+  return (
+    <p className="note" data-testid="train-skipped">
+      {list} skipped, with no update to the weights: something was not a finite number (last: {skipped[skipped.length - 1].why}). Training has most likely diverged: lower learning_rate, set max_grad_norm (e.g. 1.0) or lower beta, then start again. Three skipped steps in a row stop the run.
+    </p>
   );
 }
 
