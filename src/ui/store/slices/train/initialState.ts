@@ -3,8 +3,10 @@
 // steps), its log lines and its problem. A run's lasting facts (config, steps done, checkpoints,
 // status) are the runs slice's; its per-step numbers live outside the store, in typed arrays
 // (src/ui/engine/series.ts), and `tick` moves when they change so the dashboard redraws.
-// These are the UI's own plain types; the bridge (src/ui/engine/training.ts) fills them from the
-// worker's events.
+// The bridge (src/ui/engine/training.ts) fills them from the worker's events; what those events
+// carry is typed by the protocol itself (type-only imports, erased from the page's bundle).
+
+import type { ErrorEvent, TrainingLogEvent } from '../../../../engine/worker/protocol.ts';
 
 /** A loss choice as the "Loss" select holds it: a preset ("preset:wpo-hb") or a TRL loss_type ("loss:sigmoid"). */
 export type LossChoice = `preset:${string}` | `loss:${string}`;
@@ -22,12 +24,8 @@ export type RunPhase =
   | 'done'
   | 'failed';
 
-export interface TrainProblem {
-  name: string;
-  message: string;
-  where?: string;
-  hint?: string;
-}
+/** What failed, where and what to do (an error event's fields). */
+export type TrainProblem = Pick<ErrorEvent, 'name' | 'message' | 'where' | 'hint'>;
 
 export interface ReferenceProgressView {
   split: 'train' | 'eval';
@@ -61,7 +59,7 @@ export interface ActiveRunView {
   tokensPerSec: number | null;
   /** Seconds to the last step at this session's pace. */
   etaSec: number | null;
-  log: { level: 'info' | 'warning'; message: string }[];
+  log: Pick<TrainingLogEvent, 'level' | 'message'>[];
   problem: TrainProblem | null;
 }
 
