@@ -67,7 +67,7 @@ async function pairRows(): Promise<{ pair: string; margin: number; step: number 
 }
 
 describe('Train and Runs screens (chromium)', () => {
-  it('one click: WPO on the demo trains; charts and Pairs update; weights change between steps', async () => {
+  it('one click: WPO on the demo trains; charts and Pairs update; weights change between steps', { timeout: 300_000 }, async () => {
     // the Data screen picks the 24-pair head (its picker's name is its visible text)
     await page.goto(`${vite!.url}/#/data`);
     await page.getByLabel('Choose a preference file…').setInputFiles(join(tmp, 'head24.jsonl'));
@@ -134,6 +134,47 @@ describe('Train and Runs screens (chromium)', () => {
     expect(await page.getByTestId('pair-chosen').innerText()).toBe(`assistant: ${line.chosen[0].content}`);
     expect(await page.getByTestId('pair-rejected').innerText()).toBe(`assistant: ${line.rejected[0].content}`);
     expect(await page.getByRole('table', { name: `Pair ${name} by step` }).count() + (await page.getByText('Not trained on yet.', { exact: true }).count())).toBe(1);
+    // its answers token by token (the worker's pairTokens, between two steps): one span per
+    // completion token — as many as the engine's own example builder makes of the line, here in
+    // Node — whose log-probs add up to the pair's chosen_logp / rejected_logp of the same forward
+    // (the per-step table's "now" row) and whose WPO terms give its weight (wpo-hb clamps at 1)
+    {
+      const { loadTokenizer } = await import('../src/engine/data/tokenizer.ts');
+      const { loadDataset } = await import('../src/engine/data/dataset.ts');
+      const { examplesFromDataset } = await import('../src/engine/train/config.ts');
+      const { defaultLossConfig } = await import('../src/engine/train/losses.ts');
+      const json = (f: string): object => JSON.parse(readFileSync(join(repoRoot, 'public/demo/model', f), 'utf8')) as object;
+      const ds = await loadDataset('head24.jsonl', new TextEncoder().encode(`${HEAD.join('\n')}\n`));
+      const { examples } = examplesFromDataset(ds, { vocabSize: 512, tokenizer: loadTokenizer(json('tokenizer.json'), json('tokenizer_config.json')) }, defaultLossConfig(), {});
+      const ex = examples.find((x) => x.row === Number(/^line (\d+)$/.exec(name)![1]) - 1)!;
+      const tokens = (side: string) => page.getByTestId(`pair-tokens-${side}`).getByRole('listitem');
+      await expect.poll(() => tokens('chosen').count(), { timeout: 120_000 }).toBe(ex.chosenIds.length);
+      expect(await tokens('rejected').count()).toBe(ex.rejectedIds.length);
+      expect(await page.getByTestId('pair-now').count()).toBe(1);
+      // one snapshot of the spans and the "now" row (the run goes on: both move together each step)
+      const snap = await page.evaluate(() => {
+        const spans = (side: string) => [...document.querySelectorAll<HTMLElement>(`[data-testid="pair-tokens-${side}"] [role="listitem"]`)].map((el) => ({ logp: Number(el.dataset.logp), wpo: Number(el.dataset.wpo), ref: el.dataset.ref ?? '', text: el.textContent ?? '' }));
+        const heads = [...document.querySelectorAll('.pair-history thead th')].map((th) => th.textContent);
+        const cells = [...document.querySelectorAll<HTMLElement>('[data-testid="pair-now"] td')];
+        const now = (k: string) => Number(cells[heads.indexOf(k)].dataset.value);
+        return { chosen: spans('chosen'), rejected: spans('rejected'), chosenLogp: now('chosen_logp'), rejectedLogp: now('rejected_logp'), weight: now('weight') };
+      });
+      const sum = (xs: { logp: number }[]) => xs.reduce((a, t) => a + t.logp, 0);
+      const meanWpo = (xs: { wpo: number }[]) => xs.reduce((a, t) => a + t.wpo, 0) / xs.length;
+      expect(Math.abs(sum(snap.chosen) - snap.chosenLogp), `Σ chosen token log-probs ${sum(snap.chosen)} vs chosen_logp ${snap.chosenLogp}`).toBeLessThan(1e-3);
+      expect(Math.abs(sum(snap.rejected) - snap.rejectedLogp), `Σ rejected token log-probs ${sum(snap.rejected)} vs rejected_logp ${snap.rejectedLogp}`).toBeLessThan(1e-3);
+      expect(Math.abs(Math.min(1, Math.exp(meanWpo(snap.chosen) + meanWpo(snap.rejected))) - snap.weight)).toBeLessThan(1e-3);
+      expect(snap.chosen.map((t) => t.text).join('')).toBe(`${line.chosen[0].content}<end_of_turn>\n<eos>`); // the texts join to the answer as the model reads it
+      // full fine-tuning keeps the reference's sums only: no per-token reference, its colouring off
+      expect(snap.chosen.every((t) => t.ref === '')).toBe(true);
+      expect(await page.getByRole('radio', { name: 'policy − reference' }).isDisabled()).toBe(true);
+      await page.getByRole('radio', { name: 'WPO term' }).check();
+      expect(await page.getByLabel(/^Legend: WPO term/).count()).toBe(1);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await shot('train-running-dark');
+      await page.emulateMedia({ colorScheme: 'light' });
+      await page.getByRole('radio', { name: 'log-prob' }).check();
+    }
     expect(await page.getByRole('img', { name: /^WPO weights at step \d+: \d+ pairs from / }).count()).toBe(1);
     expect(await page.getByRole('img', { name: /^Heatmap of margin for 24 pairs over \d+ steps, from / }).count()).toBe(1);
     await shot('train-running-light');

@@ -17,6 +17,7 @@ import { onDataEvent } from './dataset.ts';
 import { onExportEvent } from './exports.ts';
 import { onGenerationEvent } from './generation.ts';
 import { noteCommand, observeRunEvent } from './heldRun.ts';
+import { onPairTokensEvent } from './pairTokens.ts';
 import { refreshPartials, refreshStorage } from './storage.ts';
 import { onTrainingEvent } from './training.ts';
 
@@ -41,6 +42,7 @@ function onEvent(ev: EngineEvent): void {
   if (onDataEvent(ev)) return; // the Data screen's file preview: dataset.ts
   if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
   if (onExportEvent(ev)) return; // Export's weights: exports.ts
+  if (onPairTokensEvent(ev)) return; // an opened pair's tokens: pairTokens.ts
   if (onTrainingEvent(ev)) return; // training runs and their failures: training.ts
   switch (ev.type) {
     case 'adapter':

@@ -1,17 +1,15 @@
 // The per-pair view: every pair of the dataset with its latest WPO weight, margin, rewards and
 // loss (the table named "Pairs", sortable by each, a page at a time), the WPO weights of the current
 // step as a histogram, a pairs × steps heatmap of weight or margin, and — for a clicked pair — its
-// prompt, chosen and rejected text (as text) with its values at each step it was trained on.
-//
-// NOTE: per-token log-probs (and WPO's per-token terms) are not shown: trainStep carries per-pair
-// sums only. The engine would need a command that returns one pair's per-token policy and
-// reference log-probs and log Σp² under the run's current weights (as `prefstudio logps` prints them).
+// prompt, chosen and rejected text (as text) with its values at each step it was trained on, and
+// its answers token by token, coloured by log-prob, WPO term or policy − reference (PairTokens.tsx).
 
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { runPairs, type PairText, type RunPairs } from '../../engine/pairText.ts';
 import { PAIR_KEYS, type PairKey, type RunSeries } from '../../engine/series.ts';
 import { fmtValue } from '../../shared/MetricChart.tsx';
 import { useColorScheme, useWidth } from '../../shared/hooks.ts';
+import { PairNowRow, PairTokens } from './PairTokens.tsx';
 
 /** Sortable columns: the header's words and the field. */
 const COLUMNS: { key: PairKey; label: string }[] = [
@@ -42,7 +40,7 @@ export function PairsPanel({ runId, series, tick, useWeighting }: { runId: strin
         <PairsTable series={series} tick={tick} pairs={pairs} selected={selected} onSelect={setSelected} />
         <div className="pairs-side">
           {selected !== null ? (
-            <PairDetail row={selected} text={pairs?.text(selected) ?? null} series={series} tick={tick} onClose={() => setSelected(null)} />
+            <PairDetail runId={runId} row={selected} text={pairs?.text(selected) ?? null} series={series} tick={tick} onClose={() => setSelected(null)} />
           ) : (
             <p className="muted small pair-hint">Choose a pair in the table to read its prompt and both answers and see its values at every step it was trained on.</p>
           )}
@@ -136,7 +134,7 @@ const clip = (s: string, n: number): string => {
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 };
 
-function PairDetail({ row, text, series, tick, onClose }: { row: number; text: PairText | null; series: RunSeries; tick: number; onClose: () => void }) {
+function PairDetail({ runId, row, text, series, tick, onClose }: { runId: string; row: number; text: PairText | null; series: RunSeries; tick: number; onClose: () => void }) {
   const heading = useRef<HTMLHeadingElement>(null);
   useEffect(() => heading.current?.focus(), [row]);
   const hist = useMemo(() => {
@@ -164,6 +162,7 @@ function PairDetail({ row, text, series, tick, onClose }: { row: number; text: P
           <pre data-testid="pair-chosen">{text.chosen}</pre>
           <h5>Rejected</h5>
           <pre data-testid="pair-rejected">{text.rejected}</pre>
+          <PairTokens runId={runId} row={row} step={series.lastStep()} />
         </>
       ) : (
         <p className="muted small">Reading the preference file…</p>
@@ -195,10 +194,10 @@ function PairDetail({ row, text, series, tick, onClose }: { row: number; text: P
               </tr>
             ))}
           </tbody>
+          <PairNowRow runId={runId} row={row} keys={hist.keys} />
         </table>
         </div>
       )}
-      <p className="muted small">Per-token log-probs need the engine to send them; each step gives every pair's sums.</p>
     </section>
   );
 }

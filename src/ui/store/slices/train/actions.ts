@@ -5,6 +5,7 @@
 
 import { useStudioStore } from '../../index.ts';
 import { announceActions } from '../announce/actions.ts';
+import type { PairTokensView } from './initialState.ts';
 import type { ActiveRunView, LossChoice, PlanView, ReferenceProgressView, RunPhase, TrainProblem, TrainState } from './initialState.ts';
 
 type Train = TrainState['train'];
@@ -102,5 +103,26 @@ export const trainActions = {
   /** A series changed (once per animation frame at most). */
   ticked(): void {
     patch((t) => ({ tick: t.tick + 1 }));
+  },
+
+  /** pairTokens was sent for a pair (another pair's tokens are dropped; the same pair's stay while it loads). */
+  pairTokensRequested(runId: string, row: number, requestId: number, requestedAt: number): void {
+    patch((t) => {
+      const same = t.pairTokens?.runId === runId && t.pairTokens.row === row;
+      return { pairTokens: { runId, row, requestId, requestedAt, data: same ? t.pairTokens!.data : null, problem: null } };
+    });
+  },
+
+  /** The answer to request `requestId` (a late answer for a pair no longer open is dropped). */
+  pairTokensArrived(requestId: number, data: NonNullable<PairTokensView['data']>): void {
+    patch((t) => (t.pairTokens?.requestId === requestId ? { pairTokens: { ...t.pairTokens, requestId: null, data, problem: null } } : {}));
+  },
+
+  pairTokensFailed(requestId: number, problem: TrainProblem): void {
+    patch((t) => (t.pairTokens?.requestId === requestId ? { pairTokens: { ...t.pairTokens, requestId: null, problem } } : {}));
+  },
+
+  pairTokensClosed(): void {
+    patch({ pairTokens: null });
   },
 };

@@ -84,6 +84,43 @@ export interface PlanView {
   note: string | null;
 }
 
+/** One completion token of a pair as the pair view shows it (the worker's pairTokens event). */
+export interface PairTokenView {
+  id: number;
+  text: string;
+  /** log π(y_t) under the run's weights. */
+  logp: number;
+  /** The reference's log-prob; null when the run keeps none per token. */
+  refLogp: number | null;
+  /** WPO's term logp − log Σp² (its mean over the answer is log w). */
+  wpo: number;
+  /** Its weight in the summed log-prob (LD-DPO), else 1. */
+  weight: number;
+}
+
+/** The opened pair's tokens: asked for when the pair opens and again when the run's step moves. */
+export interface PairTokensView {
+  runId: string;
+  row: number;
+  /** The pairTokens command in flight (null: none). */
+  requestId: number | null;
+  /** The run's step when it was sent. */
+  requestedAt: number | null;
+  /** The latest answer (kept while a newer one loads). */
+  data: {
+    /** Optimizer steps the weights had taken. */
+    step: number;
+    promptTokens: number;
+    chosen: PairTokenView[];
+    rejected: PairTokenView[];
+    /** Where refLogp comes from: LoRA's base with the adapter off, not kept (full fine-tuning), none (SimPO…). */
+    reference: 'adapter-off' | 'not-kept' | 'none';
+    /** The pair's values from the same forward (PairRecord fields by name). */
+    record: Record<string, number | boolean>;
+  } | null;
+  problem: TrainProblem | null;
+}
+
 export interface TrainState {
   train: {
     /** The stored model to train (null: the built-in demo). */
@@ -97,6 +134,8 @@ export interface TrainState {
     active: ActiveRunView | null;
     /** Moves when a run's series changed (rendering is throttled to animation frames). */
     tick: number;
+    /** The opened pair's per-token values (src/ui/engine/pairTokens.ts). */
+    pairTokens: PairTokensView | null;
   };
 }
 
@@ -110,5 +149,5 @@ export const DEFAULT_LOSS: LossChoice = 'preset:wpo-hb';
 export const DEFAULT_VALUES: Readonly<Record<string, string>> = { save_steps: '5', save_total_limit: '2' };
 
 export const trainInitialState: TrainState = {
-  train: { modelId: null, loss: DEFAULT_LOSS, values: { ...DEFAULT_VALUES }, plan: null, planProblem: null, active: null, tick: 0 },
+  train: { modelId: null, loss: DEFAULT_LOSS, values: { ...DEFAULT_VALUES }, plan: null, planProblem: null, active: null, tick: 0, pairTokens: null },
 };

@@ -22,4 +22,5 @@ export const trainSelectors = {
   canPause: (s: StudioState) => s.train.active?.phase === 'training',
   problem: (s: StudioState) => s.train.active?.problem ?? null,
   tick: (s: StudioState) => s.train.tick,
+  pairTokens: (s: StudioState) => s.train.pairTokens,
 };
