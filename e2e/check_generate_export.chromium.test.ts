@@ -36,6 +36,7 @@ import { datasetJsonl } from '../src/engine/train/recipe.ts';
 import { CHECK_MODULES, checkCases } from '../src/engine/check/suite.ts';
 import { repoRoot } from './gpu/browser/launch.ts';
 import { useStudioPage } from './gpu/browser/studio_page.ts';
+import { startRunOnTrainScreen } from './gpu/browser/train_run.ts';
 
 const PROMPT = 'What is 3 times 7?';
 const MAX_NEW = 24;
@@ -217,16 +218,7 @@ describe('Check, Generate and Export screens (chromium)', () => {
   it('Generate after a one-step LoRA run: base and trained answers side by side', { timeout: 600_000 }, async () => {
     // train on the Train screen, as a user would: the Data screen's picker takes the 8-pair head,
     // then the loss and the settings by their TRL names, then "Start training"
-    await page.getByRole('link', { name: 'Data', exact: true }).click();
-    await page.getByLabel('Choose a preference file…').setInputFiles({ name: TRAIN_FILE, mimeType: 'application/jsonl', buffer: Buffer.from(TRAIN_TEXT) });
-    await page.getByRole('link', { name: 'Train', exact: true }).click();
-    await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(new RegExp(`^${TRAIN_FILE.replace('.', '\\.')} · .* · 8 pairs`));
-    await page.getByLabel('Loss', { exact: true }).selectOption('loss:sigmoid');
-    await page.getByLabel(/^use_peft/).check();
-    await page.locator('details.settings-more > summary').click();
-    for (const [name, value] of Object.entries(RUN_SETTINGS)) await page.getByLabel(new RegExp(`^${name}`)).fill(value);
-    await expect.poll(() => page.getByRole('button', { name: 'Start training', exact: true }).isEnabled(), { timeout: 120_000 }).toBe(true);
-    await page.getByRole('button', { name: 'Start training', exact: true }).click();
+    await startRunOnTrainScreen(page, { file: { name: TRAIN_FILE, text: TRAIN_TEXT }, loss: 'loss:sigmoid', usePeft: true, settings: RUN_SETTINGS });
     await page.getByRole('link', { name: 'Generate', exact: true }).click();
     await expect.poll(() => page.getByTestId('generate-trained-run').innerText(), { timeout: 500_000, interval: 500 }).toMatch(/^Trained model: run-\S+ \(sigmoid, LoRA, 1 of 1 steps\)$/);
 

@@ -202,7 +202,7 @@ describe('studio shell and Model screen (chromium, on-disk IndexedDB)', () => {
     expect(await page.getByTestId('import-no-tokenizer').innerText()).toMatch(/^No tokenizer\.json was among the files, so this model can train on token-id data only/);
     expect(await announced()).toMatch(/^Imported tiny one\. It has no tokenizer\.json/);
     expect(await focused()).toContain('[import-folder]');
-    expect(await row.getByTestId('adapters').innerText()).toBe('PEFT adapters: none');
+    expect(await page.locator(`[data-testid=adapters-row][data-model-id="${await row.getAttribute('data-model-id')}"]`).getByTestId('adapters-heading').innerText()).toBe('PEFT adapters of tiny one: none yet');
     await shot('model-imported-light');
 
     // --- the same folder under the same name again: already there, nothing new listed

@@ -1,5 +1,6 @@
 // The Generate screen's bridge to the engine worker: the generate command (the base model chosen,
-// and the held run's weights when that run trained this base and has finished or stopped),
+// and for the trained answer the held run's weights when that run trained this base and has
+// finished or stopped, or a PEFT adapter stored under the base: trainedSource),
 // cancelGenerate, and the generation events into the generate slice. useEngine.ts hands events to
 // onGenerationEvent; events of an older request are dropped.
 
@@ -50,16 +51,39 @@ export function trainedRunFor(modelId: string): string | null {
   return run && run.modelId === modelId && (run.state === 'done' || run.state === 'stopped') ? run.runId : null;
 }
 
+/** Where the trained answer for `modelId` comes from: the choice made, else the run if it can answer, else the first stored adapter. */
+export type TrainedSource = { kind: 'run'; runId: string } | { kind: 'adapter'; id: string; name: string; r: number; alpha: number } | null;
+
+export function trainedSource(modelId: string): TrainedSource {
+  const st = getStudioState();
+  const runId = trainedRunFor(modelId);
+  const adapters = st.models.adapters.filter((a) => a.baseModelId === modelId).sort((a, b) => a.name.localeCompare(b.name));
+  const adapter = (id: string | undefined): TrainedSource => {
+    const a = adapters.find((x) => x.id === id);
+    return a ? { kind: 'adapter', id: a.id, name: a.name, r: a.r, alpha: a.alpha } : null;
+  };
+  const choice = st.generate.trainedChoice;
+  if (choice === 'none') return null;
+  if (choice === 'run' && runId) return { kind: 'run', runId };
+  if (choice?.startsWith('adapter:')) {
+    const chosen = adapter(choice.slice('adapter:'.length));
+    if (chosen) return chosen;
+  }
+  return runId ? { kind: 'run', runId } : adapter(adapters[0]?.id);
+}
+
 export const generateCommands = {
-  /** Answers the prompt with the base model and, when there is one, the trained run. */
+  /** Answers the prompt with the base model and, when there is one, the trained run or a stored adapter. */
   generate(): void {
     const st = getStudioState();
     const model = generateModel();
     const { settings } = parseSampling(st.generate.values);
     if (!model || !settings || st.generate.prompt.trim() === '') return; // the screen says why and keeps the button off
-    const runId = trainedRunFor(model.id);
-    const requestId = sendCommand({ type: 'generate', modelId: model.id, ...(runId && { runId }), prompt: st.generate.prompt, ...settings });
-    generateActions.requested(requestId, runId);
+    const src = trainedSource(model.id);
+    const runId = src?.kind === 'run' ? src.runId : null;
+    const adapter = src?.kind === 'adapter' ? src : null;
+    const requestId = sendCommand({ type: 'generate', modelId: model.id, ...(runId && { runId }), ...(adapter && { adapterId: adapter.id }), prompt: st.generate.prompt, ...settings });
+    generateActions.requested(requestId, runId, adapter?.name ?? null);
   },
   stop(): void {
     generateActions.stopRequested();

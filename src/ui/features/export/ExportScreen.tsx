@@ -1,5 +1,6 @@
 // The Export screen, for one run: its weights (the whole model as safetensors, or a LoRA run's PEFT
-// adapter; "Export" saves them into a folder or as downloads), its metrics as CSV and JSONL, and a
+// adapter; "Export" saves them into a folder or as downloads; a LoRA run's adapter can also be
+// stored under its model, SaveAdapter.tsx), its metrics as CSV and JSONL, and a
 // TRL recipe that runs the same training on a multi-GPU cluster (recipe.yaml shown, with README.md
 // and data.jsonl). State: the export and heldRun slices; work: src/ui/engine/exports.ts.
 
@@ -15,6 +16,7 @@ import { exportSelectors } from '../../store/slices/export/selectors.ts';
 import { heldRunSelectors } from '../../store/slices/heldRun/selectors.ts';
 import { runsSelectors } from '../../store/slices/runs/selectors.ts';
 import { canSaveToFolder, download, textBlob } from './files.ts';
+import { SaveAdapter } from './SaveAdapter.tsx';
 import { metricColumns, metricsCsv, metricsJsonl } from './metrics.ts';
 import './export.css';
 
@@ -136,6 +138,7 @@ function WeightsPanel({ run }: { run: ExportRun }) {
           {mine && weights.status === 'done' && `${weights.files.length} files, ${fmtBytes(total)}, ${weights.where === 'downloads' ? 'downloaded' : `saved to ${weights.where}`}.`}
         </span>
       </div>
+      <SaveAdapter run={run} />
       {mine && weights.problem && (
         <div className="problem" role="alert" data-testid="export-problem">
           <p><strong>The export failed.</strong> {weights.problem.message}{weights.problem.where ? ` (${weights.problem.where})` : ''}</p>

@@ -1,11 +1,12 @@
 // The Generate screen: a prompt answered by the base model and the trained one side by side,
 // streamed token by token, with seeded sampling (temperature, top_p, max_new_tokens, seed). The
 // trained model is the run whose weights the engine worker holds (the last run, once finished or
-// stopped). Text is rendered as text, never as HTML. State: the generate and heldRun slices;
+// stopped) or, chosen in "Trained answer" when the base has PEFT adapters stored under it (Model
+// screen), the base with one of them. Text is rendered as text, never as HTML. State: the generate and heldRun slices;
 // commands: src/ui/engine/generation.ts.
 
 import { useShallow } from 'zustand/react/shallow';
-import { generateCommands, generateModel, trainedRunFor } from '../../engine/generation.ts';
+import { generateCommands, generateModel, trainedRunFor, trainedSource } from '../../engine/generation.ts';
 import { Screen } from '../../shell/Screen.tsx';
 import { useStudioStore } from '../../store/index.ts';
 import { generateActions } from '../../store/slices/generate/actions.ts';
@@ -36,8 +37,11 @@ function PromptPanel() {
   const chosen = useStudioStore(generateSelectors.modelId);
   const held = useStudioStore(heldRunSelectors.run);
   useStudioStore(modelsSelectors.list); // the demo's arrival re-renders the default
+  useStudioStore(generateSelectors.trainedChoice); // the choice re-renders the source
   const model = generateModel();
   const trainedRun = model ? trainedRunFor(model.id) : null;
+  const adapters = useStudioStore(useShallow(modelsSelectors.adaptersOf(model?.id ?? '')));
+  const source = model ? trainedSource(model.id) : null;
   const { problems } = parseSampling(values);
   const blocker = !model ? 'The demo model is still being prepared (Model screen).' : prompt.trim() === '' ? 'Type a prompt.' : Object.keys(problems).length ? 'Correct the sampling setting marked below.' : null;
 
@@ -54,9 +58,26 @@ function PromptPanel() {
             ))}
           </select>
         </label>
+        {model && adapters.length > 0 && (
+          <div className="gen-field">
+            {/* for/id, not a wrapping label: the name is "Trained answer" alone, not the chosen option's text too */}
+            <label htmlFor="gen-trained-source">Trained answer</label>
+            <select id="gen-trained-source" value={source ? (source.kind === 'run' ? 'run' : `adapter:${source.id}`) : 'none'} onChange={(e) => generateActions.trainedChosen(e.target.value)} disabled={busy} data-testid="generate-trained-source">
+              {trainedRun && <option value="run">the run's trained weights ({trainedRun})</option>}
+              {adapters.map((a) => (
+                <option key={a.id} value={`adapter:${a.id}`}>PEFT adapter {a.name} (r {a.r}, α {a.alpha})</option>
+              ))}
+              <option value="none">none: the base model only</option>
+            </select>
+          </div>
+        )}
         <p className="gen-trained" data-testid="generate-trained-run">
           <span className="muted">Trained model: </span>
-          {trainedRun
+          {source?.kind === 'adapter'
+            ? `${model?.name} with the PEFT adapter ${source.name} (r ${source.r}, α ${source.alpha}), stored under it on the Model screen`
+            : !source && adapters.length > 0
+              ? 'none chosen: only the base model answers.'
+              : trainedRun
             ? `${trainedRun} (${String(held?.settings.loss_type ?? 'loss')}${held?.lora ? ', LoRA' : ''}, ${held?.step} of ${held?.totalSteps} steps${held?.state === 'stopped' ? ', stopped' : ''})`
             : held && held.state === 'running'
               ? `${held.runId} is still training: its answer comes once it finishes or is paused.`
@@ -115,6 +136,7 @@ function Answers() {
   const base = useStudioStore(generateSelectors.base);
   const trained = useStudioStore(generateSelectors.trained);
   const runId = useStudioStore(generateSelectors.runId);
+  const adapterName = useStudioStore(generateSelectors.adapterName);
   const promptText = useStudioStore(generateSelectors.promptText);
   const promptTokens = useStudioStore(generateSelectors.promptTokens);
   const status = useStudioStore(generateSelectors.status);
@@ -123,7 +145,7 @@ function Answers() {
     <>
       <div className="columns gen-answers" aria-busy={status === 'running' || status === 'loading' || status === 'starting'}>
         <Answer id="base" title="Base model" answer={base} />
-        <Answer id="trained" title="Trained model" subtitle={runId ?? undefined} answer={trained} absent={runId ? null : 'No trained run for this base model yet: only the base answered.'} />
+        <Answer id="trained" title="Trained model" subtitle={runId ?? (adapterName ? `PEFT adapter ${adapterName}` : undefined)} answer={trained} absent={runId || adapterName ? null : 'No trained run for this base model yet (and no stored adapter chosen): only the base answered.'} />
       </div>
       {promptText && (
         <details className="gen-template" data-testid="generate-template">

@@ -1,18 +1,20 @@
-// The stored models: name (with a "demo" badge, its import notes and its PEFT adapters under it),
-// parameters, dtype, shape, size on disk, when it was imported, and a delete button that asks
-// first. The built-in demo has no delete button: the studio puts it back on every start.
+// The stored models: name (with a "demo" badge and its import notes), parameters, dtype, shape,
+// size on disk, when it was imported, and a delete button that asks first; under each model's row,
+// its PEFT adapters (AdapterList.tsx: listed, added, deleted). The built-in demo has no delete
+// button: the studio puts it back on every start.
 //
 // Focus: the confirmation takes it (on its Delete button); Keep or Escape gives it back to the
 // row's Delete button; a confirmed delete moves it to the list's heading (the row goes away), and
 // the status region says when the model is gone.
 
-import { useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { modelCommands } from '../../engine/useEngine.ts';
+import { ConfirmDelete, useConfirmDelete } from '../../shared/ConfirmDelete.tsx';
 import { fmtBytes, fmtDate, fmtParams } from '../../shared/format.ts';
 import { useStudioStore } from '../../store/index.ts';
 import type { ModelView } from '../../store/slices/models/initialState.ts';
 import { modelsSelectors } from '../../store/slices/models/selectors.ts';
+import { AdapterRow } from './AdapterList.tsx';
 
 /** The id of the models card's heading, where focus goes when a row it was in goes away. */
 export const MODELS_HEADING_ID = 'models-heading';
@@ -65,13 +67,7 @@ export function ModelList() {
 
 function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
   const deleting = useStudioStore(modelsSelectors.isDeleting(m.id));
-  const [confirming, setConfirming] = useState(false);
-  const deleteButton = useRef<HTMLButtonElement>(null);
-  const keep = (): void => {
-    setConfirming(false);
-    // the button is there again once the confirmation closes
-    requestAnimationFrame(() => deleteButton.current?.focus());
-  };
+  const { confirming, button: deleteButton, open, close, keep } = useConfirmDelete();
 
   return (
     <>
@@ -86,7 +82,6 @@ function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
               <ul>{m.warnings.map((w, i) => <li key={i}>{w}</li>)}</ul>
             </details>
           )}
-          <Adapters model={m} />
         </th>
         <td className="num">{fmtParams(m.parameters)}</td>
         <td><code>{m.dtype}</code></td>
@@ -105,7 +100,7 @@ function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
               aria-label={`Delete ${m.name}`}
               aria-expanded={confirming}
               disabled={deleting}
-              onClick={() => setConfirming(true)}
+              onClick={open}
             >
               {deleting ? 'Deleting…' : 'Delete'}
             </button>
@@ -115,66 +110,23 @@ function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
       {confirming && !deleting && (
         <tr className="confirm-row">
           <td colSpan={7}>
-            <div
-              className="confirm"
-              role="alertdialog"
-              aria-label={`Delete ${m.name}?`}
-              aria-describedby={`confirm-text-${m.id}`}
-              data-testid="confirm-delete"
-              onKeyDown={(e) => {
-                if (e.key === 'Escape') {
-                  e.preventDefault();
-                  keep();
-                }
+            <ConfirmDelete
+              label={`Delete ${m.name}?`}
+              textId={`confirm-text-${m.id}`}
+              testId="confirm-delete"
+              onKeep={keep}
+              onDelete={() => {
+                close();
+                modelCommands.deleteModel(m.id);
+                focusModelsHeading();
               }}
             >
-              <span id={`confirm-text-${m.id}`}>
-                Delete <strong>{m.name}</strong> and free {fmtBytes(m.bytes)}? Its weights are removed from this browser; import the files again to get it back.
-              </span>
-              <button
-                type="button"
-                className="danger"
-                data-testid="confirm-delete-yes"
-                autoFocus
-                onClick={() => {
-                  setConfirming(false);
-                  modelCommands.deleteModel(m.id);
-                  focusModelsHeading();
-                }}
-              >
-                Delete
-              </button>
-              <button type="button" data-testid="confirm-delete-no" onClick={keep}>
-                Keep
-              </button>
-            </div>
+              Delete <strong>{m.name}</strong> and free {fmtBytes(m.bytes)}? Its weights are removed from this browser; import the files again to get it back.
+            </ConfirmDelete>
           </td>
         </tr>
       )}
+      <AdapterRow model={m} colSpan={7} />
     </>
-  );
-}
-
-/** The model's PEFT adapters, listed under it; "none" until the engine stores adapters (the store's adapters seam). */
-function Adapters({ model }: { model: ModelView }) {
-  const adapters = useStudioStore(useShallow(modelsSelectors.adaptersOf(model.id)));
-  if (adapters.length === 0) {
-    return (
-      <div className="adapters" data-testid="adapters" data-count={0}>
-        <p>PEFT adapters: none</p>
-      </div>
-    );
-  }
-  return (
-    <div className="adapters" data-testid="adapters" data-count={adapters.length}>
-      <p>PEFT adapters:</p>
-      <ul aria-label={`PEFT adapters of ${model.name}`}>
-        {adapters.map((a) => (
-          <li key={a.id} data-testid="adapter">
-            <strong>{a.name}</strong> · r {a.r}, α {a.alpha} · {a.targets.join(', ')} · {fmtBytes(a.bytes)}
-          </li>
-        ))}
-      </ul>
-    </div>
   );
 }

@@ -21,12 +21,16 @@ export const generateActions = {
     patch((g) => ({ values: { ...g.values, [name]: value } }));
   },
   modelChosen(modelId: string | null): void {
-    patch({ modelId });
+    patch({ modelId, trainedChoice: null }); // another model: its own default
+  },
+  /** 'run', 'adapter:<id>' or 'none' (see GenerateState.trainedChoice). */
+  trainedChosen(trainedChoice: string): void {
+    patch({ trainedChoice });
   },
 
-  /** generate was sent (answers cleared). */
-  requested(requestId: number, runId: string | null): void {
-    patch({ status: 'starting', requestId, runId, sides: [], promptText: '', promptTokens: 0, loading: null, base: null, trained: null, problem: null });
+  /** generate was sent (answers cleared); the trained answer comes from run `runId` or adapter `adapterName`, or none. */
+  requested(requestId: number, runId: string | null, adapterName: string | null = null): void {
+    patch({ status: 'starting', requestId, runId, adapterName, sides: [], promptText: '', promptTokens: 0, loading: null, base: null, trained: null, problem: null });
   },
   started(sides: ('base' | 'trained')[], promptText: string, promptTokens: number): void {
     patch((g) => ({ status: g.status === 'stopping' ? 'stopping' : 'running', sides, promptText, promptTokens, base: emptyAnswer(), trained: sides.includes('trained') ? emptyAnswer() : null }));

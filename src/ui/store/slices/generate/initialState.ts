@@ -38,11 +38,19 @@ export interface GenerateState {
     values: SamplingValues;
     /** The base model (null: the built-in demo). */
     modelId: string | null;
+    /**
+     * Where the trained answer comes from, as chosen: 'run' (the held run's weights), 'adapter:<id>'
+     * (the base with a PEFT adapter stored under it), 'none' (the base only); null: the default
+     * (the run when it can answer, else the model's first adapter).
+     */
+    trainedChoice: string | null;
     status: GenerateStatus;
     /** The generate command's id (events of older requests are ignored). */
     requestId: number;
-    /** The run whose weights answer as the trained model (null: base only). */
+    /** The run whose weights answer as the trained model (null: base only, or an adapter). */
     runId: string | null;
+    /** The stored adapter that answers as the trained model (its name), or null. */
+    adapterName: string | null;
     /** The answers that will come (generateStarted). */
     sides: ('base' | 'trained')[];
     /** The prompt as the model reads it, and its length in tokens. */
@@ -66,9 +74,11 @@ export const generateInitialState: GenerateState = {
     prompt: DEFAULT_PROMPT,
     values: { ...DEFAULT_SAMPLING },
     modelId: null,
+    trainedChoice: null,
     status: 'idle',
     requestId: 0,
     runId: null,
+    adapterName: null,
     sides: [],
     promptText: '',
     promptTokens: 0,

@@ -6,7 +6,7 @@
 import { fmtBytes } from '../../../shared/format.ts';
 import { announceActions } from '../announce/actions.ts';
 import { useStudioStore } from '../../index.ts';
-import type { ImportProgressView, ModelsProblem, ModelsState, ModelView, PartialImportView, PeftAdapterView } from './initialState.ts';
+import type { AdapterProblem, AdapterProgressView, ImportProgressView, ModelsProblem, ModelsState, ModelView, PartialImportView, PeftAdapterView } from './initialState.ts';
 
 type Models = ModelsState['models'];
 type Import = Models['import'];
@@ -20,6 +20,8 @@ function patchImport(p: Partial<Import>): void {
 }
 
 const models = (): Models => useStudioStore.getState().models;
+/** A model's name as messages say it. */
+const modelName = (id: string): string => models().list.find((x) => x.id === id)?.name ?? id;
 const importing = (m: Models): boolean => m.import.status === 'running' || m.import.status === 'cancelling';
 
 /** The 8 hex digits a user import's id ends in: a fingerprint of its config, headers and first bytes. */
@@ -137,9 +139,69 @@ export const modelsActions = {
     patch((m) => ({ discarding: m.discarding.includes(id) ? m.discarding : [...m.discarding, id] }));
   },
 
-  /** The engine listed the stored PEFT adapters (the seam: nothing calls this yet). */
+  /** The worker's model list arrived with every model's PEFT adapters. */
   adaptersListed(adapters: PeftAdapterView[]): void {
-    patch({ adapters });
+    patch((m) => ({ adapters, adapterDeleting: m.adapterDeleting.filter((id) => adapters.some((a) => a.id === id)) }));
+  },
+
+  /** importAdapter was sent for model `modelId` (`name`: the folder's, or null). */
+  adapterImportStarted(modelId: string, name: string | null): void {
+    patch((m) => ({
+      adapterImport: { modelId, status: 'running', name, progress: null, already: false },
+      adapterProblem: m.adapterProblem?.during === 'import' ? null : m.adapterProblem,
+    }));
+    announceActions.say(`Adding the PEFT adapter${name ? ` ${name}` : ''} to ${modelName(modelId)}: checking its files.`);
+  },
+
+  adapterImportProgressed(modelId: string, progress: AdapterProgressView): void {
+    const a = models().adapterImport;
+    if (a.status !== 'running' || a.modelId !== modelId) return;
+    patch({ adapterImport: { ...a, progress } });
+  },
+
+  /** The adapter is stored (or was already): the list with it follows. */
+  adapterImported(modelId: string, name: string, already: boolean): void {
+    const a = models().adapterImport;
+    patch({ adapterImport: { ...a, modelId, status: 'done', name, already, progress: a.progress ? { ...a.progress, phase: 'copy', percent: 100, bytesDone: a.progress.bytesTotal } : null } });
+    announceActions.say(already ? `${name} is already stored under ${modelName(modelId)}: nothing new was written.` : `Added the PEFT adapter ${name} to ${modelName(modelId)}.`);
+  },
+
+  /** deleteAdapter was sent. */
+  adapterDeleteRequested(adapterId: string): void {
+    patch((m) => ({ adapterDeleting: m.adapterDeleting.includes(adapterId) ? m.adapterDeleting : [...m.adapterDeleting, adapterId] }));
+  },
+
+  /** The worker removed adapter `adapterId` of `modelId`, freeing `bytes`. */
+  adapterDeleted(modelId: string, adapterId: string, bytes: number): void {
+    const a = models().adapters.find((x) => x.id === adapterId && x.baseModelId === modelId);
+    announceActions.say(`Deleted the adapter ${a?.name ?? adapterId} of ${modelName(modelId)}; ${fmtBytes(bytes)} freed.`);
+  },
+
+  /** saveRunAdapter was sent for run `runId`. */
+  runAdapterSaveStarted(runId: string): void {
+    patch((m) => ({
+      runAdapterSave: { runId, status: 'saving', adapterName: null, modelId: null, already: false },
+      adapterProblem: m.adapterProblem?.during === 'save' ? null : m.adapterProblem,
+    }));
+  },
+
+  runAdapterSaved(runId: string, modelId: string, adapterName: string, already: boolean): void {
+    patch({ runAdapterSave: { runId, status: 'done', adapterName, modelId, already } });
+    announceActions.say(already ? `The adapter of ${runId} is already stored under ${modelName(modelId)} as ${adapterName}.` : `Saved the adapter of ${runId} under ${modelName(modelId)} as ${adapterName}: it is listed on the Model screen.`);
+  },
+
+  /** An adapter command failed: shown where it happened (under the model, or on the Export screen). */
+  adapterFailed(problem: AdapterProblem): void {
+    patch((m) => ({
+      adapterProblem: problem,
+      ...(problem.during === 'import' ? { adapterImport: { ...m.adapterImport, status: 'failed' as const } } : {}),
+      ...(problem.during === 'delete' ? { adapterDeleting: [] } : {}),
+      ...(problem.during === 'save' ? { runAdapterSave: { ...m.runAdapterSave, status: 'failed' as const } } : {}),
+    }));
+  },
+
+  dismissAdapterProblem(): void {
+    patch({ adapterProblem: null });
   },
 
   /** A model command failed: show why, and leave the state it was in. */

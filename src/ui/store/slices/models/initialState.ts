@@ -1,5 +1,6 @@
 // Models slice: the models in the weight store (as the engine worker lists them), their PEFT
-// adapters, the running import and its progress and outcome, imports that stopped before they
+// adapters (and the adapter being added or deleted, and a run's adapter being saved, with what
+// went wrong where), the running import and its progress and outcome, imports that stopped before they
 // finished (their partial data), deletes and discards in flight, and the last problem to show.
 //
 // The list is NOT persisted: the weight store (IndexedDB, owned by the worker) is its source of
@@ -23,10 +24,8 @@ export interface ModelView {
 }
 
 /**
- * A PEFT (LoRA) adapter stored for a base model, as the Model screen lists it under that model.
- * The seam for the engine's adapter import and LoRA runs: nothing fills `adapters` yet (the worker
- * protocol has no adapter listing); when it has one, useEngine.ts maps it to this and calls
- * modelsActions.adaptersListed.
+ * A PEFT (LoRA) adapter stored for a base model, as the Model screen lists it under that model
+ * (the worker's `models` event carries them; src/ui/engine/adapters.ts maps them to this).
  */
 export interface PeftAdapterView {
   id: string;
@@ -36,8 +35,55 @@ export interface PeftAdapterView {
   r: number; // PEFT's r
   alpha: number; // lora_alpha
   targets: string[]; // target_modules, e.g. q_proj, v_proj
+  parameters: number; // elements of its factors
   bytes: number;
   createdAt: string; // ISO date
+  /** 'import' (the user's files) or the id of the studio run that trained it. */
+  source: string;
+}
+
+/** The adapter import's progress: validate (the files read and checked; nothing written), then copy. */
+export interface AdapterProgressView {
+  phase: 'validate' | 'copy';
+  percent: number;
+  bytesDone: number;
+  bytesTotal: number;
+  file?: string;
+}
+
+/** Adding a PEFT adapter to a model (one at a time): idle → running → done | failed. */
+export interface AdapterImportView {
+  /** The model it is being added to. */
+  modelId: string | null;
+  status: 'idle' | 'running' | 'done' | 'failed';
+  /** The name asked for (the folder's), then the stored adapter's. */
+  name: string | null;
+  progress: AdapterProgressView | null;
+  /** Done: the same files were already stored under the model (as `name`): nothing was written. */
+  already: boolean;
+}
+
+/** A failed adapter command, shown where it happened: under the model (add, delete) or on the Export screen (a run's). */
+export interface AdapterProblem {
+  during: 'import' | 'delete' | 'save';
+  /** The model it happened under (import, delete), or null. */
+  modelId: string | null;
+  /** The run whose adapter was being saved (save), or null. */
+  runId: string | null;
+  name: string;
+  message: string;
+  where?: string;
+  hint?: string;
+}
+
+/** Saving a LoRA run's adapter under its model (the Export screen's button). */
+export interface RunAdapterSaveView {
+  runId: string | null;
+  status: 'idle' | 'saving' | 'done' | 'failed';
+  /** Done: the adapter's name, the model it was stored under, and whether it was there already. */
+  adapterName: string | null;
+  modelId: string | null;
+  already: boolean;
 }
 
 /** An import that stopped before it finished: what it stored (kept for a resume until discarded). */
@@ -100,8 +146,13 @@ export interface ModelsState {
       /** Another listed model with the same weights (the same checkpoint under another name), by name. */
       sameAs: string | null;
     };
-    /** PEFT adapters of every model (see PeftAdapterView: empty until the engine lists adapters). */
+    /** PEFT adapters of every model (from the worker's model list). */
     adapters: PeftAdapterView[];
+    adapterImport: AdapterImportView;
+    /** Adapters whose delete was sent and that are still listed (by id). */
+    adapterDeleting: string[];
+    adapterProblem: AdapterProblem | null;
+    runAdapterSave: RunAdapterSaveView;
     /** Imports that stopped before they finished, oldest first (read from the store after each change). */
     partials: PartialImportView[];
     /** A first listing of partial imports has arrived. */
@@ -121,6 +172,10 @@ export const modelsInitialState: ModelsState = {
     demo: 'idle',
     import: { status: 'idle', name: null, files: 0, progress: null, doneId: null, bytesSkipped: 0, hasTokenizer: true, already: false, sameAs: null },
     adapters: [],
+    adapterImport: { modelId: null, status: 'idle', name: null, progress: null, already: false },
+    adapterDeleting: [],
+    adapterProblem: null,
+    runAdapterSave: { runId: null, status: 'idle', adapterName: null, modelId: null, already: false },
     partials: [],
     partialsListed: false,
     deleting: [],

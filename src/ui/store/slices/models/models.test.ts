@@ -203,11 +203,52 @@ describe('models slice', () => {
     expect(sel(announceSelectors.message)).toBe('Discarded the unfinished import of big; 33.6 MB freed.');
   });
 
-  it('PEFT adapters are listed under their base model (the seam), by name', () => {
-    const a = (id: string, name: string, baseModelId: string) => ({ id, name, baseModelId, r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], bytes: 1000, createdAt: '2025-11-22T00:42:00.000Z' });
-    modelsActions.adaptersListed([a('2', 'wpo', TINY.id), a('1', 'dpo', TINY.id), a('3', 'x', DEMO.id)]);
+  const adapter = (id: string, name: string, baseModelId: string) => ({ id, name, baseModelId, r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], parameters: 4096, bytes: 1000, createdAt: '2025-11-22T00:42:00.000Z', source: 'import' });
+
+  it('PEFT adapters are listed under their base model, by name', () => {
+    modelsActions.adaptersListed([adapter('2', 'wpo', TINY.id), adapter('1', 'dpo', TINY.id), adapter('3', 'x', DEMO.id)]);
     expect(sel(modelsSelectors.adaptersOf(TINY.id)).map((x) => x.name)).toEqual(['dpo', 'wpo']);
     expect(sel(modelsSelectors.adaptersOf(ALPHA.id))).toEqual([]);
+  });
+
+  it('adding an adapter: running with progress for its model only, then done (full bar) and said; a failure is kept with its model', () => {
+    modelsActions.listed([DEMO, TINY]);
+    modelsActions.adapterImportStarted(TINY.id, 'my-lora');
+    expect(sel(modelsSelectors.adapterImport)).toMatchObject({ modelId: TINY.id, status: 'running', name: 'my-lora', progress: null });
+    expect(sel(announceSelectors.message)).toBe('Adding the PEFT adapter my-lora to tiny-f32-1shard: checking its files.');
+    modelsActions.adapterImportProgressed(DEMO.id, { phase: 'copy', percent: 50, bytesDone: 1, bytesTotal: 2 }); // another model's: ignored
+    expect(sel(modelsSelectors.adapterImport).progress).toBeNull();
+    modelsActions.adapterImportProgressed(TINY.id, { phase: 'copy', percent: 40, bytesDone: 4, bytesTotal: 10, file: 'adapter_model.safetensors' });
+    modelsActions.adapterImported(TINY.id, 'my-lora', false);
+    expect(sel(modelsSelectors.adapterImport)).toMatchObject({ status: 'done', already: false, progress: { percent: 100, bytesDone: 10 } });
+    expect(sel(announceSelectors.message)).toBe('Added the PEFT adapter my-lora to tiny-f32-1shard.');
+    modelsActions.adapterImported(TINY.id, 'my-lora', true);
+    expect(sel(announceSelectors.message)).toBe('my-lora is already stored under tiny-f32-1shard: nothing new was written.');
+
+    modelsActions.adapterImportStarted(TINY.id, 'bad');
+    const problem = { during: 'import' as const, modelId: TINY.id, runId: null, name: 'LoadError', message: "is true: DoRA (use_dora) adds …", where: "bad/adapter_config.json, field 'use_dora'" };
+    modelsActions.adapterFailed(problem);
+    expect(sel(modelsSelectors.adapterImport).status).toBe('failed');
+    expect(sel(modelsSelectors.adapterProblem)).toEqual(problem);
+    modelsActions.adapterImportStarted(TINY.id, 'good'); // the next add clears it
+    expect(sel(modelsSelectors.adapterProblem)).toBeNull();
+  });
+
+  it('deleting an adapter: marked until the list lacks it, the bytes freed said; a run adapter saved is said with its model', () => {
+    modelsActions.listed([DEMO, TINY]);
+    modelsActions.adaptersListed([adapter('a1', 'dpo', TINY.id)]);
+    modelsActions.adapterDeleteRequested('a1');
+    expect(sel(modelsSelectors.isAdapterDeleting('a1'))).toBe(true);
+    modelsActions.adapterDeleted(TINY.id, 'a1', 2_500_000);
+    expect(sel(announceSelectors.message)).toBe('Deleted the adapter dpo of tiny-f32-1shard; 2.5 MB freed.');
+    modelsActions.adaptersListed([]);
+    expect(sel(modelsSelectors.isAdapterDeleting('a1'))).toBe(false);
+
+    modelsActions.runAdapterSaveStarted('run-1');
+    expect(sel(modelsSelectors.runAdapterSave)).toMatchObject({ runId: 'run-1', status: 'saving' });
+    modelsActions.runAdapterSaved('run-1', DEMO.id, 'run-1', false);
+    expect(sel(modelsSelectors.runAdapterSave)).toEqual({ runId: 'run-1', status: 'done', adapterName: 'run-1', modelId: DEMO.id, already: false });
+    expect(sel(announceSelectors.message)).toBe('Saved the adapter of run-1 under PrefStudio demo as run-1: it is listed on the Model screen.');
   });
 
   it('resetStudioStore gives a clean slice (the reset each case runs after)', () => {

@@ -33,6 +33,10 @@ export const modelsSelectors = {
   problem: (s: StudioState) => s.models.problem,
   /** Derived: wrap in useShallow. The PEFT adapters of base model `id`, by name. */
   adaptersOf: (id: string) => (s: StudioState) => s.models.adapters.filter((a) => a.baseModelId === id).sort((a, b) => a.name.localeCompare(b.name)),
+  adapterImport: (s: StudioState) => s.models.adapterImport,
+  isAdapterDeleting: (id: string) => (s: StudioState) => s.models.adapterDeleting.includes(id),
+  adapterProblem: (s: StudioState) => s.models.adapterProblem,
+  runAdapterSave: (s: StudioState) => s.models.runAdapterSave,
   partials: (s: StudioState) => s.models.partials,
   partialsListed: (s: StudioState) => s.models.partialsListed,
   isDiscarding: (id: string) => (s: StudioState) => s.models.discarding.includes(id),
