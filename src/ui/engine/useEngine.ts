@@ -12,6 +12,7 @@ import type { Command, CommandBody, EngineEvent, ModelSummary } from '../../engi
 import { deviceActions } from '../store/slices/device/actions.ts';
 import { modelsActions } from '../store/slices/models/actions.ts';
 import type { ModelsActivity, ModelView } from '../store/slices/models/initialState.ts';
+import { adapterViews, onAdapterEvent } from './adapters.ts';
 import { onCheckEvent } from './check.ts';
 import { onDataEvent } from './dataset.ts';
 import { onExportEvent } from './exports.ts';
@@ -34,7 +35,7 @@ const ACTIVITY: Partial<Record<Command['type'], ModelsActivity>> = {
   ensureDemo: 'demo',
 };
 
-const modelView = (m: ModelSummary): ModelView => ({ ...m, warnings: [...m.warnings] });
+const modelView = ({ adapters: _adapters, ...m }: ModelSummary): ModelView => ({ ...m, warnings: [...m.warnings] }); // adapters: adapters.ts
 
 function onEvent(ev: EngineEvent): void {
   observeRunEvent(ev); // which run's weights the worker holds (Generate, Export): heldRun.ts
@@ -42,6 +43,7 @@ function onEvent(ev: EngineEvent): void {
   if (onDataEvent(ev)) return; // the Data screen's file preview: dataset.ts
   if (onGenerationEvent(ev)) return; // Generate's answers: generation.ts
   if (onExportEvent(ev)) return; // Export's weights: exports.ts
+  if (onAdapterEvent(ev)) return; // PEFT adapters under their models: adapters.ts
   if (onPairTokensEvent(ev)) return; // an opened pair's tokens: pairTokens.ts
   if (onTrainingEvent(ev)) return; // training runs and their failures: training.ts
   switch (ev.type) {
@@ -50,6 +52,7 @@ function onEvent(ev: EngineEvent): void {
       return;
     case 'models':
       modelsActions.listed(ev.models.map(modelView));
+      modelsActions.adaptersListed(adapterViews(ev.models));
       // every change to the store ends with a list: what it took or freed, and what is unfinished
       void refreshStorage();
       void refreshPartials();
