@@ -118,7 +118,7 @@ describe('pairTokens in the engine worker (chromium)', () => {
     const badRow = await send({ type: 'pairTokens', runId, row: 999 });
     evs = await until(page, 'the two refusals', (e) => (e.filter((x) => x.type === 'error' && (x.requestId === unknown || x.requestId === badRow)).length === 2 ? e : undefined));
     const err = (id: number) => evs.find((x): x is ErrorEvent => x.type === 'error' && x.requestId === id)!;
-    expect(err(unknown)).toMatchObject({ command: 'pairTokens', message: expect.stringMatching(/no weights of run run-nope/), hint: expect.stringMatching(/resume the run/) });
+    expect(err(unknown)).toMatchObject({ command: 'pairTokens', message: expect.stringMatching(/no weights of run run-nope/), hint: expect.stringMatching(/resume this run \(Runs screen\)/) });
     expect(err(unknown).runId, 'a refusal is not a run failure').toBeUndefined();
     expect(err(badRow)).toMatchObject({ command: 'pairTokens', message: expect.stringMatching(/dataset row 999 is not one of run .*'s 8 training pairs/) });
     await page.close();

@@ -242,7 +242,7 @@ export async function deleteRun(runId: string, reply: Reply): Promise<void> {
 export async function requestPairTokens(cmd: PairTokensCommand, reply: Reply): Promise<void> {
   const run = runs.get(cmd.runId);
   if (!run) {
-    throw new EngineError('pairTokens', `the engine holds no weights of run ${cmd.runId} (the page was reloaded, or another run started and freed them)`, 'resume the run (Runs screen): its newest checkpoint loads, then the pair\'s tokens can be read');
+    throw new EngineError('pairTokens', `the engine holds no weights of run ${cmd.runId} (the page was reloaded, or another run started and freed them)`, 'the worker holds a run\'s weights from its start until the next run starts or the page reloads: resume this run (Runs screen) to load them from its newest checkpoint, or train it again if it had finished');
   }
   if (isActive(run)) return new Promise<void>((resolve, reject) => (run.pairRequests ??= []).push({ cmd, reply, done: (err) => (err === undefined ? resolve() : reject(err)) }));
   return answerPair(run, cmd, reply);
@@ -252,7 +252,7 @@ async function answerPair(run: Run, cmd: PairTokensCommand, reply: Reply): Promi
   const ctx = run.pairs;
   if (!run.model || !run.engine || !ctx) {
     const why = run.releasedBy ?? (run.state === 'running' ? 'they are still loading' : 'the run ended before its first step');
-    throw new EngineError('pairTokens', `run ${run.id} has no weights to read the pair from (${why})`, 'resume the run (Runs screen): its newest checkpoint loads, then the pair\'s tokens can be read');
+    throw new EngineError('pairTokens', `run ${run.id} has no weights to read the pair from (${why})`, 'the worker holds a run\'s weights from its start until the next run starts or the page reloads: resume this run (Runs screen) to load them from its newest checkpoint, or train it again if it had finished');
   }
   const i = ctx.examples.findIndex((x) => x.row === cmd.row);
   if (i < 0) throw new EngineError('pairTokens', `dataset row ${cmd.row} is not one of run ${run.id}'s ${ctx.examples.length} training pairs`, 'it was dropped (truncation left no completion: see the run\'s log) or lies outside the file');
