@@ -28,7 +28,8 @@ declare class TextEncoder {
 
 declare class TextDecoder {
   constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
-  decode(input?: ArrayBuffer | ArrayBufferView): string;
+  /** stream: true keeps an unfinished multi-byte character for the next call. */
+  decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string;
 }
 
 /** An AbortController's signal, as import and upload check it between chunks. */
