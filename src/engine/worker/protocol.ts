@@ -15,7 +15,8 @@
 // (RunScoped): a run outlives the command that started it, and a late event of a stopped run must
 // not be taken for the next run's.
 //
-// The model commands and what they answer:
+// The device and model commands and what they answer:
+//   probe                      → adapter (the WebGPU adapter and device, acquired once) | error
 //   listModels                 → models
 //   ensureDemo {baseUrl}       → models (after importing the built-in demo if the store lacks it)
 //   importModel {files, name?} → importProgress… then importDone + models | importCancelled + models | error
@@ -23,12 +24,13 @@
 //   deleteModel {modelId}      → models (its PEFT adapters go with it)
 //   importAdapter {files, modelId, name?}
 //                              → adapterImportProgress… then adapterImported + models | error (one at a time)
-//   deleteAdapter {modelId, adapterId} → adapterDeleted + models
-//   saveRunAdapter {runId, name?} → adapterImported + models (a finished or stopped LoRA run's adapter,
-//                                 stored under the model it trained)
+//   deleteAdapter {modelId, adapterId} → adapterDeleted + models | error + models
+//   saveRunAdapter {runId, name?} → adapterImportProgress… then adapterImported + models | error (a
+//                                 finished or stopped LoRA run's adapter, stored under the model it
+//                                 trained; shares importAdapter's one-at-a-time)
 //
 // The training commands (training.ts does the work; one run at a time) and what they answer:
-//   startTraining {modelId, data, evalData?, config}
+//   startTraining {modelId, data, evalData?, config, resume? {runId, step?}, stopAfter?}
 //       → trainingStarted (data and settings checked; nothing loaded yet) → weightsProgress…
 //         → referenceProgress… (train, then eval; one event with cached: true when the reference
 //         cache has them) → evalResult (before, with evalData) → trainStep… (one per optimizer
@@ -37,7 +39,8 @@
 //       | → error with the runId (the run failed; a bad setting or data row fails the command
 //         before trainingStarted, with no runId; a lost GPU device: name DeviceLostError, and
 //         startTraining with resume continues the run on a new device from its newest checkpoint)
-//       trainingLog events may come in between (preset used, dropped rows, skipped steps).
+//       trainingLog events may come in between (preset used, dropped rows, skipped steps), and
+//       checkpointSaved after every save_steps steps, after step stopAfter and at the end.
 //       Every one of them echoes startTraining's id as requestId and names the run's runId.
 //   stopTraining {runId}       → (the run stops between steps and answers trainingStopped, with
 //                                 startTraining's requestId)
@@ -45,7 +48,8 @@
 //   listCheckpoints {runId}    → checkpoints
 //   deleteRun {runId}          → runDeleted {bytes} (its checkpoints removed from IndexedDB; refused
 //                                 while the run is running)
-//   exportModel {runId, dtype?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint folder)
+//   exportModel {runId, dtype?, kind?} → exported {files: {path, size, blob}} (a Hugging Face checkpoint
+//                                 folder, or with kind 'adapter' a LoRA run's PEFT adapter files)
 //   pairTokens {runId, row}    → pairTokens {chosen, rejected: per completion token its text, policy
 //                                 and reference log-probs and WPO term; the pair's record; step} —
 //                                 between two steps of a running run, at once for a paused, stopped
