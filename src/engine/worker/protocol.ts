@@ -40,7 +40,8 @@
 //         before trainingStarted, with no runId; a lost GPU device: name DeviceLostError, and
 //         startTraining with resume continues the run on a new device from its newest checkpoint)
 //       trainingLog events may come in between (preset used, dropped rows, skipped steps), and
-//       checkpointSaved after every save_steps steps, after step stopAfter and at the end.
+//       checkpointSaved (every save_steps steps and at the end when save_steps is set, after step
+//       stopAfter, and after the step a saveCheckpoint came during).
 //       Every one of them echoes startTraining's id as requestId and names the run's runId.
 //   stopTraining {runId}       → (the run stops between steps and answers trainingStopped, with
 //                                 startTraining's requestId)
