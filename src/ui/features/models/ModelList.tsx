@@ -67,6 +67,8 @@ export function ModelList() {
 
 function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
   const deleting = useStudioStore(modelsSelectors.isDeleting(m.id));
+  const adapterCount = useStudioStore((s) => modelsSelectors.adaptersOf(m.id)(s).length);
+  const freed = useStudioStore(modelsSelectors.bytesWithAdapters(m.id));
   const { confirming, button: deleteButton, open, close, keep } = useConfirmDelete();
 
   return (
@@ -121,7 +123,8 @@ function ModelRow({ m, fresh }: { m: ModelView; fresh: boolean }) {
                 focusModelsHeading();
               }}
             >
-              Delete <strong>{m.name}</strong> and free {fmtBytes(m.bytes)}? Its weights are removed from this browser; import the files again to get it back.
+              Delete <strong>{m.name}</strong>{adapterCount > 0 && ` and its ${adapterCount === 1 ? 'PEFT adapter' : `${adapterCount} PEFT adapters`}`} and free {fmtBytes(freed)}? Its weights
+              {adapterCount > 0 && ' and adapters'} are removed from this browser; import the files again to get {adapterCount > 0 ? 'them' : 'it'} back.
             </ConfirmDelete>
           </td>
         </tr>

@@ -48,7 +48,12 @@ export const modelsActions = {
       // a failed list is fixed by a list that arrived
       problem: m.problem?.during === 'list' ? null : m.problem,
     }));
-    for (const x of deleted) announceActions.say(`Deleted ${x.name}; ${fmtBytes(x.bytes)} freed.`);
+    // a model's PEFT adapters go with it (the adapters of this list are not in yet: adaptersListed follows)
+    for (const x of deleted) {
+      const adapters = before.adapters.filter((a) => a.baseModelId === x.id);
+      const bytes = adapters.reduce((n, a) => n + a.bytes, x.bytes);
+      announceActions.say(`Deleted ${x.name}${adapters.length ? ` and its ${adapters.length === 1 ? 'PEFT adapter' : `${adapters.length} PEFT adapters`}` : ''}; ${fmtBytes(bytes)} freed.`);
+    }
   },
 
   /** importModel was sent with `files` files (`hasTokenizer`: tokenizer.json is among them). */

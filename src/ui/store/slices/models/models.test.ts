@@ -178,6 +178,8 @@ describe('models slice', () => {
     expect(sel(announceSelectors.message)).toBe('Imported copy. The same weights are also stored as tiny-f32-1shard.');
   });
 
+  const adapter = (id: string, name: string, baseModelId: string) => ({ id, name, baseModelId, r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], parameters: 4096, bytes: 1000, createdAt: '2025-11-22T00:42:00.000Z', source: 'import' });
+
   it('a delete is announced when the list no longer holds the model', () => {
     modelsActions.listed([DEMO, TINY]);
     modelsActions.deleteRequested(TINY.id);
@@ -185,6 +187,19 @@ describe('models slice', () => {
     expect(sel(announceSelectors.message)).toBe('');
     modelsActions.listed([DEMO]);
     expect(sel(announceSelectors.message)).toBe('Deleted tiny-f32-1shard; 83.1 KB freed.');
+  });
+
+  it('a model deleted with its PEFT adapters: the freed bytes and the caption\'s total count them', () => {
+    modelsActions.listed([DEMO, TINY]);
+    modelsActions.adaptersListed([adapter('a1', 'dpo', TINY.id), adapter('a2', 'wpo', TINY.id), adapter('a3', 'x', DEMO.id)]);
+    expect(sel(modelsSelectors.totalBytes)).toBe(2_180_000 + 83_100 + 3 * 1000);
+    expect(sel(modelsSelectors.bytesWithAdapters(TINY.id))).toBe(83_100 + 2 * 1000);
+    expect(sel(modelsSelectors.bytesWithAdapters('nope'))).toBe(0);
+    modelsActions.deleteRequested(TINY.id);
+    modelsActions.listed([DEMO]); // the worker's list: TINY gone, its adapters with it
+    expect(sel(announceSelectors.message)).toBe('Deleted tiny-f32-1shard and its 2 PEFT adapters; 85.1 KB freed.');
+    modelsActions.adaptersListed([adapter('a3', 'x', DEMO.id)]);
+    expect(sel(modelsSelectors.totalBytes)).toBe(2_180_000 + 1000);
   });
 
   it('unfinished imports: the first listing announces an interrupted one; a discard is announced when it is gone', () => {
@@ -202,8 +217,6 @@ describe('models slice', () => {
     expect(sel(modelsSelectors.isDiscarding(P.id))).toBe(false);
     expect(sel(announceSelectors.message)).toBe('Discarded the unfinished import of big; 33.6 MB freed.');
   });
-
-  const adapter = (id: string, name: string, baseModelId: string) => ({ id, name, baseModelId, r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], parameters: 4096, bytes: 1000, createdAt: '2025-11-22T00:42:00.000Z', source: 'import' });
 
   it('PEFT adapters are listed under their base model, by name', () => {
     modelsActions.adaptersListed([adapter('2', 'wpo', TINY.id), adapter('1', 'dpo', TINY.id), adapter('3', 'x', DEMO.id)]);

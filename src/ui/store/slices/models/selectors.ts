@@ -16,8 +16,11 @@ export const modelsSelectors = {
   sortedList: (s: StudioState) => demoFirst(s.models.list),
   listed: (s: StudioState) => s.models.listed,
   count: (s: StudioState) => s.models.list.length,
-  /** Bytes all stored models take. */
-  totalBytes: (s: StudioState) => s.models.list.reduce((a, m) => a + m.bytes, 0),
+  /** Bytes all stored models and their PEFT adapters take. */
+  totalBytes: (s: StudioState) => s.models.adapters.reduce((n, a) => n + a.bytes, s.models.list.reduce((a, m) => a + m.bytes, 0)),
+  /** Bytes model `id` and its PEFT adapters take (what deleting it frees). */
+  bytesWithAdapters: (id: string) => (s: StudioState) =>
+    s.models.adapters.reduce((n, a) => (a.baseModelId === id ? n + a.bytes : n), s.models.list.find((m) => m.id === id)?.bytes ?? 0),
   demoStatus: (s: StudioState) => s.models.demo,
   importStatus: (s: StudioState) => s.models.import.status,
   importName: (s: StudioState) => s.models.import.name,
