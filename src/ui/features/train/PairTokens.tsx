@@ -12,6 +12,7 @@
 import { useEffect, useState } from 'react';
 import { pairTokensCommands } from '../../engine/pairTokens.ts';
 import { fmtValue } from '../../shared/MetricChart.tsx';
+import { asSentence } from '../../shared/sentence.ts';
 import { useStudioStore } from '../../store/index.ts';
 import type { PairTokenView, PairTokensView } from '../../store/slices/train/initialState.ts';
 import { trainSelectors } from '../../store/slices/train/selectors.ts';
@@ -56,7 +57,7 @@ export function PairTokens({ runId, row, step }: { runId: string; row: number; s
       )}
       {view?.problem && (
         <p className="note" data-testid="pair-tokens-problem">
-          The tokens could not be read: {view.problem.message}.{view.problem.hint ? ` ${capitalise(view.problem.hint)}.` : ''}
+          The tokens could not be read: {ended(view.problem.message)}{view.problem.hint ? ` ${asSentence(view.problem.hint)}` : ''}
         </p>
       )}
       {data && (
@@ -84,7 +85,8 @@ function referenceNote(d: Data): string {
   return 'Full fine-tuning keeps only the reference’s summed log-prob of each answer, not its per-token values.';
 }
 
-const capitalise = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
+/** A message that follows a colon: as the engine wrote it, ended with a full stop. */
+const ended = (text: string): string => (/[.!?…]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`);
 
 function valueOf(t: PairTokenView, mode: Mode): number {
   if (mode === 'logp') return t.logp;
@@ -139,7 +141,7 @@ function Legend({ mode, span }: { mode: Mode; span: number }) {
   if (mode === 'logp') {
     const probs = ['> 0.9', '> 0.6', '> 0.37', '> 0.14', '> 0.02', '≤ 0.02'];
     return (
-      <div className="token-legend" aria-label="Legend: token probability under the policy">
+      <div className="token-legend" role="group" aria-label="Legend: token probability under the policy">
         <span className="muted small">probability</span>
         {probs.map((p, i) => (
           <span key={p} className={`tok s${i}`}>
@@ -153,7 +155,7 @@ function Legend({ mode, span }: { mode: Mode; span: number }) {
   const steps = [-4, -3, -2, -1, 0, 1, 2, 3, 4];
   const what = mode === 'wpo' ? 'WPO term (log π − log Σπ²); an answer’s mean is its log weight' : 'log π − log π_ref: above 0, the policy likes the token more than the reference';
   return (
-    <div className="token-legend" aria-label={`Legend: ${what}, from ${fmtValue(-span)} to ${fmtValue(span)}`}>
+    <div className="token-legend" role="group" aria-label={`Legend: ${what}, from ${fmtValue(-span)} to ${fmtValue(span)}`}>
       <span className="muted small">{fmtValue(-span)}</span>
       {steps.map((s) => (
         <span key={s} className={`tok swatch-cell ${s === 0 ? 'z' : `${s > 0 ? 'p' : 'n'}${Math.abs(s)}`}`} aria-hidden="true" />
