@@ -10,6 +10,8 @@
 //   readStoredTensor(backend, m, name)   one tensor's raw bytes (small tensors, checks)
 //   storedCheckpointInfo(backend, id)    what export (model/export.ts) keeps of a stored model: its
 //       tensor list, config.json and tokenizer files — for exporting a model trained in the studio
+//   storedTokenizerFiles(backend, m)     its tokenizer.json / tokenizer_config.json parsed (null where
+//       the import had none), as data/tokenizer_files.ts tokenizerForModel takes them
 //
 // Not here: importing (import.ts), the key layout (manifest.ts), GPU upload (model/load.ts).
 
@@ -118,6 +120,31 @@ export async function storedCheckpointInfo(backend: KVBackend, id: string): Prom
     extras.set(name, v);
   }
   return { tensors: m.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), configText: `${JSON.stringify(m.config, null, 2)}\n`, extras };
+}
+
+/**
+ * A stored model's tokenizer.json and tokenizer_config.json as parsed JSON objects, null where the
+ * import had none (a checkpoint without them imports with a note). Bytes the manifest lists but the
+ * store lacks, or that are not a JSON object, are refused, naming the file.
+ */
+export async function storedTokenizerFiles(backend: KVBackend, m: ModelManifest): Promise<{ tokenizerJson: object | null; tokenizerConfig: object | null }> {
+  const json = async (name: string): Promise<object | null> => {
+    const x = m.extras[name];
+    if (!x) return null;
+    const where = loadWhere(modelLabel(m), name);
+    const again = 'import the model again from its files';
+    const bytes = await backend.get(x.key);
+    if (!(bytes instanceof Uint8Array) || bytes.length !== x.bytes) throw new LoadError(where, `is missing or damaged in the ${backend.label}`, again);
+    let v: unknown;
+    try {
+      v = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new LoadError(where, `is not valid JSON (${(e as Error).message})`, again);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new LoadError(where, 'is not a JSON object', again);
+    return v;
+  };
+  return { tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json') };
 }
 
 async function readChunk(backend: KVBackend, m: ModelManifest, file: StoredFile, i: number): Promise<Uint8Array> {

@@ -21,6 +21,7 @@ import { loadTokenizer } from '../data/tokenizer.ts';
 import { LoadError } from '../errors.ts';
 import { createMemoryBackend } from '../store/kv.ts';
 import { importCheckpoint } from '../store/import.ts';
+import { manifestKey } from '../store/manifest.ts';
 import { sourceFromDirectory } from '../store/kv_node.ts';
 import { previewData, previewLengths, workerDataDeps, type DataDeps } from './data.ts';
 import type { EngineEvent, PreviewDataCommand } from './protocol.ts';
@@ -220,5 +221,19 @@ describe('the tokenizer the worker reads', () => {
     const stored = await d.modelText(manifest.id, '');
     expect(stored.vocabSize).toBe(V);
     expect(stored.tokenizer!.encode('What is 3 times 7?')).toEqual(demo.tokenizer!.encode('What is 3 times 7?'));
+  });
+
+  it('a stored model\'s damaged tokenizer file is refused naming it; without tokenizer files the count has no tokenizer', async () => {
+    const kv = createMemoryBackend();
+    const { manifest } = await importCheckpoint(kv, await sourceFromDirectory(DEMO_MODEL));
+    const x = manifest.extras['tokenizer_config.json'];
+    const d = workerDataDeps(() => kv);
+    await kv.set(x.key, enc('{"chat_template": '.padEnd(x.bytes, ' '))); // same size, not JSON
+    await expect(d.modelText(manifest.id, '')).rejects.toThrow(new RegExp(`stored model '[^']*' \\(${manifest.id}\\), tokenizer_config\\.json: is not valid JSON`));
+    await kv.set(x.key, enc('{}')); // another size than the manifest's
+    await expect(d.modelText(manifest.id, '')).rejects.toThrow(/tokenizer_config\.json: is missing or damaged in the .*import the model again/s);
+    // no tokenizer files at all: counted without a tokenizer (rows of ids still work)
+    await kv.set(manifestKey(manifest.id), JSON.parse(JSON.stringify({ ...manifest, extras: {} })));
+    expect(await workerDataDeps(() => kv).modelText(manifest.id, '')).toEqual({ tokenizer: null, vocabSize: V });
   });
 });

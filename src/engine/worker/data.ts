@@ -17,6 +17,7 @@ import { tokenizerForModel } from '../data/tokenizer_files.ts';
 import { EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
 import type { KVBackend } from '../store/kv.ts';
+import { storedTokenizerFiles } from '../store/load.ts';
 import { getManifest } from '../store/manifest.ts';
 import type { Reply } from './models.ts';
 import type { DataFile, PreviewDataCommand, PreviewLengthsCommand } from './protocol.ts';
@@ -132,16 +133,5 @@ async function storedModelText(kv: KVBackend, id: string): Promise<PreviewModel>
   const m = await getManifest(kv, id);
   if (!m) throw new LoadError(`model '${id}'`, `is not in the ${kv.label}`, 'pick another model on the Data screen, or import it on the Model screen');
   const cfg = parseGemma2Config(m.config, `stored model '${m.name}': config.json`);
-  const json = async (name: string): Promise<object | null> => {
-    const x = m.extras[name];
-    const bytes = x ? await kv.get(x.key) : undefined;
-    if (!(bytes instanceof Uint8Array)) return null;
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes)) as object;
-    } catch (e) {
-      throw new LoadError(`stored model '${m.name}': ${name}`, `is not valid JSON (${(e as Error).message})`, 'import the model again from its files');
-    }
-  };
-  const tk = { tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json') };
-  return { tokenizer: tokenizerForModel(tk, cfg.V, `stored model '${m.name}'`), vocabSize: cfg.V };
+  return { tokenizer: tokenizerForModel(await storedTokenizerFiles(kv, m), cfg.V, `stored model '${m.name}'`), vocabSize: cfg.V };
 }

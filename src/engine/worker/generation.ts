@@ -19,7 +19,6 @@
 // generateToken event carrying the text so far, each answer ends with generateDone.
 
 import { tokenizerForModel } from '../data/tokenizer_files.ts';
-import type { Tokenizer } from '../data/tokenizer.ts';
 import { EngineError, LoadError } from '../errors.ts';
 import { parseGemma2Config } from '../model/config.ts';
 import type { Gemma2Dims, Gemma2Params } from '../model/gemma2.ts';
@@ -28,7 +27,7 @@ import { FROZEN_16BIT, loadGemma2, type LoadedGemma2 } from '../model/load.ts';
 import { disposeAdapter, withAdapterOff } from '../model/lora.ts';
 import { uploadAdapter } from '../model/peft.ts';
 import { openStoredAdapter } from '../store/adapters.ts';
-import { storedWeights } from '../store/load.ts';
+import { storedTokenizerFiles, storedWeights } from '../store/load.ts';
 import { getManifest } from '../store/manifest.ts';
 import type { Reply } from './models.ts';
 import type { GenerateCommand } from './protocol.ts';
@@ -54,7 +53,8 @@ export async function generateAnswers(cmd: GenerateCommand, reply: Reply, deps: 
     if (!manifest) throw new LoadError(`model '${cmd.modelId}'`, `is not in the ${kv.label}`, 'pick a stored model (listModels), or import it first');
     const label = `stored model '${manifest.name}'`;
     const cfg = parseGemma2Config(manifest.config, `${label}: config.json`);
-    const tok = await storedTokenizer(deps, cmd.modelId, cfg.V, label);
+    const tok = tokenizerForModel(await storedTokenizerFiles(kv, manifest), cfg.V, label);
+    if (!tok) throw new LoadError(label, 'has no tokenizer.json, which generation needs to turn the prompt into tokens', 'import the model again with tokenizer.json and tokenizer_config.json from its folder');
     const trained = cmd.runId === undefined ? null : getRunModel(cmd.runId);
     if (cmd.runId !== undefined && !trained) {
       throw new EngineError('generate', `run ${cmd.runId} has no weights in the worker (it is still running, or they were freed when another run started or the page reloaded)`, 'wait for the run to finish or stop it; a run trained before a reload can only be exported from its checkpoint by resuming it');
@@ -160,23 +160,4 @@ async function baseModel(deps: RunDeps, modelId: string, reply: Reply): Promise<
   });
   base = { modelId, model };
   return model;
-}
-
-/** The stored model's tokenizer (tokenizer.json + tokenizer_config.json from the store). */
-async function storedTokenizer(deps: RunDeps, modelId: string, V: number, label: string): Promise<Tokenizer> {
-  const kv = deps.store();
-  const manifest = await getManifest(kv, modelId);
-  const json = async (name: string): Promise<object | null> => {
-    const x = manifest?.extras[name];
-    const bytes = x ? await kv.get(x.key) : undefined;
-    if (!(bytes instanceof Uint8Array)) return null;
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes)) as object;
-    } catch (err) {
-      throw new LoadError(`${label}: ${name}`, `is not valid JSON (${(err as Error).message})`, 'import the model again from its files');
-    }
-  };
-  const tok = tokenizerForModel({ tokenizerJson: await json('tokenizer.json'), tokenizerConfig: await json('tokenizer_config.json') }, V, label);
-  if (!tok) throw new LoadError(label, 'has no tokenizer.json, which generation needs to turn the prompt into tokens', 'import the model again with tokenizer.json and tokenizer_config.json from its folder');
-  return tok;
 }
