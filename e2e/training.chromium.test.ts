@@ -409,6 +409,8 @@ describe('training in the engine worker (chromium)', () => {
     expect(lost).toMatchObject({ name: 'DeviceLostError', runId: bId, command: 'startTraining', where: `run ${bId}` });
     const saved = b3Evs.filter((ev) => ev.type === 'checkpointSaved').map((ev) => ev.step);
     const from = Math.max(2, ...saved);
+    const lastStep = Math.max(2, ...stepsOf(b3Evs).map((ev) => ev.record.step));
+    expect(lost!.message).toMatch(new RegExp(`^the GPU device was lost \\(destroyed[^)]*\\); the run stopped after step ${lastStep}$`));
     expect(lost!.hint).toContain(`resume it`);
     expect(lost!.hint).toContain(`newest checkpoint, step ${from}`);
     expect(stepsOf(b3Evs).map((ev) => ev.record)).toEqual(want.slice(2, 2 + stepsOf(b3Evs).length));

@@ -47,7 +47,7 @@ export async function loseDeviceForTesting(): Promise<boolean> {
   return true;
 }
 
-/** True once the Engine's device is lost (waits up to `waitMs` for the loss to be reported). */
-export function isDeviceLost(e: Engine, waitMs: number): Promise<boolean> {
-  return Promise.race([e.device.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), waitMs))]);
+/** How the Engine's device was lost, or null while it is not (waits up to `waitMs` for the loss to be reported). */
+export function deviceLostInfo(e: Engine, waitMs: number): Promise<GPUDeviceLostInfo | null> {
+  return Promise.race([e.device.lost, new Promise<null>((r) => setTimeout(() => r(null), waitMs))]);
 }

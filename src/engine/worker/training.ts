@@ -54,7 +54,7 @@ import { planRun, Trainer, type TrainExample } from '../train/trainer.ts';
 import type { Tokenizer } from '../data/tokenizer.ts';
 import type { LossConfig } from '../train/losses.ts';
 import { pairTokens, tokenPieces } from '../train/pair_tokens.ts';
-import { isDeviceLost } from './gpu.ts';
+import { deviceLostInfo } from './gpu.ts';
 import type { Reply } from './models.ts';
 import type { DataFile, ExportModelCommand, PairTokensCommand, StartTrainingCommand } from './protocol.ts';
 
@@ -171,26 +171,29 @@ export async function startTraining(cmd: StartTrainingCommand, reply: Reply, dep
     }
     run.state = 'failed';
     // a lost device: say so (whatever the failing call threw: a mapAsync abort, a DeviceLostError), and from where the run can resume
-    const lost = run.engine !== null && (e instanceof DeviceLostError || (await isDeviceLost(run.engine, 1000)));
+    const lost = run.engine ? await deviceLostInfo(run.engine, e instanceof DeviceLostError ? 10_000 : 1000) : null;
     release(run, lost ? 'the GPU device was lost' : 'the run failed');
     await answerPairRequests(run); // each refused: the weights are gone
     if (!run.announced) {
       runs.delete(run.id); // a bad setting or data file: the run never started, and the error is the command's
       throw e;
     }
-    const err = lost ? deviceLostError(run, step, e) : typeof e === 'object' && e !== null ? e : new Error(String(e));
+    const err = lost ? deviceLostError(run, step, lost) : typeof e === 'object' && e !== null ? e : new Error(String(e));
     failedRuns.set(err, run.id);
     throw err;
   }
 }
 
-/** The error a run ends with when its device is lost: what, at which step, and which checkpoint Resume starts from. */
-function deviceLostError(run: Run, step: number, cause: unknown): DeviceLostError {
-  const why = cause instanceof DeviceLostError ? cause.message.split('\n---> HINT:')[0].replace(`${cause.where}: `, '') : `the GPU device was lost (${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)})`;
+/**
+ * The error a run ends with when its device is lost (whatever the failing call threw: a mapAsync
+ * abort, the engine's DeviceLostError): how, after which step, and which checkpoint Resume starts from.
+ */
+function deviceLostError(run: Run, step: number, info: GPUDeviceLostInfo): DeviceLostError {
+  const how = info.message ? `${info.reason}: ${info.message.replace(/\.$/, '')}` : info.reason;
   const from = run.lastCheckpoint;
   return new DeviceLostError(
     `run ${run.id}`,
-    `${why}; the run stopped after step ${step}`,
+    `the GPU device was lost (${how}); the run stopped after step ${step}`,
     from !== null
       ? `resume it (startTraining with resume {runId: '${run.id}'}): a new device is acquired and the run continues from its newest checkpoint, step ${from}`
       : 'it has no checkpoint to resume from: start it again (with save_steps, a lost device costs at most that many steps)',
