@@ -1,6 +1,6 @@
-// The delete confirmation the Model screen uses for models and adapters: an alertdialog with what
-// will be lost, a Delete button that takes focus, and Keep; Escape keeps too. The caller decides
-// where focus goes after either (onKeep, onDelete).
+// The delete confirmation of the Model screen (models, adapters) and the Runs screen (runs): an
+// alertdialog with what will be lost, a Delete button that takes focus, and Keep; Escape keeps too.
+// The caller decides where focus goes after either (onKeep, onDelete).
 
 import { useRef, useState, type ReactNode } from 'react';
 
@@ -24,13 +24,15 @@ export function useConfirmDelete() {
   };
 }
 
-export function ConfirmDelete({ label, textId, testId, children, onDelete, onKeep }: {
+export function ConfirmDelete({ label, textId, testId, deleteText = 'Delete', children, onDelete, onKeep }: {
   /** The dialog's accessible name, e.g. "Delete tiny?" */
   label: string;
   /** The id of the sentence that describes it (aria-describedby). */
   textId: string;
   /** data-testid of the dialog; its buttons get `${testId}-yes` and `${testId}-no`. */
   testId: string;
+  /** The confirming button's text (default "Delete"), e.g. "Delete run". */
+  deleteText?: string;
   /** What will be deleted and freed, as a sentence. */
   children: ReactNode;
   onDelete: () => void;
@@ -52,7 +54,7 @@ export function ConfirmDelete({ label, textId, testId, children, onDelete, onKee
     >
       <span id={textId}>{children}</span>
       <button type="button" className="danger" data-testid={`${testId}-yes`} autoFocus onClick={onDelete}>
-        Delete
+        {deleteText}
       </button>
       <button type="button" data-testid={`${testId}-no`} onClick={onKeep}>
         Keep

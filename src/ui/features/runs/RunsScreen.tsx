@@ -4,11 +4,12 @@
 // "Compare": their metrics overlaid on the same charts, their settings side by side, and — for
 // two runs — which pairs one learned and the other did not.
 
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { runCommands, trainCommands, useRunsLoaded } from '../../engine/training.ts';
 import type { MetricKey, RunSeries } from '../../engine/series.ts';
 import { runPairs, type RunPairs } from '../../engine/pairText.ts';
+import { ConfirmDelete, useConfirmDelete } from '../../shared/ConfirmDelete.tsx';
 import { fmtBytes, fmtDate } from '../../shared/format.ts';
 import { fmtValue, MetricChart } from '../../shared/MetricChart.tsx';
 import { ProblemBox } from '../../shared/ProblemBox.tsx';
@@ -50,7 +51,7 @@ function RunList() {
   const total = list.reduce((a, r) => a + runBytes(r), 0);
   return (
     <section className="card run-list" aria-labelledby="runs-list-heading">
-      <h3 id="runs-list-heading">Stored runs</h3>
+      <h3 id="runs-list-heading" tabIndex={-1}>Stored runs</h3>
       <table>
         <caption>
           Runs: {list.length} kept in this browser, {fmtBytes(total)} with their checkpoints. Tick runs to compare them below.
@@ -84,8 +85,8 @@ function RunRow({ run }: { run: RunView }) {
   const deleting = useStudioStore(runsSelectors.isDeleting(run.id));
   const live = useStudioStore(trainSelectors.isLive);
   const activeId = useStudioStore(trainSelectors.activeRunId);
-  const [confirm, setConfirm] = useState(false);
-  const deleteButton = useRef<HTMLButtonElement>(null);
+  const { confirming, button: deleteButton, open, close, keep } = useConfirmDelete();
+  const count = useStudioStore(runsSelectors.count);
   const isActive = live && activeId === run.id;
   return (
     <>
@@ -121,39 +122,29 @@ function RunRow({ run }: { run: RunView }) {
           >
             Resume
           </button>{' '}
-          <button type="button" ref={deleteButton} className="danger-outline" disabled={isActive || deleting} onClick={() => setConfirm(true)}>
+          <button type="button" ref={deleteButton} className="danger-outline" aria-expanded={confirming} disabled={isActive || deleting} onClick={open}>
             {deleting ? 'Deleting…' : 'Delete'}
           </button>
         </td>
       </tr>
-      {confirm && (
+      {confirming && !deleting && (
         <tr className="confirm-row">
           <td colSpan={8}>
-            <div className="confirm" role="group" aria-label={`Delete ${run.name}?`} onKeyDown={(e) => e.key === 'Escape' && (setConfirm(false), deleteButton.current?.focus())}>
-              <span>
-                Delete {run.name}, its metrics, per-pair history and {run.checkpoints.length} checkpoint{run.checkpoints.length === 1 ? '' : 's'}? This frees {fmtBytes(runBytes(run))}.
-              </span>
-              <button
-                type="button"
-                className="danger"
-                autoFocus
-                onClick={() => {
-                  setConfirm(false);
-                  void runCommands.remove(run.id);
-                }}
-              >
-                Delete run
-              </button>
-              <button
-                type="button"
-                onClick={() => {
-                  setConfirm(false);
-                  deleteButton.current?.focus();
-                }}
-              >
-                Keep
-              </button>
-            </div>
+            <ConfirmDelete
+              label={`Delete ${run.name}?`}
+              textId={`confirm-run-${run.id}`}
+              testId="confirm-delete-run"
+              deleteText="Delete run"
+              onKeep={keep}
+              onDelete={() => {
+                close();
+                void runCommands.remove(run.id);
+                // the row goes away: focus to the list's heading (the screen's, when the list goes too)
+                document.getElementById(count > 1 ? 'runs-list-heading' : 'screen-runs')?.focus();
+              }}
+            >
+              Delete {run.name}, its metrics, per-pair history and {run.checkpoints.length} checkpoint{run.checkpoints.length === 1 ? '' : 's'}? This frees {fmtBytes(runBytes(run))}.
+            </ConfirmDelete>
           </td>
         </tr>
       )}
