@@ -1,17 +1,21 @@
 // The studio's Train and Runs screens in headless Chromium (SwiftShader WebGPU), driven by role and
 // accessible name as a screen reader user would:
 //   1. one click on the demo: the Data screen's file picker takes a 24-pair head of the demo set;
-//      Train: the select "Loss" on wpo-hb (the default), max_steps 6 and batches of 4 typed into the
+//      Train: the select "Loss" on wpo-hb (the default), max_steps 8 and batches of 4 typed into the
 //      fields named by their TRL names, "Start training" — the reference pass and the steps show
 //      progress; the charts' pictures and the "Pairs" table fill in; the weights change between
 //      steps (step 1's policy is the reference, so its pairs' margins are exactly 0; a later step's
 //      pairs have margins ≠ 0); a pair clicked shows its prompt and answers as the file holds them;
 //   2. "Pause" (a checkpoint of the last step, then stop), "Step" (exactly one more step, paused
-//      again), a reload: the run is listed on the Runs screen as paused, "Resume" there continues
-//      on the Train screen and the step counter goes on from the checkpoint to the end, with every
-//      step 1…6 in the charts once;
+//      again, and it stays there), a reload: the run is listed on the Runs screen as paused,
+//      "Resume" there continues on the Train screen; the GPU device is lost mid-run (the worker's
+//      test-only loseDevice): the Run panel names DeviceLostError and offers Resume, which acquires
+//      the device again and goes on from the newest checkpoint to the end, with every step 1…8 in
+//      the charts once;
 //   3. a second run with another loss (simpo), reloaded mid-run without a Pause: listed as
-//      interrupted, "Resume" goes on from its last checkpoint (save_steps 1) to the end; both runs
+//      interrupted, "Resume" goes on from its last checkpoint (save_steps 3) to the end, and the
+//      steps computed again after the checkpoint equal those the page had stored before the
+//      reload (IndexedDB 'prefstudio-ui-runs'), every metric and pair value bit for bit; both runs
 //      ticked "Compare": every overlaid chart draws both, the settings side by side mark loss_type
 //      as differing, the pairs learned by each; deleting a run frees its records and its
 //      checkpoints in IndexedDB;
@@ -29,7 +33,7 @@ import { useStudioPage } from './gpu/browser/studio_page.ts';
 /** The first PAIRS lines of the demo set: a reference pass and steps short enough for SwiftShader. */
 const PAIRS = 24;
 const HEAD = readFileSync(join(repoRoot, 'public/demo/preferences/train.jsonl'), 'utf8').split('\n').slice(0, PAIRS);
-const MAX_STEPS = 6;
+const MAX_STEPS = 8;
 
 const studio = useStudioPage({ tag: 'train' });
 const vite = studio; // the dev server, as the tests below name it (vite!.url)
@@ -64,6 +68,51 @@ async function pairRows(): Promise<{ pair: string; margin: number; step: number 
     out.push({ pair, margin: cells[mi - 1] === '—' ? NaN : get(mi), step: cells[si - 1] === '—' ? NaN : get(si) });
   }
   return out;
+}
+
+/** One step of a run's history as the page stores it (runStore.ts: SeriesChunks in 'prefstudio-ui-runs'). */
+interface StoredStep {
+  step: number;
+  /** TRL's metrics by name (the page's timings step_ms and tokens_per_s left out: they are measured). */
+  metrics: Record<string, number>;
+  /** The step's pairs: dataset row and each PAIR_KEYS value. */
+  pairs: { row: number; values: Record<string, number> }[];
+}
+
+/** Run `runId`'s history as stored in IndexedDB, decoded with the key lists each chunk was written with. */
+function storedSteps(runId: string): Promise<StoredStep[]> {
+  return page.evaluate(
+    (id) =>
+      new Promise<StoredStep[]>((resolve, reject) => {
+        const open = indexedDB.open('prefstudio-ui-runs');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const req = open.result.transaction('runs', 'readonly').objectStore('runs').getAll(IDBKeyRange.bound(`steps/${id}/`, `steps/${id}/\uffff`));
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            type Chunk = { steps: Int32Array; metrics: Float64Array; counts: Int32Array; rows: Int32Array; values: Float32Array; metricKeys: string[]; pairKeys: string[] };
+            const out: StoredStep[] = [];
+            for (const c of req.result as Chunk[]) {
+              const M = c.metricKeys.length;
+              const K = c.pairKeys.length;
+              let p = 0;
+              c.steps.forEach((step, i) => {
+                const metrics: Record<string, number> = {};
+                c.metricKeys.forEach((k, j) => {
+                  if (k !== 'step_ms' && k !== 'tokens_per_s') metrics[k] = c.metrics[i * M + j];
+                });
+                const pairs = [];
+                for (let b = 0; b < c.counts[i]; b++, p++) pairs.push({ row: c.rows[p], values: Object.fromEntries(c.pairKeys.map((k, j) => [k, c.values[p * K + j]])) });
+                out.push({ step, metrics, pairs });
+              });
+            }
+            open.result.close();
+            resolve(out);
+          };
+        };
+      }),
+    runId,
+  );
 }
 
 describe('Train and Runs screens (chromium)', () => {
@@ -188,15 +237,23 @@ describe('Train and Runs screens (chromium)', () => {
     expect(await page.getByRole('list', { name: 'Checkpoints' }).innerText()).toContain(`step ${paused}`);
     expect(await button('Resume').isEnabled()).toBe(true);
 
-    // Step: exactly one more optimizer step, paused again with its checkpoint
+    // Step: exactly one more optimizer step (startTraining stopAfter), paused again with its checkpoint
     await button('Step').click();
     await until('the step to pause', async () => (await stepNow()) > paused && /· paused/.test(await runStatus()));
     expect(await stepNow()).toBe(paused + 1);
     expect(await page.getByRole('list', { name: 'Checkpoints' }).innerText()).toContain(`step ${paused + 1}`);
+    // one step, not two: the charts and the latest values end at it, and nothing follows
+    await page.waitForTimeout(3000); // longer than a step of this run on SwiftShader
+    expect(await stepNow()).toBe(paused + 1);
+    expect(await runStatus()).toMatch(/· paused/);
+    expect(await page.getByRole('img', { name: new RegExp(`^loss over ${paused + 1} steps;`) }).count()).toBe(1);
+    expect(await page.getByRole('table', { name: 'Latest metrics' }).getByRole('caption').innerText()).toBe(`Step ${paused + 1}`);
+    const runId = (await page.getByTestId('train-run').getAttribute('data-run-id'))!;
+    await expect.poll(async () => (await storedSteps(runId)).map((s) => s.step), { timeout: 10_000 }).toEqual(Array.from({ length: paused + 1 }, (_, i) => i + 1));
     await expectNoProblems();
   });
 
-  it('reload: the run is listed on Runs; Resume continues the step counter to the end', async () => {
+  it('reload: the run is listed on Runs; Resume continues the step counter to the end, also after a lost device', { timeout: 300_000 }, async () => {
     const before = await stepNow();
     await page.reload();
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
@@ -209,38 +266,63 @@ describe('Train and Runs screens (chromium)', () => {
     await expect.poll(() => page.getByRole('heading', { name: 'Train', level: 2 }).count()).toBe(1);
     // the counter continues from the checkpoint, never from 1
     const seen: number[] = [];
-    await until('the resumed run to finish', async () => {
+    await until('a step of the resumed run', async () => {
+      seen.push(await stepNow());
+      return seen[seen.length - 1] > before;
+    });
+    // the GPU device is lost mid-run (test-only: the worker's loseDevice, as WEBGL_lose_context)
+    await page.evaluate(() => (window as unknown as { __prefstudioTest: { loseDevice(): void } }).__prefstudioTest.loseDevice());
+    await until('the lost device to stop the run', async () => /· failed/.test(await runStatus()));
+    const problem = page.getByTestId('train-error');
+    expect(await problem.getAttribute('data-error-name')).toBe('DeviceLostError');
+    expect(await problem.innerText()).toMatch(/GPU device was lost \(destroyed[^)]*\); the run stopped after step \d+\.\s+What to do: Press Resume: the studio acquires the GPU again and the run continues from its checkpoint at step \d/);
+    expect(await problem.innerText()).toContain(`the run stopped after step ${await stepNow()}.`);
+    expect(await button('Resume').isEnabled()).toBe(true);
+    // Chromium's GPU process takes seconds after a destroyed device before the page's next frame
+    // (~12 s on SwiftShader, measured): wait for one, then take the picture
+    await page.screenshot({ timeout: 120_000 });
+    await shot('train-device-lost-light');
+    studio.problems.splice(0); // what the destroyed device logged on its way out
+    await button('Resume').click();
+    await until('the run resumed on a new device to finish', async () => {
       seen.push(await stepNow());
       return /· finished/.test(await runStatus());
     });
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(before);
     expect(await stepNow()).toBe(MAX_STEPS);
-    // every step once in the charts: 1…6
+    expect(await page.getByTestId('train-error').count()).toBe(0);
+    expect(await page.getByTestId('gpu-memory').innerText()).toMatch(/^GPU memory: [\d.]+ [KMG]?B held by the engine \([\d.]+ [KMG]?B in live tensors\), peak [\d.]+ [KMG]?B\.$/);
+    // every step once in the charts: 1…8
     expect(await page.getByRole('img', { name: new RegExp(`^loss over ${MAX_STEPS} steps;`) }).count()).toBe(1);
     expect(await page.getByRole('table', { name: 'Latest metrics' }).getByRole('caption').innerText()).toBe(`Step ${MAX_STEPS}`);
     await shot('train-done-light');
     await expectNoProblems();
   });
 
-  it('a second run with another loss, reloaded mid-run and resumed; overlaid with the first; delete frees its storage', async () => {
+  it('a second run with another loss, reloaded mid-run and resumed, the curve matching; overlaid with the first; delete frees its storage', { timeout: 600_000 }, async () => {
     // the reload reset the Data screen to the demo set: the same 24 pairs again
     await page.getByRole('link', { name: 'Data', exact: true }).click();
     await page.getByLabel('Choose a preference file…').setInputFiles(join(tmp, 'head24.jsonl'));
     await page.getByRole('link', { name: 'Train', exact: true }).click();
     await expect.poll(() => page.getByTestId('train-data').innerText(), { timeout: 60_000 }).toMatch(/^head24\.jsonl · .* · 24 pairs/);
     await page.getByLabel('Loss', { exact: true }).selectOption('preset:simpo');
-    await page.getByLabel(/^max_steps/).fill('3');
-    await page.getByLabel(/^save_steps/).fill('1');
+    await page.getByLabel(/^max_steps/).fill(String(MAX_STEPS));
+    await page.getByLabel(/^save_steps/).fill('3');
     await until('Start training to be enabled', async () => button('Start training').isEnabled(), 60_000);
     await button('Start training').click();
-    // a reload mid-run (no Pause): the run is listed as interrupted and resumes from its last checkpoint
-    await until('step 2 of the simpo run', async () => /simpo · head24\.jsonl/.test(await runStatus()) && (await stepNow()) >= 2);
+    // a reload mid-run (no Pause) once step 4 is stored: the checkpoint is step 3's (the next one
+    // comes at the end), so step 4 (and 5, were it done) is computed again after the resume
+    await until('the simpo run to start', async () => /simpo · head24\.jsonl/.test(await runStatus()));
+    const simpoRunId = (await page.getByTestId('train-run').getAttribute('data-run-id'))!;
+    await until('step 4 of the simpo run in IndexedDB', async () => (await storedSteps(simpoRunId)).some((s) => s.step === 4));
+    const recorded = await storedSteps(simpoRunId);
     expect(await runStatus()).toMatch(/· running/);
     await page.reload();
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
     const simpoRow = page.getByRole('row', { name: /simpo · head24\.jsonl/ });
-    await expect.poll(async () => (await simpoRow.count()) === 1 && (await simpoRow.innerText()), { timeout: 30_000 }).toMatch(/\d of 3\s+interrupted\s+step \d/);
+    await expect.poll(async () => (await simpoRow.count()) === 1 && (await simpoRow.innerText()), { timeout: 30_000 }).toMatch(new RegExp(`\\d of ${MAX_STEPS}\\s+interrupted\\s+step 3`));
     const checkpoint = Math.max(...[...(await simpoRow.innerText()).matchAll(/step (\d+)/g)].map((m) => Number(m[1])));
+    expect(checkpoint).toBe(3);
     await simpoRow.getByRole('button', { name: 'Resume', exact: true }).click();
     const seen: number[] = [];
     await until('the resumed simpo run to finish', async () => {
@@ -248,7 +330,14 @@ describe('Train and Runs screens (chromium)', () => {
       return /simpo · head24\.jsonl/.test(await runStatus()) && /· finished/.test(await runStatus());
     });
     expect(Math.min(...seen)).toBeGreaterThanOrEqual(checkpoint);
-    expect(await stepNow()).toBe(3);
+    expect(await stepNow()).toBe(MAX_STEPS);
+    // the curve matches: every step once, and the steps recomputed after the checkpoint are the
+    // ones stored before the reload, bit for bit (every TRL metric, every pair's values)
+    await expect.poll(async () => (await storedSteps(simpoRunId)).map((s) => s.step), { timeout: 10_000 }).toEqual(Array.from({ length: MAX_STEPS }, (_, i) => i + 1));
+    const resumed = await storedSteps(simpoRunId);
+    const again = recorded.filter((s) => s.step > checkpoint);
+    expect(again.length).toBeGreaterThan(0);
+    for (const s of recorded) expect(resumed[s.step - 1], `step ${s.step}`).toEqual(s);
 
     await page.getByRole('link', { name: 'Runs', exact: true }).click();
     const table = page.getByRole('table', { name: /^Runs: 2 kept in this browser/ });

@@ -8,24 +8,19 @@
 //                              metrics and per-pair values as typed arrays); the last one is rewritten
 //                              as steps arrive
 //
-// Its checkpoints are the worker's: database 'prefstudio-runs', store 'checkpoints', keys under
-// "<runId>/" (src/engine/worker/training.ts). Deleting a run removes those keys too, from the page
-// (the protocol has no command for it; a run being trained is never deleted). Each set() is its own
-// transaction: a key is written whole or not at all.
+// Its checkpoints are the worker's (database 'prefstudio-runs', keys under "<runId>/";
+// src/engine/worker/training.ts): the worker's deleteRun removes them (training.ts sends it before
+// remove() here; a run being trained is never deleted). Each set() is its own transaction: a key is
+// written whole or not at all.
 
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import type { RunView } from '../store/slices/runs/initialState.ts';
 import { RunSeries, type SeriesChunk } from './series.ts';
 
 export const UI_RUNS_DB = 'prefstudio-ui-runs';
-/** The worker's checkpoint store (train/checkpoint.ts kvCheckpointStore over createIdbBackend). */
-const CHECKPOINT_DB = 'prefstudio-runs';
-const CHECKPOINT_STORE = 'checkpoints';
 
 let ui: UseStore | null = null;
-let checkpoints: UseStore | null = null;
 const store = (): UseStore => (ui ??= createStore(UI_RUNS_DB, 'runs'));
-const checkpointStore = (): UseStore => (checkpoints ??= createStore(CHECKPOINT_DB, CHECKPOINT_STORE));
 
 const metaKey = (id: string): string => `meta/${id}`;
 const dataKey = (id: string): string => `data/${id}`;
@@ -82,12 +77,9 @@ export const runStore = {
     return s;
   },
 
-  /** Removes the run's records and its checkpoints. */
+  /** Removes the run's records (its meta last: a run stays listed until everything else is gone). */
   async remove(id: string): Promise<void> {
     const mine = (await keys<string>(store())).filter((k) => typeof k === 'string' && (k === metaKey(id) || k === dataKey(id) || k.startsWith(`steps/${id}/`)));
-    // the checkpoints first: a run listed without checkpoints is better than checkpoints nobody lists
-    const ck = (await keys<string>(checkpointStore())).filter((k) => typeof k === 'string' && k.startsWith(`${id}/`));
-    for (const k of ck) await del(k, checkpointStore());
     for (const k of mine.filter((k) => k !== metaKey(id))) await del(k, store());
     await del(metaKey(id), store());
   },

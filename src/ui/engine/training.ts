@@ -1,5 +1,5 @@
-// The studio's bridge to the engine worker's training runs (protocol.ts: startTraining with resume,
-// saveCheckpoint, stopTraining, listCheckpoints and their events) and to the runs kept in
+// The studio's bridge to the engine worker's training runs (protocol.ts: startTraining with resume
+// and stopAfter, saveCheckpoint, stopTraining, listCheckpoints, deleteRun and their events) and to the runs kept in
 // IndexedDB (runStore.ts). Components call trainCommands / runCommands, never the worker; worker
 // events arrive through useEngine.ts's onEvent → onTrainingEvent here, and become train- and
 // runs-slice actions plus appends to the run's typed-array series (series.ts).
@@ -12,13 +12,17 @@
 //                    resume {runId}: the worker continues from the newest checkpoint and the step
 //                    counter with it; the page drops the steps it had after that checkpoint (they
 //                    come again, bit for bit)
-//   Step             a start or a resume that pauses after one optimizer step: saveCheckpoint is sent
-//                    as soon as the run is announced (trainingStarted), so the worker saves right
-//                    after its first step — and the page's Pause, sent on that first trainStep,
-//                    arrives while it saves, before a second step can begin. (NOTE: this leans on
-//                    the save taking longer than a message round trip; were a second step to start,
-//                    the run would pause after it, with its checkpoint — still consistent.)
+//   Step             a start with stopAfter 1, or a resume from the newest checkpoint K (named:
+//                    resume {runId, step: K}) with stopAfter K + 1: the worker takes exactly that
+//                    one step, saves its checkpoint and stops (trainingStopped) — paused again
 //   Stop             stopTraining: the run ends between steps, without a checkpoint
+//   Delete (Runs)    deleteRun: the worker removes the run's checkpoints and answers with the bytes
+//                    freed; then the page removes its own records (runStore.ts)
+//
+// A lost GPU device ends the running run with an error naming DeviceLostError and the run: the Run
+// panel shows it (the run is 'failed', its checkpoints kept) with what to do; Resume (or the next
+// Start) first sends probe, which re-acquires the device in the worker (a new Engine) and brings
+// the GPU panel back, then continues from the newest checkpoint, the step counter going on.
 //
 // Rendering is throttled: the series grow on every event, the store's `tick` moves at most once per
 // animation frame, and the history is written to IndexedDB at most once a second (and at once when
@@ -30,7 +34,7 @@ import { getStudioState } from '../store/index.ts';
 import { runsActions } from '../store/slices/runs/actions.ts';
 import type { RunStatus, RunView } from '../store/slices/runs/initialState.ts';
 import { trainActions } from '../store/slices/train/actions.ts';
-import type { TrainProblem } from '../store/slices/train/initialState.ts';
+import type { GpuMemoryView, TrainProblem } from '../store/slices/train/initialState.ts';
 import { runStore, type StoredData } from './runStore.ts';
 import { CHUNK_STEPS, RunSeries } from './series.ts';
 import { buildConfig, lossLabel } from './trainSettings.ts';
@@ -42,6 +46,7 @@ interface Session {
   runId: string | null;
   /** trainingStarted arrived: a failure now ends the run (before, it is the command's refusal). */
   announced: boolean;
+  /** 'step': sent with stopAfter, so the run stops after one step, with its checkpoint. */
   mode: 'run' | 'step';
   /** Optimizer steps seen in this session. */
   steps: number;
@@ -62,9 +67,13 @@ let flushTimer: ReturnType<typeof setTimeout> | null = null;
 /** IndexedDB writes, one after another (a later meta never lands before an earlier one). */
 let writes: Promise<unknown> = Promise.resolve();
 let frame = 0;
+/** A DeviceLostError arrived: the next start or resume re-acquires the device first (probe). */
+let deviceLost = false;
+/** deleteRun commands waiting for their runDeleted (bytes freed) or error, by command id. */
+const deletes = new Map<number, { resolve: (bytes: number) => void; reject: (e: Error) => void }>();
 
-const TRAINING_COMMANDS = new Set(['startTraining', 'stopTraining', 'saveCheckpoint', 'listCheckpoints']);
-const TRAINING_EVENTS = new Set<string>(['weightsProgress', 'trainingStarted', 'referenceProgress', 'trainStep', 'evalResult', 'trainingLog', 'trainingDone', 'trainingStopped', 'checkpointSaved', 'checkpoints']);
+const TRAINING_COMMANDS = new Set(['startTraining', 'stopTraining', 'saveCheckpoint', 'listCheckpoints', 'deleteRun']);
+const TRAINING_EVENTS = new Set<string>(['weightsProgress', 'trainingStarted', 'referenceProgress', 'trainStep', 'evalResult', 'trainingLog', 'trainingDone', 'trainingStopped', 'checkpointSaved', 'checkpoints', 'runDeleted']);
 
 const runOf = (id: string): RunView | undefined => getStudioState().runs.list.find((r) => r.id === id);
 
@@ -162,6 +171,14 @@ function onRunEvent(ev: TrainingEvent): void {
         checkpoints: [...r.checkpoints.filter((c) => c.step !== ev.step && !ev.removed.includes(c.step)), { step: ev.step, bytes: ev.bytes }].sort((a, b) => a.step - b.step),
       }));
       return;
+    case 'runDeleted': {
+      const d = ev.requestId !== undefined ? deletes.get(ev.requestId) : undefined;
+      if (d) {
+        deletes.delete(ev.requestId!);
+        d.resolve(ev.bytes);
+      }
+      return;
+    }
   }
   if (!mine || !s) return; // a late event of an earlier session
   switch (ev.type) {
@@ -174,17 +191,17 @@ function onRunEvent(ev: TrainingEvent): void {
       trainActions.weightsProgressed(ev.runId, ev.percent, ev.mbPerSec);
       return;
     case 'referenceProgress':
-      trainActions.referenceProgressed(ev.runId, { split: ev.split, done: ev.done, total: ev.total, percent: ev.percent, rate: ev.rate, eta: ev.eta, cached: ev.cached });
+      trainActions.referenceProgressed(ev.runId, { split: ev.split, done: ev.done, total: ev.total, percent: ev.percent, rate: ev.rate, eta: ev.eta, tokensPerSec: ev.tokensPerSec, cached: ev.cached });
       return;
     case 'trainStep':
-      stepped(s, ev.runId, ev.record as unknown as StepLike, ev.elapsedMs);
+      stepped(s, ev.runId, ev.record as unknown as StepLike, ev.elapsedMs, ev.gpuMemory);
       return;
     case 'trainingLog':
       trainActions.logged(ev.runId, ev.level, ev.message);
       return;
     case 'trainingStopped': {
       const r = runOf(ev.runId);
-      const pausing = getStudioState().train.active?.phase === 'pausing';
+      const pausing = getStudioState().train.active?.phase === 'pausing' || s.mode === 'step';
       // paused when a checkpoint holds its last step; else stopped (Resume still goes back to the newest one)
       const checkpointed = pausing && r !== undefined && r.checkpoints.some((c) => c.step === ev.step);
       end(ev.runId, checkpointed ? 'paused' : 'stopped', ev.step);
@@ -240,15 +257,13 @@ function started(s: Session, runId: string, ev: Extract<TrainingEvent, { type: '
     });
   }
   trainActions.started(runId, ev.totalSteps, resumedFrom);
-  // Step: the worker saves right after its first step (see the header)
-  if (s.mode === 'step') sendCommand({ type: 'saveCheckpoint', runId });
   scheduleTick();
 }
 
 /** The numbers of a StepRecord the page keeps. */
 type StepLike = { step: number; pairs: ({ row: number } & Record<string, number | boolean>)[] } & Record<string, unknown>;
 
-function stepped(s: Session, runId: string, record: StepLike, elapsedMs: number): void {
+function stepped(s: Session, runId: string, record: StepLike, elapsedMs: number, gpuMemory: GpuMemoryView): void {
   const series = seriesById.get(runId);
   if (!series) return;
   series.append({ step: record.step, metrics: record as unknown as Record<string, number>, pairs: record.pairs, elapsedMs });
@@ -262,10 +277,9 @@ function stepped(s: Session, runId: string, record: StepLike, elapsedMs: number)
   const tps = series.column('tokens_per_s').subarray(series.length - n);
   const avgMs = ms.reduce((a, b) => a + b, 0) / n;
   const avgTps = tps.reduce((a, b) => a + b, 0) / n;
-  trainActions.stepped(runId, record.step, Number.isFinite(avgTps) ? avgTps : null, ((total - record.step) * avgMs) / 1000);
+  trainActions.stepped(runId, record.step, Number.isFinite(avgTps) ? avgTps : null, ((total - record.step) * avgMs) / 1000, { inUse: gpuMemory.inUse, held: gpuMemory.held, peak: gpuMemory.peak });
   runsActions.patched(runId, { step: record.step });
   scheduleTick();
-  if (s.mode === 'step' && s.steps === 1) trainCommands.pause();
 }
 
 function end(runId: string, status: Extract<RunStatus, 'paused' | 'stopped' | 'done' | 'failed'>, step: number, problem: TrainProblem | null = null): void {
@@ -277,6 +291,7 @@ function end(runId: string, status: Extract<RunStatus, 'paused' | 'stopped' | 'd
 }
 
 function onError(ev: ErrorEvent): boolean {
+  if (ev.name === 'DeviceLostError') deviceLost = true; // also the device's own report (no command), which the GPU panel shows
   const s = session;
   const ofSession = s !== null && (ev.requestId === s.requestId || (ev.runId !== undefined && ev.runId === s.runId));
   if (!ofSession && !(ev.command && TRAINING_COMMANDS.has(ev.command)) && ev.runId === undefined) return false;
@@ -288,12 +303,41 @@ function onError(ev: ErrorEvent): boolean {
     runsActions.failed(`The checkpoints of a run could not be listed: ${ev.message}`);
     return true;
   }
+  if (ev.command === 'deleteRun') {
+    const d = ev.requestId !== undefined ? deletes.get(ev.requestId) : undefined;
+    if (d) {
+      deletes.delete(ev.requestId!);
+      d.reject(new Error(ev.message));
+    }
+    return true;
+  }
   if (!ofSession || !s) return true; // an earlier session's late failure
   if (!s.announced || s.runId === null) {
     session = null;
     trainActions.refused(problemOf(ev));
-  } else end(s.runId, 'failed', getStudioState().train.active?.step ?? 0, problemOf(ev));
+  } else if (ev.name === 'DeviceLostError') end(s.runId, 'failed', getStudioState().train.active?.step ?? 0, deviceLostProblem(ev, s.runId));
+  else end(s.runId, 'failed', getStudioState().train.active?.step ?? 0, problemOf(ev));
   return true;
+}
+
+/** A lost device, in the studio's words: what happened and what Resume does (the worker's hint speaks protocol). */
+function deviceLostProblem(ev: ErrorEvent, runId: string): TrainProblem {
+  const steps = runOf(runId)?.checkpoints.map((c) => c.step) ?? [];
+  const from = steps.length > 0 ? Math.max(...steps) : null;
+  return {
+    ...problemOf(ev),
+    hint:
+      from !== null
+        ? `press Resume: the studio acquires the GPU again and the run continues from its checkpoint at step ${from}, the steps after it computed again with the same numbers. If the device is lost again, use a smaller batch or sequence length, or LoRA`
+        : 'the run has no checkpoint yet, so it cannot resume: press Start training to begin it again (save_steps sets how often checkpoints are saved)',
+  };
+}
+
+/** After a lost device: probe, so the worker acquires a new one (and the GPU panel shows it) before the run starts. */
+function reacquire(): void {
+  if (!deviceLost) return;
+  deviceLost = false;
+  sendCommand({ type: 'probe' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,12 +377,13 @@ export const trainCommands = {
       return;
     }
     const data = { name: source.name, bytes: source.bytes };
-    const requestId = sendCommand({ type: 'startTraining', modelId: model.id, data, config: built.config });
+    reacquire();
+    const requestId = sendCommand({ type: 'startTraining', modelId: model.id, data, config: built.config, ...(mode === 'step' ? { stopAfter: 1 } : {}) });
     session = { requestId, runId: null, announced: false, mode, steps: 0, resume: false, config: built.config, modelId: model.id, modelName: model.name, data };
     trainActions.requested(requestId, mode);
   },
 
-  /** Continue run `runId` from its newest checkpoint (mode 'step': for one more step). */
+  /** Continue run `runId` from its newest checkpoint (mode 'step': for exactly one more step, stopAfter). */
   async resume(runId: string, mode: 'run' | 'step' = 'run'): Promise<void> {
     if (session) return;
     const run = runOf(runId);
@@ -350,7 +395,11 @@ export const trainCommands = {
       return;
     }
     await runCommands.loadSeries(runId);
-    const requestId = sendCommand({ type: 'startTraining', modelId: run.modelId, data, config: run.config, resume: { runId } });
+    // Step: from the newest checkpoint the page knows of (named, so the worker starts from that one), one step
+    const from = run.checkpoints.length > 0 ? Math.max(...run.checkpoints.map((c) => c.step)) : null;
+    const one = mode === 'step' && from !== null ? { resume: { runId, step: from }, stopAfter: from + 1 } : { resume: { runId } };
+    reacquire();
+    const requestId = sendCommand({ type: 'startTraining', modelId: run.modelId, data, config: run.config, ...one });
     session = { requestId, runId, announced: false, mode, steps: 0, resume: true, config: run.config, modelId: run.modelId, modelName: run.modelName, data };
     trainActions.requested(requestId, mode, runId, run.step, run.totalSteps);
   },
@@ -424,15 +473,18 @@ export const runCommands = {
     return runStore.data(runId);
   },
 
-  /** Deletes a run that is not being trained: its records and its checkpoints. */
+  /** Deletes a run that is not being trained: its checkpoints (the worker's deleteRun), then its records. */
   async remove(runId: string): Promise<void> {
     if (session?.runId === runId) return;
     runsActions.deleteRequested(runId);
     await flush(runId);
     try {
+      // the checkpoints first: a run listed without checkpoints is better than checkpoints nobody lists
+      const freed = await new Promise<number>((resolve, reject) => deletes.set(sendCommand({ type: 'deleteRun', runId }), { resolve, reject }));
+      const recordBytes = runOf(runId)?.storedBytes ?? 0;
       await runStore.remove(runId);
       seriesById.delete(runId);
-      runsActions.deleted(runId);
+      runsActions.deleted(runId, recordBytes + freed);
     } catch (e) {
       runsActions.failed(`Run ${runOf(runId)?.name ?? runId} could not be deleted: ${e instanceof Error ? e.message : String(e)}. Reload the page and try again.`, runId);
     }
@@ -444,6 +496,15 @@ export function useRunsLoaded(): void {
   useEffect(() => {
     void runCommands.ensureLoaded();
   }, []);
+}
+
+/**
+ * FOR TESTS ONLY, in development builds (Vite's dev server; a production build drops it): the
+ * Chromium tests lose the GPU device (protocol.ts loseDevice, as WebGL's WEBGL_lose_context) to
+ * check that a run recovers.
+ */
+if (import.meta.env.DEV && typeof window !== 'undefined') {
+  (window as unknown as { __prefstudioTest?: { loseDevice(): void } }).__prefstudioTest = { loseDevice: () => void sendCommand({ type: 'loseDevice' }) };
 }
 
 /** Writes pending history before the page goes away (best effort: IndexedDB may not finish). */

@@ -1,5 +1,6 @@
 // The live dashboard of the run the Train screen shows: TRL's batch metrics as uPlot charts,
-// tokens/s, the latest values as a table, and the per-pair view (PairsPanel). Everything reads the
+// tokens/s, the latest values as a table, the GPU memory the engine holds (its buffer pool after
+// the latest step of the run this page trains), and the per-pair view (PairsPanel). Everything reads the
 // run's typed-array series (src/ui/engine/series.ts) and redraws when the store's tick moves —
 // at most once per animation frame, whatever the step rate.
 
@@ -32,6 +33,8 @@ export function Dashboard() {
   const run = useShownRun();
   const tick = useStudioStore(trainSelectors.tick) + useStudioStore(runsSelectors.seriesTick);
   const plan = useStudioStore(trainSelectors.plan);
+  const active = useStudioStore(trainSelectors.active);
+  const mem = run && active?.runId === run.id ? active.gpuMemory : null;
   const series = run ? runCommands.series(run.id) : null;
   return (
     <section className="train-dashboard" aria-labelledby="train-dashboard-heading">
@@ -54,8 +57,14 @@ export function Dashboard() {
                 ))}
               </tbody>
             </table>
-            <p className="muted small gpu-memory">
-              GPU memory in use: the engine does not report it yet{plan ? `; the plan estimates ${fmtBytes(plan.total)}` : ''}.
+            <p className="muted small gpu-memory" data-testid="gpu-memory">
+              {mem ? (
+                <>
+                  GPU memory: {fmtBytes(mem.held)} held by the engine ({fmtBytes(mem.inUse)} in live tensors), peak {fmtBytes(mem.peak)}.
+                </>
+              ) : (
+                <>GPU memory: shown while this page trains the run{plan ? `; the plan estimates ${fmtBytes(plan.total)}` : ''}.</>
+              )}
             </p>
           </div>
           <div className="charts">

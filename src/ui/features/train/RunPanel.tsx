@@ -1,7 +1,8 @@
 // The run: the five controls (their names are part of the studio's contract: "Start training",
 // "Pause", "Resume", "Step", "Stop"), where the run is — weights upload, reference log-probs,
-// optimizer steps, each with %, rate and time left —, its checkpoints, its log lines and what
-// went wrong. Controls that cannot act now are disabled, and the reason is said next to them.
+// optimizer steps, each with %, rate, tokens/s and time left; the GPU memory the engine holds —,
+// its checkpoints, its log lines and what went wrong (a lost GPU device included: Resume then
+// acquires it again). Controls that cannot act now are disabled, and the reason is said next to them.
 
 import { startBlocker, trainCommands } from '../../engine/training.ts';
 import { fmtBytes } from '../../shared/format.ts';
@@ -101,7 +102,7 @@ function Controls({ run }: { run: RunView | null }) {
             ? blocker
             : resumable
               ? `Resume continues ${resumable.name} from its checkpoint at step ${Math.max(...resumable.checkpoints.map((c) => c.step))}; Step takes one more step of it.`
-              : 'Start training begins a new run with these settings; Step begins one and pauses after its first step.'}
+              : 'Start training begins a new run with these settings; Step begins one and pauses after exactly one step.'}
       </p>
     </div>
   );
@@ -121,6 +122,12 @@ function RunLine({ run, active }: { run: RunView; active: ActiveRunView | null }
         ({pct} %) · {STATUS_WORDS[run.status]}
         {active?.tokensPerSec != null && active.phase === 'training' && <> · {Math.round(active.tokensPerSec).toLocaleString('en-US')} tokens/s</>}
         {active?.etaSec != null && active.phase === 'training' && <> · about {fmtDuration(active.etaSec)} left</>}
+        {active?.gpuMemory != null && active.phase === 'training' && (
+          <>
+            {' '}
+            · <span data-testid="train-gpu-memory">GPU memory {fmtBytes(active.gpuMemory.held)} (peak {fmtBytes(active.gpuMemory.peak)})</span>
+          </>
+        )}
       </p>
       <progress max={100} value={pct} aria-label={`Steps: ${run.step} of ${run.totalSteps}`} />
     </div>
@@ -152,7 +159,7 @@ function Progress({ active }: { active: ActiveRunView }) {
             <span>
               {reference.cached
                 ? 'from the cache'
-                : `${Math.round(reference.percent)} % · ${reference.done} of ${reference.total} pairs · ${reference.rate.toFixed(1)} pairs/s · about ${fmtDuration(reference.eta)} left`}
+                : `${Math.round(reference.percent)} % · ${reference.done} of ${reference.total} pairs · ${reference.rate.toFixed(1)} pairs/s · ${Math.round(reference.tokensPerSec).toLocaleString('en-US')} tokens/s · about ${fmtDuration(reference.eta)} left`}
             </span>
           </div>
           <progress max={100} value={reference.percent} aria-label="Reference log-probs" />

@@ -45,11 +45,11 @@ export const runsActions = {
     patch((r) => ({ deleting: [...r.deleting, id] }));
   },
 
-  /** The run and its checkpoints are gone from IndexedDB. */
-  deleted(id: string): void {
+  /** The run and its checkpoints are gone from IndexedDB; `freed`: the bytes removed as counted (default: runBytes). */
+  deleted(id: string, freed?: number): void {
     const run = useStudioStore.getState().runs.list.find((x) => x.id === id);
     patch((r) => ({ list: r.list.filter((x) => x.id !== id), compare: r.compare.filter((x) => x !== id), deleting: r.deleting.filter((x) => x !== id) }));
-    if (run) announceActions.say(`Deleted run ${run.name}; ${fmtBytes(runBytes(run))} freed.`);
+    if (run) announceActions.say(`Deleted run ${run.name}; ${fmtBytes(freed ?? runBytes(run))} freed.`);
   },
 
   failed(problem: string, id?: string): void {

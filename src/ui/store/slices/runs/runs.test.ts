@@ -56,12 +56,14 @@ describe('train slice', () => {
     expect(sel(announceSelectors.message)).toBe('Training started: 6 steps.');
     trainActions.weightsProgressed('run-1', 50, 12.5);
     expect(sel(trainSelectors.active)?.weights).toEqual({ percent: 50, mbPerSec: 12.5 });
-    trainActions.referenceProgressed('run-1', { split: 'train', done: 8, total: 24, percent: 33, rate: 4, eta: 4, cached: false });
+    trainActions.referenceProgressed('run-1', { split: 'train', done: 8, total: 24, percent: 33, rate: 4, eta: 4, tokensPerSec: 480, cached: false });
     expect(sel(trainSelectors.phase)).toBe('reference');
     trainActions.stepped('other-run', 1, 10, 5); // another run's late event changes nothing
     expect(sel(trainSelectors.active)?.step).toBe(0);
-    trainActions.stepped('run-1', 1, 100, 50);
+    trainActions.stepped('run-1', 1, 100, 50, { inUse: 3e6, held: 4e6, peak: 5e6 });
     expect([sel(trainSelectors.phase), sel(trainSelectors.canPause), sel(trainSelectors.active)?.tokensPerSec]).toEqual(['training', true, 100]);
+    trainActions.stepped('run-1', 1, 100, 50); // no figures: the last ones stay
+    expect(sel(trainSelectors.active)?.gpuMemory).toEqual({ inUse: 3e6, held: 4e6, peak: 5e6 });
     trainActions.ending('pausing');
     trainActions.stepped('run-1', 2, 100, 40); // the step in flight finishes while pausing
     expect(sel(trainSelectors.phase)).toBe('pausing');

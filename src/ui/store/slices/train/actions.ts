@@ -6,7 +6,7 @@
 import { useStudioStore } from '../../index.ts';
 import { announceActions } from '../announce/actions.ts';
 import type { PairTokensView } from './initialState.ts';
-import type { ActiveRunView, LossChoice, PlanView, ReferenceProgressView, RunPhase, TrainProblem, TrainState } from './initialState.ts';
+import type { ActiveRunView, GpuMemoryView, LossChoice, PlanView, ReferenceProgressView, RunPhase, TrainProblem, TrainState } from './initialState.ts';
 
 type Train = TrainState['train'];
 
@@ -47,7 +47,7 @@ export const trainActions = {
   /** startTraining was sent (a new run, or `runId` resumed from its checkpoint). */
   requested(requestId: number, mode: 'run' | 'step', runId: string | null = null, step = 0, totalSteps: number | null = null): void {
     patch({
-      active: { runId, requestId, mode, phase: 'starting', resumedFrom: null, weights: null, reference: null, step, totalSteps, tokensPerSec: null, etaSec: null, log: [], problem: null },
+      active: { runId, requestId, mode, phase: 'starting', resumedFrom: null, weights: null, reference: null, step, totalSteps, tokensPerSec: null, etaSec: null, gpuMemory: null, log: [], problem: null },
     });
   },
 
@@ -65,8 +65,8 @@ export const trainActions = {
     patchActive((a) => ({ phase: a.phase === 'pausing' || a.phase === 'stopping' ? a.phase : 'reference', reference: r }), runId);
   },
 
-  stepped(runId: string, step: number, tokensPerSec: number | null, etaSec: number | null): void {
-    patchActive((a) => ({ phase: a.phase === 'pausing' || a.phase === 'stopping' ? a.phase : 'training', step, tokensPerSec, etaSec }), runId);
+  stepped(runId: string, step: number, tokensPerSec: number | null, etaSec: number | null, gpuMemory: GpuMemoryView | null = null): void {
+    patchActive((a) => ({ phase: a.phase === 'pausing' || a.phase === 'stopping' ? a.phase : 'training', step, tokensPerSec, etaSec, gpuMemory: gpuMemory ?? a.gpuMemory }), runId);
   },
 
   logged(runId: string, level: 'info' | 'warning', message: string): void {

@@ -6,7 +6,7 @@
 // The bridge (src/ui/engine/training.ts) fills them from the worker's events; what those events
 // carry is typed by the protocol itself (type-only imports, erased from the page's bundle).
 
-import type { ErrorEvent, TrainingLogEvent } from '../../../../engine/worker/protocol.ts';
+import type { ErrorEvent, GpuMemory, ReferenceProgressEvent, TrainingLogEvent } from '../../../../engine/worker/protocol.ts';
 
 /** A loss choice as the "Loss" select holds it: a preset ("preset:wpo-hb") or a TRL loss_type ("loss:sigmoid"). */
 export type LossChoice = `preset:${string}` | `loss:${string}`;
@@ -27,17 +27,11 @@ export type RunPhase =
 /** What failed, where and what to do (an error event's fields). */
 export type TrainProblem = Pick<ErrorEvent, 'name' | 'message' | 'where' | 'hint'>;
 
-export interface ReferenceProgressView {
-  split: 'train' | 'eval';
-  done: number;
-  total: number;
-  percent: number;
-  /** Pairs per second. */
-  rate: number;
-  /** Seconds left. */
-  eta: number;
-  cached: boolean;
-}
+/** The reference pass's progress: pairs done of total, percent, pairs/s (rate), seconds left (eta), tokens/s, cached. */
+export type ReferenceProgressView = Omit<ReferenceProgressEvent, 'type' | 'requestId' | 'runId'>;
+
+/** The engine's GPU buffer pool after the latest step, in bytes: inUse, held, peak (protocol.ts GpuMemory). */
+export type GpuMemoryView = GpuMemory;
 
 /** The run the Train screen shows (the running one, or the last one this page started or resumed). */
 export interface ActiveRunView {
@@ -45,7 +39,7 @@ export interface ActiveRunView {
   runId: string | null;
   /** The startTraining command's id (events of this session echo it). */
   requestId: number;
-  /** 'step': the page pauses the run after one optimizer step. */
+  /** 'step': the run stops after one optimizer step, with its checkpoint (startTraining's stopAfter). */
   mode: 'run' | 'step';
   phase: RunPhase;
   /** The checkpoint step a resumed session started from. */
@@ -59,6 +53,8 @@ export interface ActiveRunView {
   tokensPerSec: number | null;
   /** Seconds to the last step at this session's pace. */
   etaSec: number | null;
+  /** GPU memory after the latest step of this session. */
+  gpuMemory: GpuMemoryView | null;
   log: Pick<TrainingLogEvent, 'level' | 'message'>[];
   problem: TrainProblem | null;
 }
