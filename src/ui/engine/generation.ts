@@ -8,6 +8,7 @@ import type { EngineEvent } from '../../engine/worker/protocol.ts';
 import { parseSampling } from '../features/generate/sampling.ts';
 import { getStudioState } from '../store/index.ts';
 import { generateActions } from '../store/slices/generate/actions.ts';
+import { modelsSelectors } from '../store/slices/models/selectors.ts';
 import { sendCommand } from './useEngine.ts';
 
 const COMMANDS = new Set(['generate', 'cancelGenerate']);
@@ -57,7 +58,7 @@ export type TrainedSource = { kind: 'run'; runId: string } | { kind: 'adapter'; 
 export function trainedSource(modelId: string): TrainedSource {
   const st = getStudioState();
   const runId = trainedRunFor(modelId);
-  const adapters = st.models.adapters.filter((a) => a.baseModelId === modelId).sort((a, b) => a.name.localeCompare(b.name));
+  const adapters = modelsSelectors.adaptersOf(modelId)(st); // by name, as the select lists them
   const adapter = (id: string | undefined): TrainedSource => {
     const a = adapters.find((x) => x.id === id);
     return a ? { kind: 'adapter', id: a.id, name: a.name, r: a.r, alpha: a.alpha } : null;
