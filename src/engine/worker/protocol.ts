@@ -5,8 +5,9 @@
 // the worker reads them without copying the whole file into the page's memory).
 //
 // Not here: how either side reacts. The worker owns the engine and the weight store (IndexedDB);
-// the UI side (src/ui/engine/useEngine.ts, the only UI file importing this) turns events into store
-// actions.
+// on the UI side src/ui/engine/useEngine.ts sends commands and hands each event to the bridge that
+// turns it into store actions (src/ui/engine/*.ts: dataset, adapters, pairTokens, generation, …);
+// store slices import this file's types only (import type), never values.
 //
 // Ids: every command carries `id` (a number the sender makes unique, e.g. a counter), and every
 // event sent because of a command echoes it as `requestId`, so a reply is matched to its request

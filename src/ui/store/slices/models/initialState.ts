@@ -5,8 +5,8 @@
 //
 // The list is NOT persisted: the weight store (IndexedDB, owned by the worker) is its source of
 // truth, and the worker sends it on every start (ensureDemo, listModels). These are the UI's own
-// types, plain copies of the worker's `models` / `importProgress` / `error` events; the UI never
-// imports engine types outside src/ui/engine/useEngine.ts.
+// types, plain copies of the worker's `models` / `importProgress` / `error` events, made by the
+// bridges (src/ui/engine/useEngine.ts, adapters.ts).
 
 /** One stored model as the list shows it. */
 export interface ModelView {
