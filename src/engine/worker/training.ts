@@ -45,7 +45,7 @@ import { encodePeftAdapter, readAdapterF32 } from '../model/peft.ts';
 import { kvCheckpointStore, latestCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointStore, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import { valueBytes, type KVBackend } from '../store/kv.ts';
 import { createIdbBackend } from '../store/kv_idb.ts';
-import { storedCheckpointInfo, storedWeights } from '../store/load.ts';
+import { storedCheckpointInfo, storedTokenizerFiles, storedWeights } from '../store/load.ts';
 import { getManifest, type ModelManifest } from '../store/manifest.ts';
 import { examplesFromDataset, loraConfigFromFlags, lossConfigFromFlags, normalizeTrainConfig, resolvePreset, trainOptionsFromFlags, type TrainSettings } from '../train/config.ts';
 import { needsReference } from '../train/losses.ts';
@@ -361,7 +361,7 @@ async function execute(run: Run, cmd: StartTrainingCommand, reply: Reply, deps: 
   // The data first: a malformed file fails before any weights load.
   run.info = await storedCheckpointInfo(kv, cmd.modelId);
   const cfg = parseGemma2Config(manifest.config, `stored model '${manifest.name}': config.json`);
-  const tokenizer = tokenizerForModel(tokenizerFilesOf(run.info, manifest), cfg.V, `stored model '${manifest.name}'`);
+  const tokenizer = tokenizerForModel(await storedTokenizerFiles(kv, manifest), cfg.V, `stored model '${manifest.name}'`);
   const read = async (file: DataFile | File): Promise<{ examples: TrainExample[]; dropped: { row: number; name: string; reason: string }[] }> => {
     const { name, bytes } = await fileBytes(file);
     const r = examplesFromDataset(await loadDataset(name, bytes), { vocabSize: cfg.V, tokenizer }, loss, flags);
@@ -514,23 +514,6 @@ async function fileBytes(f: DataFile | File): Promise<{ name: string; bytes: Uin
     throw new EngineError('startTraining', 'data and evalData must be a File or {name, bytes: Uint8Array}', 'send the file\'s name (its extension picks the reader: .jsonl, .json, .parquet) and its bytes');
   }
   return d;
-}
-
-/** The stored model's tokenizer.json / tokenizer_config.json, parsed (null where absent). */
-function tokenizerFilesOf(info: CheckpointInfo, m: ModelManifest): { tokenizerJson: object | null; tokenizerConfig: object | null } {
-  const json = (name: string): object | null => {
-    const bytes = info.extras.get(name);
-    if (!bytes) return null;
-    let v: unknown;
-    try {
-      v = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (e) {
-      throw new LoadError(`stored model '${m.name}': ${name}`, `is not valid JSON (${(e as Error).message})`, 'import the model again from its files');
-    }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new LoadError(`stored model '${m.name}': ${name}`, 'is not a JSON object', 'import the model again from its files');
-    return v;
-  };
-  return { tokenizerJson: json('tokenizer.json'), tokenizerConfig: json('tokenizer_config.json') };
 }
 
 /**

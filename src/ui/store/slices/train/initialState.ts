@@ -6,6 +6,7 @@
 // The bridge (src/ui/engine/training.ts) fills them from the worker's events; what those events
 // carry is typed by the protocol itself (type-only imports, erased from the page's bundle).
 
+import type { ReferenceSource, TokenRow } from '../../../../engine/train/pair_tokens.ts';
 import type { ErrorEvent, GpuMemory, ReferenceProgressEvent, TrainingLogEvent } from '../../../../engine/worker/protocol.ts';
 
 /** A loss choice as the "Loss" select holds it: a preset ("preset:wpo-hb") or a TRL loss_type ("loss:sigmoid"). */
@@ -81,18 +82,7 @@ export interface PlanView {
 }
 
 /** One completion token of a pair as the pair view shows it (the worker's pairTokens event). */
-export interface PairTokenView {
-  id: number;
-  text: string;
-  /** log π(y_t) under the run's weights. */
-  logp: number;
-  /** The reference's log-prob; null when the run keeps none per token. */
-  refLogp: number | null;
-  /** WPO's term logp − log Σp² (its mean over the answer is log w). */
-  wpo: number;
-  /** Its weight in the summed log-prob (LD-DPO), else 1. */
-  weight: number;
-}
+export type PairTokenView = TokenRow;
 
 /** The opened pair's tokens: asked for when the pair opens and again when the run's step moves. */
 export interface PairTokensView {
@@ -110,7 +100,7 @@ export interface PairTokensView {
     chosen: PairTokenView[];
     rejected: PairTokenView[];
     /** Where refLogp comes from: LoRA's base with the adapter off, not kept (full fine-tuning), none (SimPO…). */
-    reference: 'adapter-off' | 'not-kept' | 'none';
+    reference: ReferenceSource;
     /** The pair's values from the same forward (PairRecord fields by name). */
     record: Record<string, number | boolean>;
   } | null;
