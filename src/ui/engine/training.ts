@@ -30,6 +30,7 @@
 
 import { useEffect } from 'react';
 import type { EngineEvent, ErrorEvent, TrainingEvent } from '../../engine/worker/protocol.ts';
+import { profileTrainStep, RENDER_PROFILE } from '../shared/renderProfile.ts';
 import { getStudioState } from '../store/index.ts';
 import { runsActions } from '../store/slices/runs/actions.ts';
 import type { RunStatus, RunView } from '../store/slices/runs/initialState.ts';
@@ -193,9 +194,12 @@ function onRunEvent(ev: TrainingEvent): void {
     case 'referenceProgress':
       trainActions.referenceProgressed(ev.runId, { split: ev.split, done: ev.done, total: ev.total, percent: ev.percent, rate: ev.rate, eta: ev.eta, tokensPerSec: ev.tokensPerSec, cached: ev.cached });
       return;
-    case 'trainStep':
+    case 'trainStep': {
+      const t0 = RENDER_PROFILE ? performance.now() : 0; // bench/studio_render.ts (off: one test)
       stepped(s, ev.runId, ev.record as unknown as StepLike, ev.elapsedMs, ev.gpuMemory);
+      if (RENDER_PROFILE) profileTrainStep(t0);
       return;
+    }
     case 'trainingLog':
       trainActions.logged(ev.runId, ev.level, ev.message);
       return;
