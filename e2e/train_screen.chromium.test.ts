@@ -223,6 +223,12 @@ describe('Train and Runs screens (chromium)', () => {
       await shot('train-running-dark');
       await page.emulateMedia({ colorScheme: 'light' });
       await page.getByRole('radio', { name: 'log-prob' }).check();
+      // by keyboard: the answer is one tab stop; End reads its last token in the readout line
+      await page.getByRole('list', { name: /^Chosen answer: \d+ tokens/ }).focus();
+      await page.keyboard.press('End');
+      expect(await page.getByTestId('pair-token-readout-chosen').innerText()).toMatch(new RegExp(`^Token ${ex.chosenIds.length} of ${ex.chosenIds.length}: "<eos>": log-prob `));
+      await page.keyboard.press('ArrowLeft');
+      expect(await page.getByTestId('pair-token-readout-chosen').innerText()).toMatch(new RegExp(`^Token ${ex.chosenIds.length - 1} of `));
     }
     expect(await page.getByRole('img', { name: /^WPO weights at step \d+: \d+ pairs from / }).count()).toBe(1);
     expect(await page.getByRole('img', { name: /^Heatmap of margin for 24 pairs over \d+ steps, from / }).count()).toBe(1);

@@ -7,9 +7,10 @@
 // with a legend. Colours are classes (CSS bands, readable in light and dark; no inline styles under
 // the page's CSP). Token text is React text, never HTML. Each span names its token and values in
 // its title and accessible name, and carries them as data attributes (data-logp, data-ref,
-// data-wpo) for tests. PairNowRow adds the same forward's pair values to the per-step table.
+// data-wpo) for tests; each answer is one tab stop whose arrow keys read its tokens aloud in a
+// readout line (keyboard users cannot hover a title). PairNowRow adds the same forward's pair values to the per-step table.
 
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type KeyboardEvent } from 'react';
 import { pairTokensCommands } from '../../engine/pairTokens.ts';
 import { fmtValue } from '../../shared/MetricChart.tsx';
 import { asSentence } from '../../shared/sentence.ts';
@@ -114,27 +115,55 @@ function describeText(text: string): string {
 }
 
 function Answer({ which, rows, mode, span }: { which: 'chosen' | 'rejected'; rows: PairTokenView[]; mode: Mode; span: number }) {
+  // One tab stop per answer: arrow keys (Home/End) move through its tokens and the readout under it
+  // says the current token's values, for keyboard users who cannot hover a title.
+  const [current, setCurrent] = useState<number | null>(null);
   const sum = rows.reduce((s, t) => s + t.weight * t.logp, 0);
   const logW = rows.length === 0 ? 0 : rows.reduce((s, t) => s + t.wpo, 0) / rows.length;
   const name = which === 'chosen' ? 'Chosen' : 'Rejected';
+  const at = current !== null && current < rows.length ? current : null;
+  const onKey = (ev: KeyboardEvent): void => {
+    const last = rows.length - 1;
+    const next = ev.key === 'ArrowRight' || ev.key === 'ArrowDown' ? Math.min(last, (at ?? -1) + 1) : ev.key === 'ArrowLeft' || ev.key === 'ArrowUp' ? Math.max(0, (at ?? 1) - 1) : ev.key === 'Home' ? 0 : ev.key === 'End' ? last : null;
+    if (next === null || last < 0) return;
+    ev.preventDefault();
+    setCurrent(next);
+  };
   return (
     <div className="token-answer">
       <h6>
         {name} · {rows.length} tokens · Σ log π {fmtValue(sum)} · mean WPO term {fmtValue(logW)} (w {fmtValue(Math.exp(logW))})
       </h6>
-      <p className="tokens" role="list" aria-label={`${name} answer: ${rows.length} tokens`} data-testid={`pair-tokens-${which}`} data-count={rows.length}>
+      <p
+        className="tokens"
+        role="list"
+        tabIndex={0}
+        aria-label={`${name} answer: ${rows.length} tokens; arrow keys read them one by one`}
+        data-testid={`pair-tokens-${which}`}
+        data-count={rows.length}
+        onKeyDown={onKey}
+        onBlur={() => setCurrent(null)}
+      >
         {rows.map((t, i) => {
-          const label = `${describeText(t.text)}: log-prob ${fmtValue(t.logp)}, reference ${t.refLogp === null ? 'not kept' : fmtValue(t.refLogp)}, WPO term ${fmtValue(t.wpo)}${t.weight !== 1 ? `, weight ${fmtValue(t.weight)}` : ''}`;
-          const cls = ['tok', band(valueOf(t, mode), mode, span), SPECIAL.test(t.text) ? 'special' : '', t.text.trim() === '' ? 'blank' : '', t.text.includes('\n') ? 'nl' : ''].filter(Boolean).join(' ');
+          const cls = ['tok', band(valueOf(t, mode), mode, span), SPECIAL.test(t.text) ? 'special' : '', t.text.trim() === '' ? 'blank' : '', t.text.includes('\n') ? 'nl' : '', i === at ? 'current' : ''].filter(Boolean).join(' ');
+          const label = tokenLabel(t);
           return (
-            <span key={i} role="listitem" className={cls} title={label} aria-label={label} data-logp={t.logp} data-ref={t.refLogp ?? ''} data-wpo={t.wpo} data-id={t.id}>
+            <span key={i} role="listitem" className={cls} title={label} aria-label={label} data-logp={t.logp} data-ref={t.refLogp ?? ''} data-wpo={t.wpo} data-id={t.id} onClick={() => setCurrent(i)}>
               {t.text}
             </span>
           );
         })}
       </p>
+      <p className="muted small token-readout" aria-live="polite" data-testid={`pair-token-readout-${which}`}>
+        {at !== null ? `Token ${at + 1} of ${rows.length}: ${tokenLabel(rows[at])}` : '\u00a0'}
+      </p>
     </div>
   );
+}
+
+/** A token's text and values in words (its title, accessible name and the keyboard readout). */
+function tokenLabel(t: PairTokenView): string {
+  return `${describeText(t.text)}: log-prob ${fmtValue(t.logp)}, reference ${t.refLogp === null ? 'not kept' : fmtValue(t.refLogp)}, WPO term ${fmtValue(t.wpo)}${t.weight !== 1 ? `, weight ${fmtValue(t.weight)}` : ''}`;
 }
 
 function Legend({ mode, span }: { mode: Mode; span: number }) {
