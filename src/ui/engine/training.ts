@@ -24,9 +24,12 @@
 // Start) first sends probe, which re-acquires the device in the worker (a new Engine) and brings
 // the GPU panel back, then continues from the newest checkpoint, the step counter going on.
 //
-// Rendering is throttled: the series grow on every event, the store's `tick` moves at most once per
-// animation frame, and the history is written to IndexedDB at most once a second (and at once when
-// a run ends), so a fast run is not slowed by the page.
+// Rendering is throttled: the series grow on every event, while the store hears of steps at most
+// once per animation frame — the latest step's numbers (trainActions.stepped, the run's step) and the
+// series' `tick` together, one React commit however many steps arrived in the frame (applyPending;
+// anything pending is applied before the run ends, fails or another starts, so a step never lands
+// after its run's end) — and the history is written to IndexedDB at most once a second (and at once
+// when a run ends), so a fast run is not slowed by the page.
 
 import { useEffect } from 'react';
 import type { EngineEvent, ErrorEvent, TrainingEvent } from '../../engine/worker/protocol.ts';
@@ -68,6 +71,10 @@ let flushTimer: ReturnType<typeof setTimeout> | null = null;
 /** IndexedDB writes, one after another (a later meta never lands before an earlier one). */
 let writes: Promise<unknown> = Promise.resolve();
 let frame = 0;
+/** The latest step's store update, waiting for the next frame (or the run's end): applyPending. */
+let pendingStep: (() => void) | null = null;
+/** A series changed since the store's tick last moved. */
+let pendingTick = false;
 /** A DeviceLostError arrived: the next start or resume re-acquires the device first (probe). */
 let deviceLost = false;
 /** deleteRun commands waiting for their runDeleted (bytes freed) or error, by command id. */
@@ -100,17 +107,35 @@ function updateRun(id: string, p: Partial<RunView> | ((r: RunView) => Partial<Ru
   saveMeta(id);
 }
 
+/** The series changed: the store's tick moves in the next animation frame (with the latest step's numbers). */
 function scheduleTick(): void {
+  pendingTick = true;
   if (frame !== 0) return;
   frame = requestAnimationFrame(() => {
     frame = 0;
+    applyPending();
+  });
+}
+
+/** Applies now what waits for the frame: the latest step's numbers and the tick, in one commit (one task). */
+function applyPending(): void {
+  if (frame !== 0) {
+    cancelAnimationFrame(frame);
+    frame = 0;
+  }
+  const step = pendingStep;
+  pendingStep = null;
+  step?.();
+  if (pendingTick) {
+    pendingTick = false;
     trainActions.ticked();
     runsActions.seriesChanged();
-  });
+  }
 }
 
 /** Writes the run's changed history now (and its meta with the bytes it takes). */
 function flush(id: string): Promise<unknown> {
+  applyPending(); // the meta written below carries the latest step (a hidden page draws no frames)
   const from = dirtyChunk.get(id);
   const s = seriesById.get(id);
   if (from === undefined || !s) return writes;
@@ -281,17 +306,25 @@ function stepped(s: Session, runId: string, record: StepLike, elapsedMs: number,
   const tps = series.column('tokens_per_s').subarray(series.length - n);
   const avgMs = ms.reduce((a, b) => a + b, 0) / n;
   const avgTps = tps.reduce((a, b) => a + b, 0) / n;
-  trainActions.stepped(runId, record.step, Number.isFinite(avgTps) ? avgTps : null, ((total - record.step) * avgMs) / 1000, { inUse: gpuMemory.inUse, held: gpuMemory.held, peak: gpuMemory.peak });
-  runsActions.patched(runId, { step: record.step });
+  const tokensPerSec = Number.isFinite(avgTps) ? avgTps : null;
+  const etaSec = ((total - record.step) * avgMs) / 1000;
+  const memory = { inUse: gpuMemory.inUse, held: gpuMemory.held, peak: gpuMemory.peak };
+  // to the store with the frame: a later step in the same frame replaces this one
+  pendingStep = () => {
+    trainActions.stepped(runId, record.step, tokensPerSec, etaSec, memory);
+    runsActions.patched(runId, { step: record.step });
+  };
   scheduleTick();
 }
 
 function end(runId: string, status: Extract<RunStatus, 'paused' | 'stopped' | 'done' | 'failed'>, step: number, problem: TrainProblem | null = null): void {
+  // the last steps first (never after the end), all in this task: one commit
+  pendingTick = true;
+  applyPending();
   trainActions.ended(runId, status, step, problem);
   updateRun(runId, { status, step, problem: problem ? problem.message : null });
   if (session?.runId === runId) session = null;
   void flush(runId);
-  scheduleTick();
 }
 
 function onError(ev: ErrorEvent): boolean {
@@ -316,6 +349,7 @@ function onError(ev: ErrorEvent): boolean {
     return true;
   }
   if (!ofSession || !s) return true; // an earlier session's late failure
+  applyPending(); // the steps that arrived before the failure (active.step below)
   if (!s.announced || s.runId === null) {
     session = null;
     trainActions.refused(problemOf(ev));

@@ -5,11 +5,12 @@
 //
 // Redraws are cheap and throttled: the parent passes `tick`, which moves at most once per animation
 // frame; the chart then calls setData with fresh arrays (uPlot rebuilds its paths) — it is created
-// again only when the lines, the width or the colour scheme change. Colours come from the studio's
+// again only when the lines, the width or the colour scheme change. The points and the accessible
+// name are worked out while rendering (no state set in an effect: a new step costs one commit). Colours come from the studio's
 // CSS variables (--chart-1 …, --fg, --line), read when the chart is made, so light and dark follow
 // the system setting.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './charts.css';
@@ -65,10 +66,20 @@ export function MetricChart({ title, lines, tick, height = 150, unit }: { title:
   const plot = useRef<uPlot | null>(null);
   const width = useWidth(box);
   const scheme = useColorScheme();
-  const [summary, setSummary] = useState('');
   const linesRef = useRef(lines);
   linesRef.current = lines;
   const shape = lines.map((l) => `${l.label}/${l.color}/${l.dashed ? 1 : 0}`).join('|');
+  // the points as of this tick, and what they say
+  const data = useMemo(() => aligned(lines), [tick, shape]); // eslint-style note: lines' points move with tick
+  const dataRef = useRef(data);
+  dataRef.current = data;
+  /** The points the chart holds. */
+  const drawn = useRef<uPlot.AlignedData | null>(null);
+  const summary = useMemo(() => {
+    const steps = data[0].length;
+    const lasts = lines.map((l) => `${l.label} ${fmtValue(lastOf(l.points()))}`);
+    return steps === 0 ? `${title}: no steps yet` : `${title} over ${steps} step${steps === 1 ? '' : 's'}; last: ${lasts.join(', ')}${unit ? ` ${unit}` : ''}`;
+  }, [data, title, unit]); // eslint-style note: lines as of data
 
   // (re)create on new lines, width or scheme
   useEffect(() => {
@@ -88,22 +99,22 @@ export function MetricChart({ title, lines, tick, height = 150, unit }: { title:
       axes: [{ ...axis, size: 30, incrs: STEP_INCRS, values: (_u, vals) => vals.map((v) => String(v)) }, { ...axis, size: 56, values: (_u, vals) => vals.map((v) => fmtValue(v)) }],
       series: [{}, ...linesRef.current.map((l) => ({ label: l.label, stroke: colors[l.color % CHART_COLORS], width: 1.75, dash: l.dashed ? [5, 4] : undefined, spanGaps: true, points: { show: false } }))],
     };
-    const u = new uPlot(opts, aligned(linesRef.current), el);
+    const u = new uPlot(opts, dataRef.current, el);
     plot.current = u;
+    drawn.current = dataRef.current;
     return () => {
       u.destroy();
       plot.current = null;
     };
   }, [shape, width, height, scheme]);
 
-  // new points
+  // new points (a chart just made already has them)
   useEffect(() => {
-    const data = aligned(linesRef.current);
-    plot.current?.setData(data);
-    const steps = data[0].length;
-    const lasts = linesRef.current.map((l) => `${l.label} ${fmtValue(lastOf(l.points()))}`);
-    setSummary(steps === 0 ? `${title}: no steps yet` : `${title} over ${steps} step${steps === 1 ? '' : 's'}; last: ${lasts.join(', ')}${unit ? ` ${unit}` : ''}`);
-  }, [tick, shape, width, title, unit]);
+    const u = plot.current;
+    if (!u) return;
+    if (drawn.current !== data) u.setData(data);
+    drawn.current = data;
+  }, [data]);
 
   return (
     <figure className="chart">
